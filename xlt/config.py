@@ -1,0 +1,237 @@
+"""The experiment config: one YAML file, validated once, fully resolved, hashed.
+
+Errors name the key, the file and line, and suggest the nearest valid key.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from xlt.errors import XltError
+
+STRATEGIES = ("target_only", "zero_shot", "few_shot", "full_shot", "joint")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSource(Strict):
+    """A dataset/language: a named benchmark (dataset + language) or your own files (path or files)."""
+
+    dataset: str | None = None
+    language: str | None = None
+    path: str | None = None  # one file, split by split_ratios
+    files: dict[str, str] | None = None  # split name (train/validation/test) -> file
+    format: Literal["csv", "tsv", "jsonl", "xlsx"] | None = None
+    text: str | list[str] | None = None
+    text_pair: str | None = None
+    label: str | None = None
+    label_map: dict[str, str | None] | None = None
+    split_ratios: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        kinds = [k for k in ("dataset", "path", "files") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of dataset (a named benchmark), path (one file) or files (one per split)")
+        if self.dataset is None and (self.text is None or self.label is None):
+            raise ValueError("your own files need text: and label: (the column names)")
+        if self.dataset is None and self.language is None:
+            raise ValueError("your own files need language: (an ISO 639-3 code such as ara)")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.dataset or Path(self.path or next(iter((self.files or {}).values()))).stem
+
+
+class Preprocess(Strict):
+    preset: str | None = None
+    lowercase: bool = False
+    remove_urls: bool = False
+    remove_emails: bool = False
+    remove_handles: bool = False
+    remove_html: bool = False
+    remove_platform_artifacts: bool = False
+    remove_non_alnum: bool = False
+    remove_stopwords: bool = False
+    scrub_pii: bool = False
+    min_words: int = 0
+    dedupe: bool = False
+
+
+class Protocol(Strict):
+    strategies: list[Literal["target_only", "zero_shot", "few_shot", "full_shot", "joint"]] = ["target_only", "zero_shot", "few_shot", "full_shot"]
+    shots: list[int] = [100, 250, 500, 1000]
+    seeds: list[int] = [0]
+    zero_shot_selection: Literal["source", "target"] = "source"
+    skip_shots_above_train: bool = True
+
+
+class Training(Strict):
+    epochs: int = 5
+    batch_size: int = 16
+    lr: float | None = None  # method default when unset
+    lr_continue: float | None = None  # for the target stage after the source stage
+    min_steps: int = 100  # small samples get more epochs, up to this many optimiser steps
+    max_length: int = 128
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    patience: int = 2  # early stopping on validation macro-F1 (0 = keep the last epoch)
+    class_weighted_loss: bool = False
+    bf16: Literal["auto", "on", "off"] = "auto"
+    threads: int | None = None
+    eval_batch_size: int = 64
+
+
+class Method(Strict):
+    name: str = "lora"
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.1
+    target_modules: list[str] = ["query", "value"]
+    freeze_embeddings: bool = True
+
+
+class Output(Strict):
+    dir: str = "runs/experiment"
+    save_models: list[str] = []  # strategies whose trained models are saved for transformers / xlt predict
+    save_predictions: bool = True
+
+
+class Experiment(Strict):
+    name: str = "experiment"
+    task: Literal["classification"] = "classification"
+    model: str = "embedded:multilingual-e5-small"
+    method: Method = Field(default_factory=Method)
+    source: DataSource
+    targets: list[DataSource]
+    preprocess: Preprocess = Field(default_factory=Preprocess)
+    protocol: Protocol = Field(default_factory=Protocol)
+    training: Training = Field(default_factory=Training)
+    output: Output = Field(default_factory=Output)
+    data_dir: str | None = None
+    split_seed: int = 0
+    collapse_recall: float = 0.1
+    notice: str | None = None  # shown with every prediction (set by the depression preset)
+
+    def resolved(self) -> dict:
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        """Hash of everything that changes results (not the output directory)."""
+        d = self.resolved()
+        d.pop("output", None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+PRESETS_DIR = Path(__file__).with_name("presets")
+
+
+def _line_map(text: str) -> dict[tuple, int]:
+    """YAML key path -> line number, for error messages."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node, path):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                p = path + (k.value,)
+                lines[p] = k.start_mark.line + 1
+                walk(v, p)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                lines[path + (i,)] = v.start_mark.line + 1
+                walk(v, path + (i,))
+
+    try:
+        walk(yaml.compose(text), ())
+    except yaml.YAMLError:
+        pass
+    return lines
+
+
+def _model_for(path: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Experiment
+    for part in path:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        cand = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        for a in args:
+            cand += [b for b in getattr(a, "__args__", ()) if isinstance(b, type) and issubclass(b, BaseModel)]
+        model = cand[0] if cand else None
+    return model
+
+
+def parse_config(data: dict, source: str = "<config>", text: str = "") -> Experiment:
+    if not isinstance(data, dict):
+        raise XltError(f"{source}: the config must be a YAML mapping of keys (name:, source:, targets:, ...)")
+    data = _apply_presets(data, source)
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        lines = _line_map(text)
+        key_path = tuple(p for p in loc if not (isinstance(p, str) and p.endswith(("]", ")"))))
+        line = next((lines[key_path[:i]] for i in range(len(key_path), 0, -1) if key_path[:i] in lines), None)
+        where = f"{source}:{line}" if line else source
+        dotted = ".".join(str(p) for p in key_path) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            parent = _model_for(key_path[:-1])
+            hint = ""
+            if parent is not None:
+                close = difflib.get_close_matches(str(key_path[-1]), parent.model_fields, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(parent.model_fields)}"
+            raise XltError(f"{where}: unknown key {dotted!r}{hint}") from None
+        if err["type"] == "missing":
+            raise XltError(f"{where}: missing required key {dotted!r}") from None
+        raise XltError(f"{where}: {dotted}: {msg}") from None
+
+
+def _apply_presets(data: dict, source: str) -> dict:
+    """A preprocess preset fills in steps; keys written in the config win."""
+    pre = data.get("preprocess") or {}
+    name = pre.get("preset") if isinstance(pre, dict) else None
+    if not name:
+        return data
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        raise XltError(f"{source}: unknown preprocess preset {name!r}; known presets: {', '.join(known)}")
+    preset = yaml.safe_load(path.read_text())
+    data = dict(data)
+    data["preprocess"] = {**preset.get("preprocess", {}), **pre}
+    for k, v in preset.items():
+        if k != "preprocess" and k not in data:
+            data[k] = v
+    return data
+
+
+def load_config(path: str | Path) -> Experiment:
+    path = Path(path)
+    if not path.exists():
+        raise XltError(f"config file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise XltError(f"{path} is not valid UTF-8; re-save it as UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise XltError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_config(data, str(path), text)

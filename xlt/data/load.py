@@ -1,0 +1,75 @@
+"""From a DataSource in the config to cleaned, split examples of one language: the one path data takes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from xlt.data import registry
+from xlt.data.examples import Example, LanguageData
+from xlt.data.preprocess import PreprocessReport, preprocess
+from xlt.data.readers import read_records, records_to_examples
+from xlt.data.splits import stratified_split
+from xlt.errors import XltError
+
+SPLITS = ("train", "validation", "test")
+
+
+def load_language(src, pre_cfg, data_dir: str | None = None, split_seed: int = 0) -> tuple[LanguageData, PreprocessReport]:
+    """Read, clean and split one DataSource; checks train/test overlap and records what it found."""
+    notes: list[str] = []
+    if src.dataset:
+        spec = registry.get_spec(src.dataset)
+        code = registry.language_code(spec, src.language or next(iter(spec.languages)))
+        files = registry.locate(spec, code, registry.data_dir(data_dir))
+        text, label, pair = src.text or spec.text, src.label or spec.label, src.text_pair or spec.text_pair
+        label_map = src.label_map if src.label_map is not None else spec.label_map
+        names, ratios, name = spec.label_names, src.split_ratios or spec.split_ratios, spec.name
+    else:
+        code = src.language
+        files = {"all": Path(src.path)} if src.path else {k: Path(v) for k, v in src.files.items()}
+        bad = set(files) - set(SPLITS) - {"all"}
+        if bad:
+            raise XltError(f"files: unknown split names {sorted(bad)}; use train, validation and test")
+        text, label, pair, label_map, names = src.text, src.label, src.text_pair, src.label_map, {}
+        ratios, name = src.split_ratios or {"train": 0.7, "validation": 0.15, "test": 0.15}, src.name
+
+    raw: dict[str, list[Example]] = {}
+    for split, path in files.items():
+        rows = records_to_examples(read_records(path, src.format), path, text, label, pair, label_map)
+        raw[split] = [Example(r.text, names.get(r.label, r.label), r.text_pair) for r in rows]
+
+    # clean all rows together so one report covers the language, then give rows back their split
+    tagged = [(s, r) for s, rows in raw.items() for r in rows]
+    cleaned, report, kept = preprocess([r for _, r in tagged], pre_cfg, code)
+    by_split: dict[str, list[Example]] = {s: [] for s in raw}
+    for r, i in zip(cleaned, kept):
+        by_split[tagged[i][0]].append(r)
+    splits = _make_splits(by_split, ratios, split_seed, notes)
+    _check_overlap(splits, notes)
+    for s in ("train", "test"):
+        if not splits.get(s):
+            raise XltError(f"{name}/{code}: the {s} split is empty after preprocessing; relax preprocess (min_words?)")
+    return LanguageData(name, code, splits, notes), report
+
+
+def _make_splits(by_split: dict[str, list[Example]], ratios: dict[str, float], seed: int,
+                 notes: list[str]) -> dict[str, list[Example]]:
+    """Use the splits the data has; make stratified ones (seeded) for what is missing."""
+    if "all" in by_split:
+        parts = stratified_split(by_split.pop("all"), ratios, seed)
+        notes.append(f"no splits in the data: made stratified {'/'.join(f'{v:g}' for v in ratios.values())} "
+                     f"{'/'.join(ratios)} split (seed {seed})")
+        by_split.update(parts)
+    if "validation" not in by_split and "train" in by_split:
+        share = ratios.get("validation", 0.15) / (ratios.get("train", 0.85) + ratios.get("validation", 0.15))
+        parts = stratified_split(by_split["train"], {"train": 1 - share, "validation": share}, seed)
+        notes.append(f"no validation split: {len(parts['validation'])} rows held out of train, stratified (seed {seed})")
+        by_split.update(parts)
+    return {s: by_split.get(s, []) for s in SPLITS}
+
+
+def _check_overlap(splits: dict[str, list[Example]], notes: list[str]) -> None:
+    """Texts shared between train and validation/test inflate scores: count and report them."""
+    train = {(e.text, e.text_pair) for e in splits["train"]}
+    for other in ("validation", "test"):
+        shared = sum((e.text, e.text_pair) in train for e in splits[other])
+        notes.append(f"train/{other} overlap: {shared} of {len(splits[other])} {other} texts also in train")

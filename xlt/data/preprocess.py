@@ -1,0 +1,156 @@
+"""Text cleaning for social-media data, step by step, with a report of what each step changed.
+
+Steps run in a fixed order (listed in STEPS); each is switched on in the config. Character classes
+are Unicode-aware: letters, combining marks and digits of every script survive `remove_non_alnum`
+(Devanagari vowel signs are marks, not letters, so `\\w` alone would break Hindi).
+"""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from xlt.data.examples import Example
+from xlt.errors import XltError
+
+URL_RE = re.compile(r"(?:https?://|www\.)\S+|\bhttps?\s+www\s+\S+", re.IGNORECASE)
+EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+HANDLE_RE = re.compile(r"(?<![\w@])@\w{1,30}")
+PHONE_RE = re.compile(r"(?<!\w)(?:\+?\d[\d\s().-]{7,}\d)(?!\w)")
+HTML_TAG_RE = re.compile(r"<[^>\n]{1,200}>")
+ARTIFACT_RE = re.compile(r"^\s*RT\b:?|\[(?:removed|deleted)\]|&(?:amp|lt|gt|quot|#\d+);|\bvia @\w+", re.IGNORECASE)
+SPACE_RE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=65536)
+def _keep_char(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch)[0] in "LMN"
+
+
+def remove_non_alnum(text: str) -> str:
+    return "".join(ch if _keep_char(ch) else " " for ch in text)
+
+
+@lru_cache(maxsize=64)
+def stopwords_for(language: str) -> frozenset[str]:
+    """Stopwords from the maintained stopwords-iso lists (ISO 639-1 codes; 639-3 mapped)."""
+    import stopwordsiso
+
+    code = ISO3_TO_1.get(language, language)
+    if not stopwordsiso.has_lang(code):
+        raise XltError(f"no stopword list for language {language!r}; turn remove_stopwords off for it")
+    return frozenset(stopwordsiso.stopwords(code))
+
+
+ISO3_TO_1 = {"eng": "en", "ara": "ar", "rus": "ru", "jpn": "ja", "kor": "ko", "ind": "id", "hin": "hi", "tel": "te",
+             "swa": "sw", "yor": "yo", "hau": "ha", "amh": "am", "ben": "bn", "fra": "fr", "deu": "de", "spa": "es",
+             "por": "pt", "zho": "zh", "tur": "tr", "urd": "ur", "fas": "fa", "tha": "th", "vie": "vi", "jav": "jv",
+             "sun": "su", "zul": "zu", "som": "so", "mar": "mr"}
+
+
+@dataclass
+class StepReport:
+    step: str
+    changed: int = 0
+    dropped: int = 0
+    examples: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class PreprocessReport:
+    rows_in: int
+    rows_out: int
+    classes_before: dict[str, int]
+    classes_after: dict[str, int]
+    steps: list[StepReport]
+
+    def lines(self) -> list[str]:
+        out = [f"rows: {self.rows_in} -> {self.rows_out}",
+               f"classes before: {self.classes_before}", f"classes after:  {self.classes_after}"]
+        for s in self.steps:
+            out.append(f"  {s.step:<22} changed {s.changed:>6}  dropped {s.dropped:>6}")
+            for before, after in s.examples:
+                out.append(f"      {before[:70]!r}\n   -> {after[:70]!r}")
+        return out
+
+
+def _text_steps(cfg, language: str):
+    """(name, function) for each switched-on step that rewrites text, in order."""
+    steps = []
+    if cfg.scrub_pii:
+        steps.append(("scrub_pii", lambda t: HANDLE_RE.sub("@user", PHONE_RE.sub("[PHONE]", EMAIL_RE.sub("[EMAIL]", URL_RE.sub("[URL]", t))))))
+    if cfg.remove_html:
+        steps.append(("remove_html", lambda t: html.unescape(HTML_TAG_RE.sub(" ", t))))
+    if cfg.remove_platform_artifacts:
+        steps.append(("remove_platform_artifacts", lambda t: ARTIFACT_RE.sub(" ", t)))
+    if cfg.remove_urls:
+        steps.append(("remove_urls", lambda t: URL_RE.sub(" ", t)))
+    if cfg.remove_emails:
+        steps.append(("remove_emails", lambda t: EMAIL_RE.sub(" ", t)))
+    if cfg.remove_handles:
+        steps.append(("remove_handles", lambda t: HANDLE_RE.sub(" ", t)))
+    if cfg.lowercase:
+        steps.append(("lowercase", str.lower))
+    if cfg.remove_non_alnum:
+        steps.append(("remove_non_alnum", remove_non_alnum))
+    if cfg.remove_stopwords:
+        sw = stopwords_for(language)
+        steps.append(("remove_stopwords", lambda t: " ".join(w for w in t.split() if w.lower() not in sw)))
+    steps.append(("normalize_whitespace", lambda t: SPACE_RE.sub(" ", t).strip()))
+    return steps
+
+
+def preprocess(rows: list[Example], cfg, language: str, n_examples: int = 3) -> tuple[list[Example], PreprocessReport, list[int]]:
+    """Apply the configured steps; returns cleaned rows, a per-step report, and the input index of each kept row."""
+    before = Counter(r.label for r in rows)
+    index = list(range(len(rows)))
+    reports = []
+    for name, fn in _text_steps(cfg, language):
+        rep = StepReport(name)
+        new = []
+        for r in rows:
+            t = fn(r.text)
+            p = fn(r.text_pair) if r.text_pair is not None else None
+            if t != r.text or p != r.text_pair:
+                rep.changed += 1
+                if len(rep.examples) < n_examples:
+                    rep.examples.append((r.text, t))
+                r = Example(t, r.label, p)
+            new.append(r)
+        rows = new
+        reports.append(rep)
+    rows, index = _filter(rows, index, reports, "drop_empty", lambda r: bool(r.text.strip()))
+    if cfg.min_words:
+        rows, index = _filter(rows, index, reports, f"min_words({cfg.min_words})",
+                              lambda r: len(r.text.split()) >= cfg.min_words)
+    if cfg.dedupe:
+        seen: set[tuple[str, str | None]] = set()
+
+        def first(r: Example) -> bool:
+            key = (r.text, r.text_pair)
+            if key in seen:
+                return False
+            seen.add(key)
+            return True
+
+        rows, index = _filter(rows, index, reports, "dedupe", first)
+    return rows, PreprocessReport(sum(before.values()), len(rows), dict(sorted(before.items())),
+                                  dict(sorted(Counter(r.label for r in rows).items())), reports), index
+
+
+def _filter(rows, index, reports, name, keep) -> tuple[list[Example], list[int]]:
+    rep = StepReport(name)
+    out, out_index = [], []
+    for r, i in zip(rows, index):
+        if keep(r):
+            out.append(r)
+            out_index.append(i)
+        else:
+            rep.dropped += 1
+            if len(rep.examples) < 3:
+                rep.examples.append((r.text, "<dropped>"))
+    reports.append(rep)
+    return out, out_index

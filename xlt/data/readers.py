@@ -1,0 +1,109 @@
+"""Readers for tabular files: CSV and TSV (quote-aware), JSONL and XLSX, into Examples.
+
+Every problem (missing file or column, bad encoding, empty file, unknown label) is one XltError
+that names the file and says how to fix it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from xlt.data.examples import Example
+from xlt.errors import XltError
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".xlsx": "xlsx"}
+
+
+def read_records(path: str | Path, fmt: str | None = None) -> list[dict]:
+    """Rows of a file as dicts keyed by column name."""
+    path = Path(path)
+    if not path.exists():
+        raise XltError(f"data file not found: {path}")
+    fmt = fmt or FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise XltError(f"cannot tell the format of {path}; set format: csv, tsv, jsonl or xlsx")
+    if path.stat().st_size == 0:
+        raise XltError(f"data file is empty: {path}")
+    if fmt == "xlsx":
+        return _read_xlsx(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise XltError(f"{path} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8") from None
+    if fmt == "jsonl":
+        rows = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise XltError(f"{path}:{i}: invalid JSON ({exc.msg})") from None
+    else:
+        csv.field_size_limit(1 << 30)
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if fmt == "tsv" else ",")
+        rows = list(reader)
+        if reader.fieldnames is None:
+            raise XltError(f"data file has no header row: {path}")
+        rows = [r for r in rows if any((v or "").strip() for v in r.values() if isinstance(v, str))]
+    if not rows:
+        raise XltError(f"data file has no rows: {path}")
+    return rows
+
+
+def _read_xlsx(path: Path) -> list[dict]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise XltError(f"cannot open {path} as an Excel file ({exc})") from None
+    ws = wb.worksheets[0]
+    it = ws.iter_rows(values_only=True)
+    header = [str(h) if h is not None else "" for h in next(it, [])]
+    rows = [dict(zip(header, r)) for r in it if any(v is not None and str(v).strip() for v in r)]
+    wb.close()
+    if not rows:
+        raise XltError(f"data file has no rows: {path}")
+    return rows
+
+
+def records_to_examples(rows: list[dict], path: str | Path, text: str | list[str], label: str,
+                        text_pair: str | None = None, label_map: dict[str, str] | None = None) -> list[Example]:
+    """Map columns to Examples; an unknown label (not in label_map, when given) is an error listing them."""
+    columns = list(rows[0].keys())
+    text_cols = [text] if isinstance(text, str) else list(text)
+    for role, col in [("text", c) for c in text_cols] + [("label", label), ("text_pair", text_pair)]:
+        if col is not None and col not in columns:
+            raise XltError(f"{path}: no column {col!r} for {role}; columns are {columns}")
+    out, unknown = [], {}
+    for r in rows:
+        raw = r.get(label)
+        if raw is None or str(raw).strip() == "":
+            continue  # unlabelled row (e.g. a stray trailing record): not an example
+        lab = _label_str(raw)
+        if label_map is not None:
+            if lab not in label_map:
+                unknown[lab] = unknown.get(lab, 0) + 1
+                continue
+            lab = label_map[lab]
+            if lab is None:
+                continue  # mapped to null: dropped on purpose
+        t = " ".join(str(r[c]).strip() for c in text_cols if r.get(c) is not None)
+        p = None if text_pair is None else ("" if r.get(text_pair) is None else str(r[text_pair]))
+        out.append(Example(t, lab, p))
+    if unknown:
+        shown = [u if len(u) <= 40 else u[:37] + "..." for u in sorted(unknown)[:10]]
+        raise XltError(f"{path}: labels {shown} ({sum(unknown.values())} rows) are not in label_map {sorted(label_map)}; "
+                       "add them to label_map (map to null in the config to drop them on purpose)")
+    if not out:
+        raise XltError(f"{path}: no labelled rows in column {label!r}")
+    return out
+
+
+def _label_str(v) -> str:
+    """Normalise labels: 1.0 -> '1', ' Pos ' -> 'Pos'."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip()

@@ -1,0 +1,173 @@
+"""Named public datasets, declared as data: where each language's splits live in a local mirror
+(laid out as in `../shared/data`), which columns hold text and label, and the upstream URL that
+online users download the same files from.
+
+Resolution order for the mirror: an explicit data_dir (CLI --data-dir or the config), the
+XLT_DATA_DIR environment variable, `[tool.xlt] data_dir` in the nearest pyproject.toml, and
+finally xlt's download cache (files fetched from the upstream URL on first use).
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xlt.errors import XltError
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    folder: str  # folder in the mirror
+    base_url: str  # upstream prefix that mirrors `folder`
+    files: dict[str, str]  # split -> path below folder, "{lang}" filled from `languages`
+    languages: dict[str, str]  # ISO 639-3 code -> value substituted for {lang}
+    text: str | list[str]
+    label: str
+    text_pair: str | None = None
+    label_names: dict[str, str] = field(default_factory=dict)  # raw label -> readable name
+    label_map: dict[str, str | None] | None = None  # default mapping (e.g. binary setting of a 7-label set)
+    split_ratios: dict[str, float] = field(default_factory=lambda: {"train": 0.7, "validation": 0.15, "test": 0.15})
+    fallback_files: dict[str, str] = field(default_factory=dict)  # used when a `files` entry is absent
+    citation: str = ""
+    licence: str = ""
+    note: str = ""
+
+
+NUSAX_LANGS = {"ace": "acehnese", "ban": "balinese", "bjn": "banjarese", "bug": "buginese", "eng": "english",
+               "ind": "indonesian", "jav": "javanese", "mad": "madurese", "min": "minangkabau", "nij": "ngaju",
+               "sun": "sundanese", "bbc": "toba_batak"}
+
+DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
+    DatasetSpec(
+        name="nusax-senti", folder="nusax-senti",
+        base_url="https://raw.githubusercontent.com/IndoNLP/nusax/75b0be5d982348332509f296e10d9bf9cb66d60f/datasets/sentiment",
+        files={"train": "{lang}/train.csv", "validation": "{lang}/valid.csv", "test": "{lang}/test.csv"},
+        languages=NUSAX_LANGS, text="text", label="label",
+        citation="Winata et al. 2022, NusaX (arXiv:2205.15960)", licence="CC BY-SA 4.0"),
+    DatasetSpec(
+        name="masakhanews", folder="masakhanews",
+        base_url="https://raw.githubusercontent.com/masakhane-io/masakhane-news/819be052e79e0a600e0ed4a7356594681cb5c4f3",
+        files={"train": "data/{lang}/train.tsv", "validation": "data/{lang}/dev.tsv", "test": "data/{lang}/test.tsv"},
+        fallback_files={"train": "few_shot_data/50_samples/{lang}/train.tsv"},
+        languages={k: k for k in ["eng", "amh", "hau", "swa", "yor", "lin"]}, text=["headline", "text"], label="category",
+        citation="Adelani et al. 2023, MasakhaNEWS (arXiv:2304.09972)", licence="not stated",
+        note="label sets differ between languages; full train absent for eng/amh/hau/swa (50-per-label sample used)"),
+    DatasetSpec(
+        name="depression-reddit-en", folder="depression-reddit-en",
+        base_url="https://raw.githubusercontent.com/sidegroup/depretracker-monorepo/0c9c053e7e6be3872dab5236b77c2062dd2d7a35/datasets",
+        files={"all": "depression_dataset_reddit_cleaned.csv"}, languages={"eng": "eng"},
+        text="clean_text", label="is_depression", label_names={"0": "control", "1": "depression"},
+        licence="not stated", note="lower-cased, punctuation stripped; classes differ strongly in length"),
+    DatasetSpec(
+        name="depression-reddit-pirina2018", folder="depression-reddit-pirina2018",
+        base_url="https://raw.githubusercontent.com/coltekin/identifying-depression/586914a6c44c77e7652c10070ceea8dd71798ee7/data",
+        files={"train": "train.csv", "test": "test.csv"}, languages={"eng": "eng"}, text="text", label="label",
+        label_map={"do": "depression", "nd": "control", "dsf": None, "ndf": None, "ds": None, "bc": None, "ff": None},
+        split_ratios={"train": 0.85, "validation": 0.15},
+        citation="Pirina & Coltekin 2018, SMM4H", licence="not stated",
+        note="binary do-vs-nd setting by default (the test set's setting)"),
+    DatasetSpec(
+        name="depression-ar", folder="depression-ar",
+        base_url="https://raw.githubusercontent.com/mohannadalshoushi/Transformers-Based-Arabic-Depression-Detection/a4fbf226135ad0ee88a9a8ab049cd652527ef6fa/attached_assets",
+        files={"all": "combined_dataset.xlsx"}, languages={"ara": "ara"}, text="text", label="label",
+        label_names={"0": "control", "1": "depression"}, licence="not stated",
+        note="provenance undocumented; positives partly keyword-selected"),
+    DatasetSpec(
+        name="depression-lexicon-en-ja-ko", folder="depression-lexicon-en-ja-ko",
+        base_url="https://raw.githubusercontent.com/dxlabskku/Mental-Health/d4b6d5051210fa0ec5784cf5c6c066cc45c1ee3c/data",
+        files={"all": "twitter_{lang}.csv"}, languages={"eng": "English", "jpn": "Japanese", "kor": "Korean"},
+        text="tweet", label="label", label_names={"0": "control", "1": "depression"}, licence="research use only",
+        note="labels assigned by a lexicon, not annotators"),
+    DatasetSpec(
+        name="depression-bn-severity", folder="depression-bn-severity",
+        base_url="https://raw.githubusercontent.com/omanwhatiscomputer/depression-severity/81e3b16edc334d5ee5554ee912b642bd03d8da3c/dataset",
+        files={"all": "dataset.xlsx"}, languages={"ben": "ben"}, text="posts", label="labels",
+        citation="Kabir et al. 2022, JMIR Formative Research", licence="not stated"),
+]}
+
+
+def _pyproject_data_dir(start: Path) -> Path | None:
+    for d in [start, *start.parents]:
+        pp = d / "pyproject.toml"
+        if pp.exists():
+            try:
+                conf = tomllib.loads(pp.read_text()).get("tool", {}).get("xlt", {})
+            except (tomllib.TOMLDecodeError, OSError):
+                return None
+            if "data_dir" in conf:
+                return (d / conf["data_dir"]).resolve()
+            return None
+    return None
+
+
+def data_dir(explicit: str | Path | None = None) -> Path | None:
+    """The local mirror directory, or None when datasets should be downloaded."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("XLT_DATA_DIR"):
+        return Path(os.environ["XLT_DATA_DIR"]).expanduser()
+    return _pyproject_data_dir(Path.cwd())
+
+
+def get_spec(name: str) -> DatasetSpec:
+    if name not in DATASETS:
+        import difflib
+
+        close = difflib.get_close_matches(name, DATASETS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise XltError(f"unknown dataset {name!r}.{hint} Known: {', '.join(DATASETS)}; or give path: for your own file")
+    return DATASETS[name]
+
+
+def language_code(spec: DatasetSpec, language: str) -> str:
+    """Accept an ISO code or the dataset's own name for a language."""
+    if language in spec.languages:
+        return language
+    for code, val in spec.languages.items():
+        if val.lower() == language.lower():
+            return code
+    raise XltError(f"dataset {spec.name} has no language {language!r}; available: {', '.join(spec.languages)}")
+
+
+def locate(spec: DatasetSpec, code: str, root: Path | None) -> dict[str, Path]:
+    """Local paths of this language's files, downloading them when no mirror is configured."""
+    found: dict[str, Path] = {}
+    for split, pattern in spec.files.items():
+        candidates = [pattern] + ([spec.fallback_files[split]] if split in spec.fallback_files else [])
+        for rel in (c.format(lang=spec.languages[code]) for c in candidates):
+            if root is not None:
+                p = root / spec.folder / rel
+                if p.exists():
+                    found[split] = p
+                    break
+            else:
+                p = _download(spec, rel)
+                if p is not None:
+                    found[split] = p
+                    break
+    if not found:
+        where = f"mirror {root / spec.folder}" if root else "the download cache (download failed: offline?)"
+        raise XltError(f"no files for {spec.name}/{code} in {where}; point --data-dir or XLT_DATA_DIR at a copy "
+                       f"laid out as {spec.folder}/{spec.files[next(iter(spec.files))].format(lang=spec.languages[code])}")
+    return found
+
+
+def _download(spec: DatasetSpec, rel: str) -> Path | None:
+    from xlt.models.embedded import cache_root
+
+    target = cache_root() / "datasets" / spec.folder / rel
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(f"{spec.base_url}/{rel}", timeout=30) as resp:
+            data = resp.read()
+    except Exception:
+        return None
+    tmp = target.with_suffix(target.suffix + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target

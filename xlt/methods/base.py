@@ -1,0 +1,50 @@
+"""What an adaptation method is: which parameters train, and how the result is saved and exported.
+
+The training loop (xlt.train) is the same for every method.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class AdaptationMethod:
+    """Base class; subclasses override `prepare` (and `export` when they wrap the model)."""
+
+    name = "base"
+    default_lr = 5e-5
+    default_lr_continue = 3e-5
+    frozen_features = False  # True: encoder frozen, pooled features computed once and cached
+
+    def __init__(self, cfg):
+        self.cfg = cfg  # the config's `method:` section
+
+    def prepare(self, model: nn.Module) -> nn.Module:
+        """Return the model to train, with requires_grad set on exactly the trainable parameters."""
+        raise NotImplementedError
+
+    def trainable_state(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """The parameters a checkpoint must keep (everything else comes from the base model)."""
+        return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+    def load_trainable_state(self, model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+        missing = set(state) - {k for k, _ in model.named_parameters()}
+        if missing:
+            raise RuntimeError(f"checkpoint has parameters the model lacks: {sorted(missing)[:3]}")
+        model.load_state_dict(state, strict=False)
+
+    def export(self, model: nn.Module) -> nn.Module:
+        """A plain transformers model with the adaptation folded in (for saving and serving)."""
+        return model
+
+
+def freeze_word_embeddings(model: nn.Module) -> None:
+    """Freeze the (250k-row) word embeddings: little to learn from small data, much to forget."""
+    emb = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if emb is not None:
+        emb.weight.requires_grad_(False)
+
+
+def head_parameters(model: nn.Module) -> list[str]:
+    """Names of the task head's parameters (trained by every method)."""
+    return [k for k, _ in model.named_parameters() if k.startswith(("classifier", "score"))]

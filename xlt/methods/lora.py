@@ -1,0 +1,20 @@
+"""LoRA through `peft`. The classification head is trained and saved with the adapter
+(peft's `modules_to_save`), so it comes back on load, and `export` merges LoRA into the weights."""
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+
+from xlt.methods.base import AdaptationMethod
+
+
+class Lora(AdaptationMethod):
+    name = "lora"
+    default_lr = 1e-3
+    default_lr_continue = 5e-4
+
+    def prepare(self, model):
+        cfg = LoraConfig(r=self.cfg.r, lora_alpha=self.cfg.alpha, lora_dropout=self.cfg.dropout,
+                         target_modules=list(self.cfg.target_modules), task_type=TaskType.SEQ_CLS,
+                         modules_to_save=["classifier"])
+        return get_peft_model(model, cfg)
+
+    def export(self, model):
+        return model.merge_and_unload() if isinstance(model, PeftModel) else model

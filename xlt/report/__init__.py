@@ -1,0 +1,98 @@
+"""Reports: Markdown and a self-contained HTML page, rebuilt from the store alone."""
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+
+from xlt.errors import XltError
+from xlt.report import plots
+from xlt.report.tables import html_table, markdown_table, summary, table6, transfer_gaps
+from xlt.store import Store
+
+CSS = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+       "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}"
+       "td:first-child,th:first-child{text-align:left}.warn{background:#fff3cd;padding:.6em;border-left:4px solid #e0a800}"
+       "img{max-width:100%}")
+
+
+def build_report(run_dir: str | Path) -> tuple[Path, Path]:
+    """Write report.md and report.html (plus PNGs) into RUN_DIR; returns their paths."""
+    run_dir = Path(run_dir)
+    db = run_dir / "results.sqlite"
+    if not db.exists():
+        raise XltError(f"{run_dir} has no results.sqlite; give the output directory of an `xlt run`")
+    store = Store(db)
+    runs = store.runs("done")
+    meta = store.meta("experiment", {})
+    store.close()
+    if not runs:
+        raise XltError(f"{run_dir}: no finished runs yet; run `xlt run CONFIG` first")
+    labels = meta.get("labels") or sorted({lab for r in runs for lab in r["metrics"]["labels"]})
+    targets = meta.get("targets") or sorted({f"{r['dataset']}/{r['language']}" for r in runs if r["strategy"] != "source"})
+    fig_dir = run_dir / "figures"
+    fig_dir.mkdir(exist_ok=True)
+
+    md, html = [f"# xlt report: {meta.get('name', run_dir.name)}"], [f"<h1>xlt report: {escape(meta.get('name', run_dir.name))}</h1>"]
+
+    def para(text: str, cls: str = "") -> None:
+        md.append(text)
+        html.append(f"<p class='{cls}'>{escape(text)}</p>")
+
+    def table(title: str, header, rows) -> None:
+        md.extend([f"\n### {title}\n", markdown_table(header, rows)])
+        html.extend([f"<h3>{escape(title)}</h3>", html_table(header, rows)])
+
+    def image(path: Path | None, caption: str) -> None:
+        if path is None:
+            return
+        md.append(f"\n![{caption}](figures/{path.name})")
+        data = base64.b64encode(path.read_bytes()).decode()
+        html.append(f"<figure><img alt='{escape(caption)}' src='data:image/png;base64,{data}'><figcaption>{escape(caption)}</figcaption></figure>")
+
+    para(f"Model {meta.get('model')}, method {meta.get('method')}, source {meta.get('source')}, "
+         f"{len(runs)} finished runs. Values are mean ± SD over seeds; test split of each language.")
+    if meta.get("notice"):
+        para(f"Notice: {meta['notice']}", "warn")
+    collapsed = [r for r in runs if r["metrics"].get("collapsed")]
+    if collapsed:
+        para(f"Warning: {len(collapsed)} run(s) collapsed onto one class (recall below threshold or nearly all "
+             "predictions in one class); their scores are not a working classifier:", "warn")
+        for r in collapsed:
+            para(f"- {r['dataset']}/{r['language']} {r['strategy']}{' N=' + str(r['n']) if r['n'] else ''} "
+                 f"seed {r['seed']}: {r['metrics']['collapse_reason']}", "warn")
+    for key, unseen in (meta.get("unseen_in_source") or {}).items():
+        para(f"Note: {key} has labels the source never saw ({', '.join(unseen)}); zero-shot cannot predict them.", "warn")
+
+    md.append("\n## Summary: macro-F1, language by strategy")
+    html.append("<h2>Summary: macro-F1, language by strategy</h2>")
+    table("Macro-F1 (test)", *summary(runs, targets))
+    gaps = transfer_gaps(runs, meta.get("source", ""))
+    if gaps:
+        cols = sorted({s for v in gaps.values() for s in v})
+        table("Transfer gap (source-language F1 minus target F1)", ["Language", *cols],
+              [[lang, *[f"{gaps[lang][c]:.2f}" if c in gaps[lang] else "" for c in cols]] for lang in sorted(gaps)])
+    for p in plots.learning_curves(runs, fig_dir):
+        image(p, f"Learning curve: {p.stem.replace('learning_curve_', '')}")
+    image(plots.transfer_gap_bars(gaps, fig_dir), "Transfer gap by language")
+
+    md.append("\n## Per language (the study's Table 6 layout)")
+    html.append("<h2>Per language (the study's Table 6 layout)</h2>")
+    for key in [meta.get("source", "")] + targets:
+        header, rows = table6(runs, key, labels)
+        if not rows:
+            continue
+        table(key, header, rows)
+        image(plots.confusion_matrices(runs, key, fig_dir), f"Confusion matrices, {key} (summed over seeds)")
+    notes = meta.get("notes") or {}
+    if notes:
+        md.append("\n## Data notes")
+        html.append("<h2>Data notes</h2>")
+        for key, ns in notes.items():
+            for n in ns:
+                para(f"{key}: {n}")
+    md_path, html_path = run_dir / "report.md", run_dir / "report.html"
+    md_path.write_text("\n".join(md) + "\n")
+    html_path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>xlt report</title>"
+                         f"<style>{CSS}</style></head><body>{''.join(html)}</body></html>")
+    return md_path, html_path

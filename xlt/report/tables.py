@@ -1,0 +1,109 @@
+"""Tables built from the store: the study's per-language layout (its Table 6), a language-by-strategy
+summary, and transfer gaps. Values are mean ± SD over seeds."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from xlt.evaluate.metrics import bootstrap_ci, mean_sd
+
+STRATEGY_ORDER = ["source", "target_only", "zero_shot", "few_shot", "full_shot", "joint"]
+STRATEGY_NAMES = {"source": "Source language (reference)", "target_only": "Baseline (target-only)",
+                  "zero_shot": "Zero-shot", "few_shot": "Few-shot", "full_shot": "Full-shot (transfer)",
+                  "joint": "Joint (source + target)"}
+
+
+def row_name(strategy: str, n: int | None) -> str:
+    return f"{STRATEGY_NAMES[strategy]} (N={n})" if n else STRATEGY_NAMES[strategy]
+
+
+def fmt(values: list[float]) -> str:
+    if not values:
+        return ""
+    m, s = mean_sd(values)
+    return f"{m:.2f}" if len(values) == 1 else f"{m:.2f} ± {s:.2f}"
+
+
+def group(runs: list[dict]) -> dict:
+    """(dataset/language, strategy, n) -> list of runs over seeds."""
+    g = defaultdict(list)
+    for r in runs:
+        g[(f"{r['dataset']}/{r['language']}", r["strategy"], r["n"])].append(r)
+    return g
+
+
+def sort_key(item) -> tuple:
+    (_, strategy, n) = item
+    return STRATEGY_ORDER.index(strategy), n or 10**9
+
+
+def table6(runs: list[dict], language_key: str, labels: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Rows = strategy and N; columns = per-class recall and F1, macro precision and F1, accuracy."""
+    header = ["Method"] + [f"{lab} {m}" for lab in labels for m in ("Recall", "F1")] + \
+             ["Macro Precision", "Macro F1", "Accuracy", "Seeds", "Selection", "Collapsed"]
+    rows = []
+    for (lang, strategy, n), rs in sorted(group(runs).items(), key=lambda kv: sort_key(kv[0])):
+        if lang != language_key:
+            continue
+        line = [row_name(strategy, n)]
+        for lab in labels:
+            for m in ("recall", "f1"):
+                line.append(fmt([r["metrics"]["per_class"].get(lab, {}).get(m, 0.0) for r in rs]))
+        line += [fmt([r["metrics"]["macro_precision"] for r in rs]), fmt([r["metrics"]["macro_f1"] for r in rs]),
+                 fmt([r["metrics"]["accuracy"] for r in rs]), str(len(rs)), rs[0]["selection"] or "",
+                 f"{sum(r['metrics']['collapsed'] for r in rs)}/{len(rs)}"]
+        rows.append(line)
+    return header, rows
+
+
+def summary(runs: list[dict], languages: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Macro-F1, language by strategy, with the mean over target languages and its 95% bootstrap CI."""
+    g = group(runs)
+    cols = sorted({(s, n) for (_, s, n) in g if s != "source"}, key=lambda sn: (STRATEGY_ORDER.index(sn[0]), sn[1] or 10**9))
+    header = ["Language"] + [row_name(s, n) for s, n in cols]
+    rows = []
+    per_col = defaultdict(list)
+    for lang in languages:
+        line = [lang]
+        for s, n in cols:
+            vals = [r["metrics"]["macro_f1"] for r in g.get((lang, s, n), [])]
+            line.append(fmt(vals))
+            if vals:
+                per_col[(s, n)].append(mean_sd(vals)[0])
+        rows.append(line)
+    if len(languages) > 1:
+        mean_line, ci_line = ["Mean over languages"], ["95% CI (bootstrap over languages)"]
+        for col in cols:
+            vals = per_col[col]
+            mean_line.append(fmt(vals))
+            lo, hi = bootstrap_ci(vals)
+            ci_line.append("" if lo != lo else f"[{lo:.2f}, {hi:.2f}]")
+        rows += [mean_line, ci_line]
+    return header, rows
+
+
+def transfer_gaps(runs: list[dict], source_key: str) -> dict[str, dict[str, float]]:
+    """Source-language test macro-F1 minus target macro-F1, per language and strategy (seed means)."""
+    g = group(runs)
+    src = [r["metrics"]["macro_f1"] for r in g.get((source_key, "source", None), [])]
+    if not src:
+        return {}
+    base = mean_sd(src)[0]
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for (lang, s, n), rs in g.items():
+        if s in ("zero_shot", "few_shot", "full_shot"):
+            out[lang][row_name(s, n)] = base - mean_sd([r["metrics"]["macro_f1"] for r in rs])[0]
+    return out
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def html_table(header: list[str], rows: list[list[str]]) -> str:
+    from html import escape
+
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

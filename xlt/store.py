@@ -1,0 +1,106 @@
+"""The results store: one SQLite file per output directory.
+
+One row per run (config hash, strategy, N, seed, language): status, timings, versions, metrics.
+A run's metrics and predictions are written in the same transaction that marks it done, so an
+interrupted run (Ctrl-C, kill -9) leaves either nothing or a complete result; the next invocation
+skips finished runs and redoes the rest. Reports read only this file.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, config_hash TEXT, experiment TEXT, method TEXT, model TEXT,
+  strategy TEXT, n INTEGER, seed INTEGER, dataset TEXT, language TEXT, selection TEXT,
+  status TEXT, started REAL, finished REAL, train_seconds REAL, eval_seconds REAL,
+  versions TEXT, metrics TEXT, train_info TEXT
+);
+CREATE TABLE IF NOT EXISTS predictions (
+  run_id TEXT, idx INTEGER, gold TEXT, pred TEXT, probs TEXT, PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+@dataclass(frozen=True)
+class RunKey:
+    strategy: str
+    n: int | None
+    seed: int
+    dataset: str
+    language: str
+
+    def run_id(self, config_hash: str) -> str:
+        return f"{config_hash}:{self.strategy}:{self.n or 'all'}:{self.seed}:{self.dataset}/{self.language}"
+
+    def label(self) -> str:
+        n = f" N={self.n}" if self.n else ""
+        return f"{self.dataset}/{self.language} {self.strategy}{n} seed {self.seed}"
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+        self.db.commit()
+
+    @contextmanager
+    def transaction(self):
+        with self.db:
+            yield self.db
+
+    def set_meta(self, key: str, value) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def meta(self, key: str, default=None):
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def is_done(self, run_id: str) -> bool:
+        row = self.db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return bool(row) and row[0] == "done"
+
+    def mark_started(self, run_id: str, key: RunKey, config_hash: str, common: dict) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
+            db.execute(
+                "INSERT OR REPLACE INTO runs (run_id, config_hash, experiment, method, model, strategy, n, seed,"
+                " dataset, language, status, started) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, config_hash, common["experiment"], common["method"], common["model"], key.strategy, key.n,
+                 key.seed, key.dataset, key.language, "running", time.time()))
+
+    def finish(self, run_id: str, metrics: dict, selection: str, train_seconds: float, eval_seconds: float,
+               versions: dict, train_info: dict, predictions: list[tuple[str, str, list[float]]] | None) -> None:
+        with self.transaction() as db:
+            if predictions:
+                db.executemany("INSERT OR REPLACE INTO predictions VALUES (?,?,?,?,?)",
+                               [(run_id, i, g, p, json.dumps([round(x, 5) for x in pr]))
+                                for i, (g, p, pr) in enumerate(predictions)])
+            db.execute(
+                "UPDATE runs SET status='done', finished=?, selection=?, train_seconds=?, eval_seconds=?, versions=?,"
+                " metrics=?, train_info=? WHERE run_id=?",
+                (time.time(), selection, train_seconds, eval_seconds, json.dumps(versions), json.dumps(metrics),
+                 json.dumps(train_info), run_id))
+
+    def runs(self, status: str | None = "done") -> list[dict]:
+        self.db.row_factory = sqlite3.Row
+        q = "SELECT * FROM runs" + (" WHERE status = ?" if status else "")
+        rows = [dict(r) for r in self.db.execute(q, (status,) if status else ())]
+        self.db.row_factory = None
+        for r in rows:
+            for k in ("metrics", "versions", "train_info"):
+                r[k] = json.loads(r[k]) if r.get(k) else {}
+        return rows
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,242 @@
+"""The one training loop every method and strategy uses, and batched prediction.
+
+Speed choices (see BENCHMARKS.md): texts are tokenized once; batches group texts of similar
+length and are padded only to their own longest text; bf16 autocast only where the CPU has native
+bf16 (on AVX2-only CPUs it is ~30x slower than fp32); frozen encoders compute features once.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from xlt.data.examples import Example
+from xlt.evaluate.metrics import macro_f1
+
+
+@lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+
+
+def use_bf16(setting: str) -> bool:
+    if setting == "on":
+        return True
+    if setting == "off":
+        return False
+    return torch.cuda.is_available() or cpu_has_native_bf16()
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def set_threads(n: int | None) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    torch.set_num_threads(n or os.cpu_count() or 1)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Encoded:
+    """Token ids of each example, computed once."""
+
+    ids: list[list[int]]
+    labels: list[int]
+
+
+def encode(tokenizer, rows: list[Example], prefix: str, max_length: int, label2id: dict[str, int]) -> Encoded:
+    texts = [prefix + r.text for r in rows]
+    pairs = [r.text_pair for r in rows] if rows and rows[0].text_pair is not None else None
+    enc = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+    return Encoded(enc["input_ids"], [label2id.get(r.label, -100) for r in rows])
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random | None) -> list[list[int]]:
+    """Batches of similar length. Training (rng given): shuffle, sort within pools of 50 batches,
+    shuffle the batch order. Prediction (no rng): sort everything by length."""
+    idx = list(range(len(lengths)))
+    if rng is None:
+        idx.sort(key=lambda i: lengths[i])
+        return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+    rng.shuffle(idx)
+    pool = batch_size * 50
+    batches = []
+    for start in range(0, len(idx), pool):
+        chunk = sorted(idx[start:start + pool], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(ids: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, x in enumerate(ids):
+        input_ids[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(x)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask}
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_val_f1: float | None
+    epochs_run: int
+    steps: int
+    examples_seen: int
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: Encoded | None, tcfg, lr: float,
+          seed: int, desc: str = "train") -> TrainResult:
+    """Train `model` in place; keeps the epoch with the best validation macro-F1 (or the last)."""
+    seed_everything(seed)
+    dev = device()
+    model.to(dev)
+    if method.frozen_features:
+        return _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, seed, desc)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=tcfg.weight_decay)
+    n = len(train_data.ids)
+    steps_per_epoch = math.ceil(n / tcfg.batch_size)
+    epochs = max(tcfg.epochs, math.ceil(tcfg.min_steps / steps_per_epoch))
+    total = epochs * steps_per_epoch
+    sched = get_linear_schedule_with_warmup(opt, int(tcfg.warmup_ratio * total), total)
+    loss_fn = nn.CrossEntropyLoss(weight=_class_weights(train_data.labels, model).to(dev) if tcfg.class_weighted_loss else None)
+    lengths = [len(x) for x in train_data.ids]
+    rng = random.Random(seed)
+    bf16 = use_bf16(tcfg.bf16)
+    best, best_state, best_epoch, history, bad_epochs, steps = -1.0, None, epochs, [], 0, 0
+    start = time.perf_counter()
+    bar = tqdm(total=total, desc=desc, leave=False, disable=None)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        run_loss = 0.0
+        for batch_idx in length_grouped_batches(lengths, tcfg.batch_size, rng):
+            batch = {k: v.to(dev) for k, v in collate([train_data.ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
+            y = torch.tensor([train_data.labels[i] for i in batch_idx], device=dev)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = model(**batch).logits
+            loss = loss_fn(logits.float(), y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            run_loss += loss.item()
+            steps += 1
+            bar.update(1)
+        entry = {"epoch": epoch, "loss": run_loss / steps_per_epoch}
+        if val_data is not None and tcfg.patience > 0:
+            entry["val_macro_f1"] = f1 = _val_f1(model, tokenizer, val_data, tcfg)
+            if f1 > best:
+                best, best_epoch, bad_epochs = f1, epoch, 0
+                best_state = method.trainable_state(model)
+            else:
+                bad_epochs += 1
+        history.append(entry)
+        bar.set_postfix(entry)
+        if val_data is not None and tcfg.patience > 0 and bad_epochs >= tcfg.patience:
+            break
+    bar.close()
+    if best_state is not None:
+        method.load_trainable_state(model, best_state)
+    return TrainResult(best_epoch, best if best >= 0 else None, len(history), steps, steps * tcfg.batch_size,
+                       time.perf_counter() - start, history)
+
+
+def _class_weights(labels: list[int], model) -> torch.Tensor:
+    k = model.config.num_labels
+    counts = np.bincount([y for y in labels if y >= 0], minlength=k).astype(float)
+    return torch.tensor(counts.sum() / (k * np.maximum(counts, 1)), dtype=torch.float)
+
+
+def _val_f1(model, tokenizer, val_data: Encoded, tcfg) -> float:
+    pred, _ = predict_encoded(model, tokenizer, val_data.ids, tcfg.eval_batch_size, use_bf16(tcfg.bf16))
+    keep = [i for i, y in enumerate(val_data.labels) if y >= 0]
+    return macro_f1([val_data.labels[i] for i in keep], [int(pred[i]) for i in keep])
+
+
+@torch.inference_mode()
+def predict_encoded(model, tokenizer, ids: list[list[int]], batch_size: int = 64, bf16: bool = False):
+    """Class ids and probabilities, in input order; batches sorted by length."""
+    model.eval()
+    dev = next(model.parameters()).device
+    probs = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
+    for batch_idx in length_grouped_batches([len(x) for x in ids], batch_size, None):
+        batch = {k: v.to(dev) for k, v in collate([ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(**batch).logits
+        probs[batch_idx] = torch.softmax(logits.float(), -1).cpu().numpy()
+    return probs.argmax(1), probs
+
+
+@torch.inference_mode()
+def pooled_features(model, tokenizer, ids: list[list[int]], batch_size: int = 64) -> torch.Tensor:
+    """Mean-pooled encoder outputs (the input to a frozen model's head)."""
+    from xlt.models.modeling_meanpool import mean_pool
+
+    model.eval()
+    dev = next(model.parameters()).device
+    out = torch.zeros((len(ids), model.config.hidden_size))
+    for batch_idx in length_grouped_batches([len(x) for x in ids], batch_size, None):
+        batch = {k: v.to(dev) for k, v in collate([ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
+        hidden = model.base_model(**batch).last_hidden_state
+        out[batch_idx] = mean_pool(hidden, batch["attention_mask"]).float().cpu()
+    return out
+
+
+def _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, seed, desc) -> TrainResult:
+    """Frozen encoder: features once, then full-batch-ish head training with early stopping."""
+    start = time.perf_counter()
+    x = pooled_features(model, tokenizer, train_data.ids, tcfg.eval_batch_size)
+    y = torch.tensor(train_data.labels)
+    xv = pooled_features(model, tokenizer, val_data.ids, tcfg.eval_batch_size) if val_data is not None else None
+    head = model.classifier
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=tcfg.weight_decay)
+    loss_fn = nn.CrossEntropyLoss(weight=_class_weights(train_data.labels, model) if tcfg.class_weighted_loss else None)
+    epochs = max(tcfg.epochs * 20, 200)
+    g = torch.Generator().manual_seed(seed)
+    best, best_state, best_epoch, history = -1.0, None, epochs, []
+    for epoch in range(1, epochs + 1):
+        head.train()
+        perm = torch.randperm(len(y), generator=g)
+        for i in range(0, len(y), tcfg.batch_size * 4):
+            b = perm[i:i + tcfg.batch_size * 4]
+            loss = loss_fn(head(x[b]), y[b])
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+        if xv is not None and epoch % 10 == 0:
+            head.eval()
+            with torch.no_grad():
+                f1 = macro_f1(val_data.labels, head(xv).argmax(1).tolist())
+            history.append({"epoch": epoch, "val_macro_f1": f1})
+            if f1 > best:
+                best, best_epoch = f1, epoch
+                best_state = {k: v.clone() for k, v in head.state_dict().items()}
+    if best_state is not None:
+        head.load_state_dict(best_state)
+    return TrainResult(best_epoch, best if best >= 0 else None, epochs, epochs, epochs * len(y),
+                       time.perf_counter() - start, history)
