@@ -27,6 +27,7 @@ class DataSource(Strict):
 
     dataset: str | None = None
     language: str | None = None
+    name: str | None = None  # a name for your own files in tables (default: the file's folder name)
     path: str | None = None  # one file, split by split_ratios
     files: dict[str, str] | None = None  # split name (train/validation/test) -> file
     format: Literal["csv", "tsv", "jsonl", "xlsx"] | None = None
@@ -47,9 +48,8 @@ class DataSource(Strict):
             raise ValueError("your own files need language: (an ISO 639-3 code such as ara)")
         return self
 
-    @property
-    def name(self) -> str:
-        return self.dataset or Path(self.path or next(iter((self.files or {}).values()))).stem
+    def display_name(self) -> str:
+        return self.dataset or self.name or Path(self.path or next(iter((self.files or {}).values()))).parent.name
 
 
 class Preprocess(Strict):
@@ -72,7 +72,7 @@ class Protocol(Strict):
     shots: list[int] = [100, 250, 500, 1000]
     seeds: list[int] = [0]
     zero_shot_selection: Literal["source", "target"] = "source"
-    skip_shots_above_train: bool = True
+    skip_shots_above_train: bool = False  # True: silently skip N larger than a language's training set
 
 
 class Training(Strict):

@@ -30,7 +30,7 @@ def load_language(src, pre_cfg, data_dir: str | None = None, split_seed: int = 0
         if bad:
             raise XltError(f"files: unknown split names {sorted(bad)}; use train, validation and test")
         text, label, pair, label_map, names = src.text, src.label, src.text_pair, src.label_map, {}
-        ratios, name = src.split_ratios or {"train": 0.7, "validation": 0.15, "test": 0.15}, src.name
+        ratios, name = src.split_ratios or {"train": 0.7, "validation": 0.15, "test": 0.15}, src.display_name()
 
     raw: dict[str, list[Example]] = {}
     for split, path in files.items():

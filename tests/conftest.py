@@ -1,0 +1,97 @@
+"""Shared fixtures: a tiny BERT model and tokenizer built inside the tests, small data files, and
+paths to the real shared data when it is beside the checkout."""
+from __future__ import annotations
+
+import csv
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+POS = ["good", "great", "happy", "love", "nice", "excellent", "wonderful", "best"]
+NEG = ["bad", "awful", "sad", "hate", "terrible", "worst", "poor", "ugly"]
+FILL = ["the", "movie", "food", "day", "was", "really", "very", "this", "it", "and", "a", "service", "place"]
+
+
+def synthetic_rows(n: int, seed: int) -> list[tuple[str, str]]:
+    """Sentences whose label is set by a keyword: a tiny model can learn them in seconds."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "positive" if i % 2 == 0 else "negative"
+        words = rng.sample(FILL, 5) + [rng.choice(POS if label == "positive" else NEG)]
+        rng.shuffle(words)
+        rows.append((" ".join(words), label))
+    return rows
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-dim BERT with a unigram tokenizer trained on the synthetic vocabulary."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    trainer = trainers.UnigramTrainer(vocab_size=120, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], unk_token="<unk>")
+    corpus = [t for t, _ in synthetic_rows(400, 0)] + [" ".join(POS + NEG + FILL)] * 5
+    tok.train_from_iterator(corpus, trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+                                                       special_tokens=[("<s>", 0), ("</s>", 2)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   pad_token="<pad>", cls_token="<s>", sep_token="</s>",
+                                   model_input_names=["input_ids", "attention_mask"])
+    fast.save_pretrained(out)
+    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, pad_token_id=1, xlt_pooling="mean")
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config, add_pooling_layer=False).save_pretrained(out)
+    return out
+
+
+@pytest.fixture()
+def tiny_data(tmp_path) -> dict[str, Path]:
+    """Source (train/validation/test) and target (train/validation/test) CSV files."""
+    files = {}
+    for lang, seed in (("src", 1), ("tgt", 2)):
+        rows = synthetic_rows(160, seed)
+        for split, part in (("train", rows[:100]), ("validation", rows[100:130]), ("test", rows[130:])):
+            files[f"{lang}_{split}"] = write_csv(tmp_path / f"{lang}_{split}.csv", part)
+    return files
+
+
+def tiny_config(model_dir: Path, files: dict[str, Path], out: Path, **overrides) -> dict:
+    cfg = {
+        "name": "tiny",
+        "model": str(model_dir),
+        "method": {"name": "full", "freeze_embeddings": False},
+        "source": {"files": {s: str(files[f"src_{s}"]) for s in ("train", "validation", "test")},
+                   "text": "text", "label": "label", "language": "src", "name": "tiny"},
+        "targets": [{"files": {s: str(files[f"tgt_{s}"]) for s in ("train", "validation", "test")},
+                     "text": "text", "label": "label", "language": "tgt", "name": "tiny"}],
+        "protocol": {"strategies": ["target_only", "zero_shot", "few_shot", "full_shot"], "shots": [10, 40], "seeds": [0]},
+        "training": {"epochs": 4, "min_steps": 40, "batch_size": 8, "lr": 3e-3, "lr_continue": 3e-3, "threads": 1},
+        "output": {"dir": str(out), "save_models": ["full_shot"]},
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def needs_shared_data():
+    return pytest.mark.skipif(not SHARED_DATA.exists(), reason=f"real data not found at {SHARED_DATA}")

@@ -1,0 +1,151 @@
+"""Readers, preprocessing across scripts, splits and k-shot sampling invariants."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from xlt.config import Preprocess
+from xlt.data.examples import Example
+from xlt.data.preprocess import preprocess, remove_non_alnum
+from xlt.data.readers import read_records, records_to_examples
+from xlt.data.splits import k_shot, stratified_split
+from xlt.errors import XltError
+
+from conftest import SHARED_DATA, needs_shared_data
+
+
+def test_csv_quoted_fields_hold_commas_tabs_and_newlines(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text('text,label\n"one, two\tthree\nfour",pos\nplain,neg\n', encoding="utf-8")
+    rows = records_to_examples(read_records(p), p, "text", "label")
+    assert [r.text for r in rows] == ["one, two\tthree\nfour", "plain"]
+
+
+def test_tsv_is_quote_aware(tmp_path):
+    p = tmp_path / "a.tsv"
+    p.write_text('category\theadline\ttext\nsports\t"He said ""go"""\t"line1\nline2"\n', encoding="utf-8")
+    rows = records_to_examples(read_records(p), p, ["headline", "text"], "category")
+    assert rows == [Example('He said "go" line1\nline2', "sports")]
+
+
+def test_jsonl_and_xlsx(tmp_path):
+    from openpyxl import Workbook
+
+    j = tmp_path / "a.jsonl"
+    j.write_text(json.dumps({"t": "héllo", "y": 1}) + "\n\n" + json.dumps({"t": "x", "y": 0}) + "\n", encoding="utf-8")
+    assert [(r.text, r.label) for r in records_to_examples(read_records(j), j, "t", "y")] == [("héllo", "1"), ("x", "0")]
+    wb = Workbook()
+    ws = wb.active
+    ws.append([None, "text", "label"])
+    ws.append([0, "مرحبا", 1])
+    ws.append([None, "второй", 0.0])
+    x = tmp_path / "a.xlsx"
+    wb.save(x)
+    assert [(r.text, r.label) for r in records_to_examples(read_records(x), x, "text", "label")] == [("مرحبا", "1"), ("второй", "0")]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"text,label\n\xff\xfe bad bytes,1\n", "not valid UTF-8"),
+])
+def test_bad_files_give_one_clear_error(tmp_path, content, message):
+    p = tmp_path / "bad.csv"
+    p.write_bytes(content)
+    with pytest.raises(XltError, match=message):
+        read_records(p)
+
+
+def test_missing_column_and_unknown_label(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text("text,label\nhi,a\nho,b\nhu,c\n")
+    with pytest.raises(XltError, match="no column 'body'.*columns are"):
+        records_to_examples(read_records(p), p, "body", "label")
+    with pytest.raises(XltError, match=r"labels \['c'\] \(1 rows\) are not in label_map"):
+        records_to_examples(read_records(p), p, "text", "label", label_map={"a": "x", "b": "y"})
+    rows = records_to_examples(read_records(p), p, "text", "label", label_map={"a": "x", "b": "y", "c": None})
+    assert [r.label for r in rows] == ["x", "y"]  # null drops on purpose
+
+
+def test_non_alnum_removal_keeps_letters_and_marks_of_every_script():
+    samples = {
+        "arabic": "أشعر بالاكتئاب!!", "cyrillic": "Мне грустно...", "devanagari": "मुझे दुख है।",
+        "geez": "ሰላም፣ ዓለም።", "latin": "café—naïve?",
+    }
+    cleaned = {k: " ".join(remove_non_alnum(v).split()) for k, v in samples.items()}
+    assert cleaned == {"arabic": "أشعر بالاكتئاب", "cyrillic": "Мне грустно", "devanagari": "मुझे दुख है",
+                       "geez": "ሰላም ዓለም", "latin": "café naïve"}
+
+
+def test_preprocess_steps_and_report():
+    rows = [Example("RT @alice Check https://x.co/abc <b>now</b> mail me a@b.com", "pos"),
+            Example("Short one", "neg"),
+            Example("the THE the cat sat on the mat today", "neg"),
+            Example("the THE the cat sat on the mat today", "neg")]
+    cfg = Preprocess(lowercase=True, remove_urls=True, remove_emails=True, remove_handles=True, remove_html=True,
+                     remove_platform_artifacts=True, remove_stopwords=True, min_words=3, dedupe=True)
+    out, rep, kept = preprocess(rows, cfg, "eng")
+    # row 1 loses its URL, handle, e-mail, tag, "RT" and stopwords, leaving 2 words (< min_words 3)
+    assert [r.text for r in out] == ["cat sat mat"]
+    steps = {s.step: s for s in rep.steps}
+    assert steps["min_words(3)"].dropped == 2
+    assert steps["remove_urls"].changed == 1 and steps["remove_handles"].changed == 1
+    assert steps["dedupe"].dropped == 1
+    assert rep.rows_in == 4 and rep.rows_out == len(out) and kept[-1] == 2
+    assert rep.classes_before == {"neg": 3, "pos": 1}
+
+
+def test_scrub_pii_replaces_identifiers():
+    rows = [Example("call me on +44 20 7946 0958 or mail jo.doe@mail.org, @jo_doe http://me.com", "x")]
+    out, _, _ = preprocess(rows, Preprocess(scrub_pii=True), "eng")
+    t = out[0].text
+    assert "[PHONE]" in t and "[EMAIL]" in t and "@user" in t and "[URL]" in t
+    assert "7946" not in t and "jo.doe" not in t and "jo_doe" not in t
+
+
+def test_stratified_split_ratios():
+    rows = [Example(str(i), "a" if i % 4 else "b") for i in range(400)]
+    parts = stratified_split(rows, {"train": 0.7, "validation": 0.15, "test": 0.15}, seed=0)
+    sizes = [len(parts[k]) for k in ("train", "validation", "test")]
+    assert sizes[0] == 280 and abs(sizes[1] - 60) <= 1 and sum(sizes) == 400  # per-class rounding moves at most one
+    for part in parts.values():
+        assert Counter(r.label for r in part)["b"] / len(part) == pytest.approx(0.25, abs=0.02)
+    assert len({r.text for p in parts.values() for r in p}) == 400
+
+
+def test_k_shot_is_nested_stratified_and_deterministic():
+    rows = [Example(str(i), ["neg", "neu", "pos"][i % 10 % 3]) for i in range(500)]
+    share = {k: v / 500 for k, v in Counter(r.label for r in rows).items()}
+    samples = {n: k_shot(rows, n, seed=3) for n in (50, 100, 250)}
+    assert set(samples[50]) <= set(samples[100]) <= set(samples[250])
+    for n, s in samples.items():
+        assert len(s) == n == len(set(s))
+        for lab, count in Counter(r.label for r in s).items():
+            assert abs(count - share[lab] * n) <= 1
+    assert k_shot(rows, 100, seed=3) == samples[100]
+    assert k_shot(rows, 100, seed=4) != samples[100]
+
+
+def test_k_shot_errors():
+    rows = [Example(str(i), "a" if i < 8 else "b") for i in range(10)]
+    with pytest.raises(XltError, match="larger than the 10"):
+        k_shot(rows, 11, 0)
+    with pytest.raises(XltError, match="smaller than the number of classes"):
+        k_shot(rows, 1, 0)
+
+
+@needs_shared_data()
+def test_named_datasets_load_from_the_mirror():
+    from xlt.config import DataSource
+    from xlt.data.load import load_language
+
+    ld, _ = load_language(DataSource(dataset="nusax-senti", language="javanese"), Preprocess(), str(SHARED_DATA))
+    assert ld.language == "jav" and {k: len(v) for k, v in ld.splits.items()} == {"train": 500, "validation": 100, "test": 400}
+    ld, _ = load_language(DataSource(dataset="depression-reddit-en"), Preprocess(), str(SHARED_DATA))
+    assert ld.labels == ["control", "depression"]
+    assert sum(len(v) for v in ld.splits.values()) == 7731  # the stray trailing ',' record is not a row
+    assert any("made stratified" in n for n in ld.notes) and any("train/test overlap" in n for n in ld.notes)
+    ld, _ = load_language(DataSource(dataset="masakhanews", language="amh"), Preprocess(), str(SHARED_DATA))
+    overlap = next(n for n in ld.notes if n.startswith("train/test"))
+    assert overlap.startswith("train/test overlap: 3 of")  # 3 texts of the 50-shot train are also in test

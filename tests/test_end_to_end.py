@@ -1,0 +1,137 @@
+"""The real `xlt` CLI end to end on a tiny model built in the test: run, report, predict,
+resume after kill -9, and one clear error (exit 2) for each kind of bad input."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import tiny_config
+
+XLT = [sys.executable, "-m", "xlt.cli"]
+
+
+def run_cli(args, timeout=600, **kw):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(XLT + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, env=env, **kw)
+
+
+def write_config(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def done_runs(db: Path) -> list[tuple]:
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT run_id, strategy, n, seed, started FROM runs WHERE status='done'").fetchall()
+    con.close()
+    return rows
+
+
+def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
+    out = tmp_path / "out"
+    cfg = write_config(tmp_path / "c.yaml", tiny_config(tiny_model_dir, tiny_data, out))
+    res = run_cli(["run", cfg])
+    assert res.returncode == 0, res.stderr[-3000:]
+    runs = done_runs(out / "results.sqlite")
+    assert sorted((r[1], r[2]) for r in runs) == sorted(
+        [("source", None), ("target_only", None), ("zero_shot", None), ("few_shot", 10), ("few_shot", 40), ("full_shot", None)])
+    assert len(list((out / "stages").glob("*.safetensors"))) == 1  # source stage trained once, reused
+    report = (out / "report.md").read_text()
+    for row in ("Baseline (target-only)", "Zero-shot", "Few-shot (N=10)", "Few-shot (N=40)", "Full-shot (transfer)"):
+        assert row in report
+    assert (out / "figures" / "learning_curve_tiny.png").stat().st_size > 1000
+    assert "data:image/png;base64" in (out / "report.html").read_text()
+    assert (out / "config.resolved.yaml").exists()
+    con = sqlite3.connect(out / "results.sqlite")
+    assert con.execute("SELECT count(*) FROM predictions").fetchone()[0] == 6 * 30
+    # the keyword task is learnable: full-shot must beat chance clearly
+    import json
+
+    f1 = json.loads(con.execute("SELECT metrics FROM runs WHERE strategy='full_shot'").fetchone()[0])["macro_f1"]
+    assert f1 > 0.8
+    model_dir = next((out / "models").iterdir())
+    res = run_cli(["predict", model_dir, "great movie and happy day", "awful sad day", "--json"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    labels = [json.loads(line)["label"] for line in res.stdout.strip().splitlines()]
+    assert labels == ["positive", "negative"]
+    # rerunning skips everything
+    res = run_cli(["run", cfg])
+    assert res.returncode == 0 and "6 of 6 runs already finished" in res.stdout
+
+
+def test_resume_after_kill_9(tiny_model_dir, tiny_data, tmp_path):
+    out = tmp_path / "out"
+    cfg = tiny_config(tiny_model_dir, tiny_data, out)
+    cfg["protocol"]["seeds"] = [0, 1, 2]
+    cfg["training"]["epochs"] = 6
+    path = write_config(tmp_path / "c.yaml", cfg)
+    proc = subprocess.Popen(XLT + ["run", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = out / "results.sqlite"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if db.exists():
+            try:
+                if len(done_runs(db)) >= 3:
+                    break
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {r[0]: r[4] for r in done_runs(db)}
+    assert 3 <= len(before) < 18, "kill came too late to test resumption"
+    res = run_cli(["run", path])
+    assert res.returncode == 0, res.stderr[-3000:]
+    after = done_runs(db)
+    assert len(after) == 18 == len({r[0] for r in after})  # every run once
+    assert all(before[r[0]] == r[4] for r in after if r[0] in before)  # finished runs were not retrained
+    assert not list((out / "stages").glob("*.tmp"))
+
+
+def _bad_cases(tiny_model_dir, tiny_data, tmp_path):
+    cases = {}
+    c = tiny_config(tiny_model_dir, tiny_data, tmp_path / "o1")
+    c["targets"][0]["text"] = "body"
+    cases["missing column"] = (c, "no column 'body'")
+    c = tiny_config(tiny_model_dir, tiny_data, tmp_path / "o2")
+    c["targets"][0]["label_map"] = {"positive": "positive"}
+    cases["unknown label"] = (c, "not in label_map")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    c = tiny_config(tiny_model_dir, tiny_data, tmp_path / "o3")
+    c["targets"][0]["files"]["train"] = str(empty)
+    cases["empty file"] = (c, "is empty")
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("text,label\ncaf\xe9 ok,positive\n".encode("latin-1"))
+    c = tiny_config(tiny_model_dir, tiny_data, tmp_path / "o4")
+    c["targets"][0]["files"]["train"] = str(latin1)
+    cases["non-utf8"] = (c, "not valid UTF-8")
+    c = tiny_config(tiny_model_dir, tiny_data, tmp_path / "o5")
+    c["protocl"] = {}
+    cases["config typo"] = (c, "did you mean 'protocol'")
+    c = tiny_config(tiny_model_dir, tiny_data, tmp_path / "o6")
+    c["protocol"]["shots"] = [500]
+    cases["N too large"] = (c, "few-shot N=500 is larger than the 100 training examples")
+    return cases
+
+
+def test_malformed_inputs_end_in_one_clear_error(tiny_model_dir, tiny_data, tmp_path):
+    for name, (cfg, message) in _bad_cases(tiny_model_dir, tiny_data, tmp_path).items():
+        path = write_config(tmp_path / f"{name.replace(' ', '_')}.yaml", cfg)
+        res = run_cli(["run", path])
+        assert res.returncode == 2, (name, res.stderr[-2000:])
+        lines = [line for line in res.stderr.strip().splitlines() if line.startswith("xlt: error:")]
+        assert len(lines) == 1 and message in lines[0], (name, res.stderr[-2000:])
+        assert "Traceback" not in res.stderr, name
+        out = Path(cfg["output"]["dir"])
+        assert not (out / "report.html").exists()
+        if (out / "results.sqlite").exists():
+            assert done_runs(out / "results.sqlite") == []

@@ -1,0 +1,89 @@
+"""Metrics against hand-computed values, the collapse warning, and config validation messages."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from xlt.config import load_config, parse_config
+from xlt.errors import XltError
+from xlt.evaluate.metrics import bootstrap_ci, classification_metrics, mean_sd
+
+
+def test_metrics_match_hand_computation():
+    gold = ["a", "a", "a", "b", "b", "c"]
+    pred = ["a", "a", "b", "b", "c", "c"]
+    m = classification_metrics(gold, pred, ["a", "b", "c"])
+    # a: P 2/2, R 2/3, F1 0.8; b: P 1/2, R 1/2, F1 0.5; c: P 1/2, R 1/1, F1 2/3
+    assert m["per_class"]["a"] == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
+    assert m["per_class"]["b"]["f1"] == pytest.approx(0.5)
+    assert m["per_class"]["c"]["f1"] == pytest.approx(2 / 3)
+    assert m["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+    assert m["macro_precision"] == pytest.approx((1 + 0.5 + 0.5) / 3)
+    assert m["weighted_f1"] == pytest.approx((0.8 * 3 + 0.5 * 2 + 2 / 3) / 6)
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["confusion"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    assert not m["collapsed"]
+
+
+def test_collapse_is_flagged():
+    gold = ["control"] * 50 + ["depression"] * 50
+    pred = ["control"] * 4 + ["depression"] * 96  # control recall 0.08, like the study's baseline
+    m = classification_metrics(gold, pred, ["control", "depression"])
+    assert m["collapsed"] and "control recall 0.08" in m["collapse_reason"] and "96%" in m["collapse_reason"]
+
+
+def test_seed_statistics():
+    assert mean_sd([0.5, 0.7]) == pytest.approx((0.6, math.sqrt(0.02)))
+    assert mean_sd([0.5]) == (0.5, 0.0)
+    lo, hi = bootstrap_ci([0.5, 0.6, 0.7, 0.8])
+    assert 0.5 <= lo < 0.65 < hi <= 0.8
+    assert all(math.isnan(x) for x in bootstrap_ci([0.5]))
+
+
+BASE = """
+name: t
+source: {dataset: nusax-senti, language: eng}
+targets:
+  - {dataset: nusax-senti, language: jav}
+"""
+
+
+def test_config_typo_names_file_line_and_suggestion(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text(BASE + "training:\n  epochs: 2\n  learning_rat: 0.1\n")
+    with pytest.raises(XltError) as e:
+        load_config(p)
+    assert str(e.value).startswith(f"{p}:8: unknown key 'training.learning_rat'; ")
+    p.write_text(BASE + "protocl:\n  seeds: [0]\n")
+    with pytest.raises(XltError, match=r"c.yaml:6: unknown key 'protocl'; did you mean 'protocol'\?"):
+        load_config(p)
+
+
+def test_config_missing_and_wrong_values(tmp_path):
+    with pytest.raises(XltError, match="missing required key 'targets'"):
+        parse_config({"source": {"dataset": "nusax-senti"}})
+    with pytest.raises(XltError, match="protocol.strategies.0"):
+        parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}], "protocol": {"strategies": ["zero-shot"]}})
+    with pytest.raises(XltError, match="exactly one of dataset"):
+        parse_config({"source": {"dataset": "x", "path": "a.csv"}, "targets": [{"dataset": "y"}]})
+    p = tmp_path / "bad.yaml"
+    p.write_text("name: [unclosed\n")
+    with pytest.raises(XltError, match="invalid YAML"):
+        load_config(p)
+
+
+def test_preset_fills_steps_and_config_wins():
+    exp = parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}],
+                        "preprocess": {"preset": "depression-study", "remove_stopwords": False}})
+    assert exp.preprocess.min_words == 10 and exp.preprocess.scrub_pii and not exp.preprocess.remove_stopwords
+    assert "not a diagnosis" in exp.notice
+    with pytest.raises(XltError, match="unknown preprocess preset"):
+        parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}], "preprocess": {"preset": "nope"}})
+
+
+def test_config_hash_ignores_output_dir():
+    a = parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}], "output": {"dir": "a"}})
+    b = parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}], "output": {"dir": "b"}})
+    c = parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}], "split_seed": 1})
+    assert a.hash() == b.hash() != c.hash()

@@ -1,0 +1,161 @@
+"""The `xlt` command. Every user-fixable problem ends in one line `xlt: error: ...` and exit code 2."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from xlt.errors import XltError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cross-lingual transfer learning: train on a "
+                  "high-resource language, transfer to low-resource ones, measure it honestly.")
+data_app = typer.Typer(no_args_is_help=True, help="Inspect datasets and preprocessing.")
+models_app = typer.Typer(no_args_is_help=True, help="List and describe models.")
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+
+DEMO_CONFIG = Path(__file__).with_name("presets") / "demo.yaml"
+
+
+@app.command()
+def run(config: Path, data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets"),
+        output: Optional[str] = typer.Option(None, help="output directory (default: output.dir of the config)")):
+    """Run every strategy, N and seed of CONFIG (finished runs are skipped), then write the report."""
+    from xlt import load_config, run_experiment
+    from xlt.report import build_report
+
+    out = run_experiment(load_config(config), data_dir, output)
+    md, html = build_report(out)
+    typer.echo(f"results: {out / 'results.sqlite'}\nreport:  {html}\n         {md}")
+
+
+@app.command()
+def report(run_dir: Path):
+    """Rebuild the Markdown and HTML report of RUN_DIR from its results store."""
+    from xlt.report import build_report
+
+    md, html = build_report(run_dir)
+    typer.echo(f"report: {html}\n        {md}")
+
+
+@app.command()
+def demo(output: str = typer.Option("runs/demo", help="output directory"),
+         data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
+    """NusaX-senti, English to Javanese, Sundanese and Buginese, on the embedded model with LoRA."""
+    from xlt import load_config, run_experiment
+    from xlt.report import build_report
+
+    out = run_experiment(load_config(DEMO_CONFIG), data_dir, output)
+    md, html = build_report(out)
+    typer.echo(f"demo finished.\nreport: {html}\n        {md}")
+
+
+@app.command()
+def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts to classify"),
+            file: Optional[Path] = typer.Option(None, help="a file with one text per line"),
+            as_json: bool = typer.Option(False, "--json", help="print JSON lines")):
+    """Classify texts with a saved model directory."""
+    from xlt.serve.predict import Predictor
+
+    items = list(texts or [])
+    if file is not None:
+        if not file.exists():
+            raise XltError(f"file not found: {file}")
+        items += [line.rstrip("\n") for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not items:
+        raise XltError("no texts: give them as arguments or with --file")
+    p = Predictor(model_dir)
+    if p.notice:
+        typer.echo(f"notice: {p.notice}", err=True)
+    for text, res in zip(items, p.predict(items)):
+        if as_json:
+            typer.echo(json.dumps({"text": text, **res, **({"notice": p.notice} if p.notice else {})}, ensure_ascii=False))
+        else:
+            probs = " ".join(f"{k}={v:.3f}" for k, v in res["probabilities"].items())
+            typer.echo(f"{res['label']}\t{probs}\t{text[:80]}")
+
+
+@data_app.command("inspect")
+def data_inspect(config: Path, data_dir: Optional[str] = typer.Option(None)):
+    """Show, per language, what each preprocessing step changed or dropped, and the splits."""
+    from xlt import load_config
+    from xlt.data.load import load_language
+
+    exp = load_config(config)
+    for src in [exp.source, *exp.targets]:
+        ld, rep = load_language(src, exp.preprocess, data_dir or exp.data_dir, exp.split_seed)
+        typer.echo(f"== {ld.key()}")
+        for line in rep.lines():
+            typer.echo(line)
+        typer.echo("splits: " + ", ".join(f"{k} {len(v)}" for k, v in ld.splits.items()))
+        for n in ld.notes:
+            typer.echo(f"note: {n}")
+
+
+@data_app.command("list")
+def data_list():
+    """Named datasets xlt can load."""
+    from xlt.data.registry import DATASETS
+
+    for name, spec in DATASETS.items():
+        typer.echo(f"{name:<30} languages: {', '.join(spec.languages)}")
+
+
+@models_app.command("list")
+def models_list():
+    """Models available offline."""
+    from xlt.models.embedded import INFO
+
+    typer.echo(f"{INFO['name']:<36} {INFO['architecture']} (built in, offline)")
+    typer.echo("any Hugging Face encoder by hub id (online) or local directory path")
+
+
+@models_app.command("info")
+def models_info(name: str = typer.Argument("embedded:multilingual-e5-small")):
+    """Parameters, languages, size, cache location and licence of a model."""
+    from xlt.models import resolve
+    from xlt.models.embedded import INFO
+
+    spec = resolve(name)
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(spec.path, add_pooling_layer=False) if spec.pooling == "mean" else AutoModel.from_pretrained(spec.path)
+    n_params = sum(p.numel() for p in model.parameters())
+    size = sum(f.stat().st_size for f in spec.path.glob("*") if f.is_file())
+    info = dict(INFO) if name.startswith("embedded:") else {"name": name}
+    info.update({"parameters": f"{n_params:,}", "size on disk": f"{size / 2**20:.0f} MiB",
+                 "location": str(spec.path), "pooling": spec.pooling, "text prefix": repr(spec.text_prefix)})
+    for k, v in info.items():
+        typer.echo(f"{k:<14} {v}")
+
+
+def main() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # "newly initialized head" notices are expected here
+    try:
+        app(standalone_mode=False)
+    except XltError as exc:
+        typer.echo(f"xlt: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("xlt: interrupted; finished runs are saved, run the same command again to resume", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

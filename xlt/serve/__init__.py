@@ -1,0 +1,1 @@
+"""Prediction from saved models (command line now; the HTTP server builds on the same Predictor)."""

@@ -1,0 +1,45 @@
+"""Load a saved xlt model directory and classify texts, fast: length-sorted batches, inference mode.
+
+xlt's own mean-pooled classifier is loaded with xlt's class, so no code from the model directory
+is executed (`trust_remote_code` is only for loading without xlt).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+from xlt.errors import XltError
+from xlt.models.modeling_meanpool import BertMeanPoolForSequenceClassification
+from xlt.train import predict_encoded, use_bf16
+
+DEFAULT_NOTICE = ""
+
+
+class Predictor:
+    def __init__(self, model_dir: str | Path, bf16: str = "auto"):
+        model_dir = Path(model_dir)
+        if not (model_dir / "config.json").exists():
+            raise XltError(f"{model_dir} is not a saved model directory (no config.json); "
+                           "save one with output.save_models in the experiment config")
+        config = AutoConfig.from_pretrained(model_dir)
+        if "BertMeanPoolForSequenceClassification" in (config.architectures or []):
+            self.model = BertMeanPoolForSequenceClassification.from_pretrained(model_dir)
+        else:
+            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, fix_mistral_regex=False)
+        self.prefix = getattr(config, "xlt_text_prefix", "")
+        self.notice = getattr(config, "xlt_notice", "") or DEFAULT_NOTICE
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        self.bf16 = use_bf16(bf16)
+        self.model.eval()
+
+    def predict(self, texts: list[str], batch_size: int = 64, max_length: int = 512) -> list[dict]:
+        if not texts:
+            return []
+        enc = self.tokenizer([self.prefix + t for t in texts], truncation=True, max_length=max_length)
+        with torch.inference_mode():
+            pred, probs = predict_encoded(self.model, self.tokenizer, enc["input_ids"], batch_size, self.bf16)
+        return [{"label": self.labels[p], "probabilities": {lab: round(float(x), 4) for lab, x in zip(self.labels, pr)}}
+                for p, pr in zip(pred, probs)]
