@@ -86,7 +86,7 @@ def tiny_config(model_dir: Path, files: dict[str, Path], out: Path, **overrides)
         "targets": [{"files": {s: str(files[f"tgt_{s}"]) for s in ("train", "validation", "test")},
                      "text": "text", "label": "label", "language": "tgt", "name": "tiny"}],
         "protocol": {"strategies": ["target_only", "zero_shot", "few_shot", "full_shot"], "shots": [10, 40], "seeds": [0]},
-        "training": {"epochs": 4, "min_steps": 40, "batch_size": 8, "lr": 3e-3, "lr_continue": 3e-3, "threads": 1},
+        "training": {"epochs": 10, "min_steps": 60, "batch_size": 8, "lr": 3e-3, "lr_continue": 3e-3, "threads": 1},
         "output": {"dir": str(out), "save_models": ["full_shot"]},
     }
     cfg.update(overrides)

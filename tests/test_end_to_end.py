@@ -30,48 +30,59 @@ def write_config(path: Path, cfg: dict) -> Path:
 
 def done_runs(db: Path) -> list[tuple]:
     con = sqlite3.connect(db)
-    rows = con.execute("SELECT run_id, strategy, n, seed, started FROM runs WHERE status='done'").fetchall()
+    rows = con.execute("SELECT run_id, strategy, n, seed, started, method FROM runs WHERE status='done'").fetchall()
     con.close()
     return rows
 
 
 def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
     out = tmp_path / "out"
-    cfg = write_config(tmp_path / "c.yaml", tiny_config(tiny_model_dir, tiny_data, out))
+    c = tiny_config(tiny_model_dir, tiny_data, out)
+    c["protocol"]["strategies"].append("joint")
+    cfg = write_config(tmp_path / "c.yaml", c)
     res = run_cli(["run", cfg])
     assert res.returncode == 0, res.stderr[-3000:]
     runs = done_runs(out / "results.sqlite")
-    assert sorted((r[1], r[2]) for r in runs) == sorted(
-        [("source", None), ("target_only", None), ("zero_shot", None), ("few_shot", 10), ("few_shot", 40), ("full_shot", None)])
+    expected = sorted([("source", None), ("target_only", None), ("zero_shot", None), ("few_shot", 10), ("few_shot", 40),
+                       ("full_shot", None), ("joint", None)])
+    for method in ("full", "tfidf-lr", "embedding-lr"):  # the method and the two simple baselines
+        assert sorted((r[1], r[2]) for r in runs if r[5] == method) == expected, method
     assert len(list((out / "stages").glob("*.safetensors"))) == 1  # source stage trained once, reused
     report = (out / "report.md").read_text()
-    for row in ("Baseline (target-only)", "Zero-shot", "Few-shot (N=10)", "Few-shot (N=40)", "Full-shot (transfer)"):
+    for row in ("Baseline (target-only)", "Zero-shot", "Few-shot (N=10)", "Few-shot (N=40)", "Full-shot (transfer)",
+                "Joint (source + target)"):
         assert row in report
     assert (out / "figures" / "learning_curve_tiny.png").stat().st_size > 1000
     assert "data:image/png;base64" in (out / "report.html").read_text()
     assert (out / "config.resolved.yaml").exists()
     con = sqlite3.connect(out / "results.sqlite")
-    assert con.execute("SELECT count(*) FROM predictions").fetchone()[0] == 6 * 30
+    assert con.execute("SELECT count(*) FROM predictions").fetchone()[0] == 3 * 7 * 30
+    assert "TF-IDF + LR: Zero-shot" in report and "Frozen embeddings + LR: Few-shot (N=10)" in report
     # the keyword task is learnable: full-shot must beat chance clearly
     import json
 
-    f1 = json.loads(con.execute("SELECT metrics FROM runs WHERE strategy='full_shot'").fetchone()[0])["macro_f1"]
+    f1 = json.loads(con.execute("SELECT metrics FROM runs WHERE strategy='full_shot' AND method='full'").fetchone()[0])["macro_f1"]
     assert f1 > 0.8
     model_dir = next((out / "models").iterdir())
+    assert "## Metrics on the tgt test split" in (model_dir / "README.md").read_text()  # model card
+    assert "## Shortcut and leakage checks" in report
     res = run_cli(["predict", model_dir, "great movie and happy day", "awful sad day", "--json"])
     assert res.returncode == 0, res.stderr[-2000:]
     labels = [json.loads(line)["label"] for line in res.stdout.strip().splitlines()]
     assert labels == ["positive", "negative"]
+    res = run_cli(["data", "inspect", cfg])
+    assert res.returncode == 0 and "== tiny/tgt" in res.stdout and "rows: 160 -> 160" in res.stdout
     # rerunning skips everything
     res = run_cli(["run", cfg])
-    assert res.returncode == 0 and "6 of 6 runs already finished" in res.stdout
+    assert res.returncode == 0 and "21 of 21 runs already finished" in res.stdout
 
 
 def test_resume_after_kill_9(tiny_model_dir, tiny_data, tmp_path):
     out = tmp_path / "out"
     cfg = tiny_config(tiny_model_dir, tiny_data, out)
     cfg["protocol"]["seeds"] = [0, 1, 2]
-    cfg["training"]["epochs"] = 6
+    cfg["training"]["epochs"] = 12
+    cfg["baselines"] = []
     path = write_config(tmp_path / "c.yaml", cfg)
     proc = subprocess.Popen(XLT + ["run", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = out / "results.sqlite"
@@ -135,3 +146,22 @@ def test_malformed_inputs_end_in_one_clear_error(tiny_model_dir, tiny_data, tmp_
         assert not (out / "report.html").exists()
         if (out / "results.sqlite").exists():
             assert done_runs(out / "results.sqlite") == []
+
+
+def test_frozen_method_encodes_each_text_once(tiny_model_dir, tiny_data, tmp_path):
+    """Frozen encoder + head: features are computed once and reused by every run and seed."""
+    from xlt import run_experiment
+    from xlt.config import parse_config
+    from xlt.store import Store
+    from xlt.train import _FEATURES
+
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", method={"name": "frozen"}, baselines=[])
+    cfg["protocol"]["seeds"] = [0, 1]
+    _FEATURES.clear()
+    out = run_experiment(parse_config(cfg))
+    runs = Store(out / "results.sqlite").runs()
+    assert len(runs) == 12 and all(r["metrics"]["n"] == 30 for r in runs)
+    import csv
+
+    texts = {row["text"] for f in tiny_data.values() for row in csv.DictReader(open(f, encoding="utf-8"))}
+    assert len(_FEATURES) == len(texts)  # every distinct text of every split encoded exactly once

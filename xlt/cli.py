@@ -78,6 +78,16 @@ def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts
             typer.echo(f"{res['label']}\t{probs}\t{text[:80]}")
 
 
+@app.command()
+def serve(model_dir: Path, host: str = typer.Option("127.0.0.1", help="bind address (localhost by default)"),
+          port: int = typer.Option(8000), max_texts: int = typer.Option(64, help="texts per request at most"),
+          max_chars: int = typer.Option(10_000, help="characters per text at most")):
+    """Serve a saved model over HTTP: POST /predict {"texts": [...]}, GET /health."""
+    from xlt.serve.http import serve as run_server
+
+    run_server(model_dir, host=host, port=port, max_texts=max_texts, max_chars=max_chars)
+
+
 @data_app.command("inspect")
 def data_inspect(config: Path, data_dir: Optional[str] = typer.Option(None)):
     """Show, per language, what each preprocessing step changed or dropped, and the splits."""

@@ -30,6 +30,8 @@ class DataSource(Strict):
     name: str | None = None  # a name for your own files in tables (default: the file's folder name)
     path: str | None = None  # one file, split by split_ratios
     files: dict[str, str] | None = None  # split name (train/validation/test) -> file
+    hf: str | None = None  # a Hugging Face datasets hub id (online; needs `pip install datasets`)
+    hf_config: str | None = None
     format: Literal["csv", "tsv", "jsonl", "xlsx"] | None = None
     text: str | list[str] | None = None
     text_pair: str | None = None
@@ -39,9 +41,10 @@ class DataSource(Strict):
 
     @model_validator(mode="after")
     def _one_kind(self):
-        kinds = [k for k in ("dataset", "path", "files") if getattr(self, k)]
+        kinds = [k for k in ("dataset", "path", "files", "hf") if getattr(self, k)]
         if len(kinds) != 1:
-            raise ValueError("give exactly one of dataset (a named benchmark), path (one file) or files (one per split)")
+            raise ValueError("give exactly one of dataset (a named benchmark), path (one file), files (one per split) "
+                             "or hf (a Hugging Face datasets hub id)")
         if self.dataset is None and (self.text is None or self.label is None):
             raise ValueError("your own files need text: and label: (the column names)")
         if self.dataset is None and self.language is None:
@@ -49,7 +52,9 @@ class DataSource(Strict):
         return self
 
     def display_name(self) -> str:
-        return self.dataset or self.name or Path(self.path or next(iter((self.files or {}).values()))).parent.name
+        if self.dataset or self.name or self.hf:
+            return self.dataset or self.name or self.hf.split("/")[-1]
+        return Path(self.path or next(iter((self.files or {}).values()))).parent.name
 
 
 class Preprocess(Strict):
@@ -84,7 +89,8 @@ class Training(Strict):
     max_length: int = 128
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    patience: int = 2  # early stopping on validation macro-F1 (0 = keep the last epoch)
+    patience: int = 2  # early stopping on validation macro-F1, counted in validations (0 = keep the last epoch)
+    max_validations: int = 5  # validate every ceil(epochs / this) epochs, so many short epochs stay cheap
     class_weighted_loss: bool = False
     bf16: Literal["auto", "on", "off"] = "auto"
     threads: int | None = None
@@ -120,6 +126,8 @@ class Experiment(Strict):
     data_dir: str | None = None
     split_seed: int = 0
     collapse_recall: float = 0.1
+    shortcut_keywords: dict[str, str] = {}  # language code -> keyword to check (e.g. ara: اكتئاب); default: top token
+    baselines: list[Literal["tfidf-lr", "embedding-lr"]] = ["tfidf-lr", "embedding-lr"]  # simple recipes reported beside the method
     notice: str | None = None  # shown with every prediction (set by the depression preset)
 
     def resolved(self) -> dict:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,21 +29,14 @@ from xlt.data.examples import Example, LanguageData
 from xlt.data.load import load_language
 from xlt.data.splits import k_shot
 from xlt.errors import XltError
+from xlt.baselines import BASELINES, run_baseline
 from xlt.evaluate.metrics import classification_metrics
+from xlt.evaluate.shortcuts import shortcut_report
 from xlt.methods import get_method
 from xlt.models import load_classifier, resolve, save_for_transformers
-from xlt.store import RunKey, Store
-from xlt.train import Encoded, encode, predict_encoded, set_threads, train, use_bf16
-
-
-def versions() -> dict:
-    import peft
-    import transformers
-
-    import xlt
-
-    return {"xlt": xlt.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "peft": peft.__version__, "python": platform.python_version()}
+from xlt.report.model_card import write_model_card
+from xlt.store import RunKey, Store, versions
+from xlt.train import Encoded, encode, predict_encoded, predict_frozen, seed_everything, set_threads, train, use_bf16
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -73,7 +66,9 @@ class Context:
     def encode(self, rows: list[Example]) -> Encoded:
         return encode(self.tokenizer, rows, self.spec.text_prefix, self.exp.training.max_length, self.label2id)
 
-    def fresh_model(self):
+    def fresh_model(self, seed: int):
+        """A new model for this seed: the head and adapter initialisation depend on the seed."""
+        seed_everything(seed)
         method = get_method(self.exp.method)
         if method.frozen_features and self.spec.pooling != "mean":
             raise XltError("method frozen needs a mean-pooled model (BERT-type encoders such as the embedded default)")
@@ -94,14 +89,14 @@ def load_data(exp: Experiment, data_dir: str | None, out: Path | None = None) ->
     return loaded[0], loaded[1:]
 
 
-def plan(ctx: Context) -> list[RunKey]:
-    """Every run the config asks for, source-language evaluation first."""
+def plan(ctx: Context, method: str) -> list[RunKey]:
+    """Every run the config asks for with one method, source-language evaluation first."""
     p = ctx.exp.protocol
     keys: list[RunKey] = []
     needs_source = any(s in p.strategies for s in ("zero_shot", "few_shot", "full_shot"))
     for seed in p.seeds:
         if needs_source:
-            keys.append(RunKey("source", None, seed, ctx.source.dataset, ctx.source.language))
+            keys.append(RunKey(method, "source", None, seed, ctx.source.dataset, ctx.source.language))
         for t in ctx.targets:
             n_train = len(t.splits["train"])
             for strategy in p.strategies:
@@ -112,9 +107,9 @@ def plan(ctx: Context) -> list[RunKey]:
                                 continue
                             raise XltError(f"few-shot N={n} is larger than the {n_train} training examples of "
                                            f"{t.key()}; lower protocol.shots or set skip_shots_above_train: true")
-                        keys.append(RunKey("few_shot", n, seed, t.dataset, t.language))
+                        keys.append(RunKey(method, "few_shot", n, seed, t.dataset, t.language))
                 else:
-                    keys.append(RunKey(strategy, None, seed, t.dataset, t.language))
+                    keys.append(RunKey(method, strategy, None, seed, t.dataset, t.language))
     return keys
 
 
@@ -132,7 +127,7 @@ class SourceStages:
 
     def model(self, seed: int, select_on: LanguageData):
         """A model holding the source stage's weights: loaded if saved, else trained and saved."""
-        method, model = self.ctx.fresh_model()
+        method, model = self.ctx.fresh_model(seed)
         path = self.path(seed, select_on)
         if path.exists():
             method.load_trainable_state(model, load_file(str(path)))
@@ -155,33 +150,37 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     ex, tr = ctx.exp, ctx.exp.training
     run_id = key.run_id(ctx.config_hash)
     target = ctx.source if key.strategy == "source" else next(t for t in ctx.targets if (t.dataset, t.language) == (key.dataset, key.language))
-    ctx.store.mark_started(run_id, key, ctx.config_hash,
-                           {"experiment": ex.name, "method": ex.method.name, "model": ex.model})
+    ctx.store.mark_started(run_id, key, ctx.config_hash, {"experiment": ex.name, "model": ex.model})
     t0 = time.perf_counter()
     info: dict = {}
     if key.strategy in ("source", "zero_shot", "few_shot", "full_shot"):
         select_on = target if (key.strategy == "zero_shot" and ex.protocol.zero_shot_selection == "target") else ctx.source
         method, model, info = stages.model(key.seed, select_on)
         selection = "target-validation (explicit)" if select_on is not ctx.source else "source-validation"
+        n_train = len(ctx.source.splits["train"])
         if key.strategy in ("few_shot", "full_shot"):
             rows = k_shot(target.splits["train"], key.n, key.seed) if key.n else target.splits["train"]
             lr = tr.lr_continue or method.default_lr_continue
             res = train(model, method, ctx.tokenizer, ctx.encode(rows), ctx.encode(target.splits["validation"]), tr, lr,
                         key.seed, desc=key.label())
             info = {**res.__dict__, "lr": lr, "source_stage": info}
-            selection = "target-validation"
+            selection, n_train = "target-validation", len(rows)
     else:
-        method, model = ctx.fresh_model()
+        method, model = ctx.fresh_model(key.seed)
         rows = target.splits["train"] + (ctx.source.splits["train"] if key.strategy == "joint" else [])
         lr = tr.lr or method.default_lr
         res = train(model, method, ctx.tokenizer, ctx.encode(rows), ctx.encode(target.splits["validation"]), tr, lr,
                     key.seed, desc=key.label())
-        info, selection = {**res.__dict__, "lr": lr}, "target-validation"
+        info, selection, n_train = {**res.__dict__, "lr": lr}, "target-validation", len(rows)
     train_seconds = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     test = target.splits["test"]
-    pred, probs = predict_encoded(model, ctx.tokenizer, ctx.encode(test).ids, tr.eval_batch_size, use_bf16(tr.bf16))
+    test_ids = ctx.encode(test).ids
+    if method.frozen_features:
+        pred, probs = predict_frozen(model, ctx.tokenizer, test_ids, tr.eval_batch_size)
+    else:
+        pred, probs = predict_encoded(model, ctx.tokenizer, test_ids, tr.eval_batch_size, use_bf16(tr.bf16))
     gold = [r.label for r in test]
     pred_labels = [ctx.labels[i] for i in pred]
     present = sorted(set(gold) | set(pred_labels), key=ctx.labels.index)
@@ -191,8 +190,13 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
         tqdm.write(f"warning: {key.label()} collapsed: {metrics['collapse_reason']}")
     if key.strategy in ex.output.save_models:
         save_dir = ctx.out / "models" / f"{key.strategy}{'-' + str(key.n) if key.n else ''}-{key.language}-seed{key.seed}"
-        save_for_transformers(method.export(model), ctx.tokenizer, save_dir,
+        tmp = save_dir.with_name(save_dir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_for_transformers(method.export(model), ctx.tokenizer, tmp,
                               {"xlt_text_prefix": ctx.spec.text_prefix, "xlt_notice": ex.notice or ""})
+        write_model_card(tmp, ex, key, metrics, ctx.source.key(), n_train)
+        shutil.rmtree(save_dir, ignore_errors=True)
+        os.replace(tmp, save_dir)  # a saved model directory exists only once it is complete
     preds = list(zip(gold, pred_labels, probs.tolist())) if ex.output.save_predictions else None
     ctx.store.finish(run_id, metrics, selection, train_seconds, eval_seconds, versions(), info, preds)
 
@@ -213,13 +217,18 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
                                   "unseen_in_source": {k: v for k, v in unseen.items() if v},
                                   "notes": {d.key(): d.notes for d in [source, *targets]},
                                   "notice": exp.notice, "method": exp.method.name, "model": exp.model})
+    store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits, exp.shortcut_keywords.get(d.language)).to_dict()
+                                 for d in [source, *targets]})
     ctx = Context(exp, out, store, spec, spec.tokenizer(), labels, source, targets, exp.hash())
-    keys = plan(ctx)
+    keys = [k for b in exp.baselines for k in plan(ctx, b)] + plan(ctx, exp.method.name)
     todo = [k for k in keys if not store.is_done(k.run_id(ctx.config_hash))]
     if len(todo) < len(keys):
         print(f"resuming: {len(keys) - len(todo)} of {len(keys)} runs already finished")
     stages = SourceStages(ctx)
     for key in tqdm(todo, desc="runs", unit="run", disable=None):
-        execute(ctx, key, stages)
+        if key.method in BASELINES:
+            run_baseline(ctx, key)
+        else:
+            execute(ctx, key, stages)
     store.close()
     return out

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 
 @dataclass(frozen=True)
 class RunKey:
+    method: str
     strategy: str
     n: int | None
     seed: int
@@ -37,11 +38,25 @@ class RunKey:
     language: str
 
     def run_id(self, config_hash: str) -> str:
-        return f"{config_hash}:{self.strategy}:{self.n or 'all'}:{self.seed}:{self.dataset}/{self.language}"
+        return f"{config_hash}:{self.method}:{self.strategy}:{self.n or 'all'}:{self.seed}:{self.dataset}/{self.language}"
 
     def label(self) -> str:
         n = f" N={self.n}" if self.n else ""
-        return f"{self.dataset}/{self.language} {self.strategy}{n} seed {self.seed}"
+        return f"{self.method} {self.dataset}/{self.language} {self.strategy}{n} seed {self.seed}"
+
+
+def versions() -> dict:
+    """Library versions recorded with every run."""
+    import platform
+
+    import peft
+    import torch
+    import transformers
+
+    import xlt
+
+    return {"xlt": xlt.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "peft": peft.__version__, "python": platform.python_version()}
 
 
 class Store:
@@ -76,7 +91,7 @@ class Store:
             db.execute(
                 "INSERT OR REPLACE INTO runs (run_id, config_hash, experiment, method, model, strategy, n, seed,"
                 " dataset, language, status, started) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, config_hash, common["experiment"], common["method"], common["model"], key.strategy, key.n,
+                (run_id, config_hash, common["experiment"], key.method, common["model"], key.strategy, key.n,
                  key.seed, key.dataset, key.language, "running", time.time()))
 
     def finish(self, run_id: str, metrics: dict, selection: str, train_seconds: float, eval_seconds: float,

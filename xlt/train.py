@@ -148,7 +148,8 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
             steps += 1
             bar.update(1)
         entry = {"epoch": epoch, "loss": run_loss / steps_per_epoch}
-        if val_data is not None and tcfg.patience > 0:
+        validate_now = epoch % math.ceil(epochs / max(tcfg.max_validations, 1)) == 0 or epoch == epochs
+        if val_data is not None and tcfg.patience > 0 and validate_now:
             entry["val_macro_f1"] = f1 = _val_f1(model, tokenizer, val_data, tcfg)
             if f1 > best:
                 best, best_epoch, bad_epochs = f1, epoch, 0
@@ -192,19 +193,35 @@ def predict_encoded(model, tokenizer, ids: list[list[int]], batch_size: int = 64
     return probs.argmax(1), probs
 
 
+_FEATURES: dict[tuple, torch.Tensor] = {}  # (model path, token ids) -> pooled feature of the frozen encoder
+
+
 @torch.inference_mode()
 def pooled_features(model, tokenizer, ids: list[list[int]], batch_size: int = 64) -> torch.Tensor:
-    """Mean-pooled encoder outputs (the input to a frozen model's head)."""
+    """Mean-pooled outputs of a frozen encoder. The encoder never changes under the frozen method,
+    so each text is encoded once per process and reused by every run, strategy and seed."""
     from xlt.models.modeling_meanpool import mean_pool
 
     model.eval()
     dev = next(model.parameters()).device
-    out = torch.zeros((len(ids), model.config.hidden_size))
-    for batch_idx in length_grouped_batches([len(x) for x in ids], batch_size, None):
-        batch = {k: v.to(dev) for k, v in collate([ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
+    path = model.config._name_or_path
+    keys = [(path, tuple(x)) for x in ids]
+    todo = [i for i, k in enumerate(keys) if k not in _FEATURES]
+    for batch_idx in length_grouped_batches([len(ids[i]) for i in todo], batch_size, None):
+        rows = [todo[i] for i in batch_idx]
+        batch = {k: v.to(dev) for k, v in collate([ids[i] for i in rows], tokenizer.pad_token_id).items()}
         hidden = model.base_model(**batch).last_hidden_state
-        out[batch_idx] = mean_pool(hidden, batch["attention_mask"]).float().cpu()
-    return out
+        for i, f in zip(rows, mean_pool(hidden, batch["attention_mask"]).float().cpu()):
+            _FEATURES[keys[i]] = f
+    return torch.stack([_FEATURES[k] for k in keys]) if keys else torch.zeros((0, model.config.hidden_size))
+
+
+@torch.inference_mode()
+def predict_frozen(model, tokenizer, ids: list[list[int]], batch_size: int = 64):
+    """Prediction for the frozen method: the head on cached features (same result as a full forward)."""
+    model.eval()
+    probs = torch.softmax(model.classifier(pooled_features(model, tokenizer, ids, batch_size)), -1).numpy()
+    return probs.argmax(1), probs
 
 
 def _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, seed, desc) -> TrainResult:

@@ -23,6 +23,11 @@ def load_language(src, pre_cfg, data_dir: str | None = None, split_seed: int = 0
         text, label, pair = src.text or spec.text, src.label or spec.label, src.text_pair or spec.text_pair
         label_map = src.label_map if src.label_map is not None else spec.label_map
         names, ratios, name = spec.label_names, src.split_ratios or spec.split_ratios, spec.name
+    elif src.hf:
+        code = src.language
+        files = {}
+        text, label, pair, label_map, names = src.text, src.label, src.text_pair, src.label_map, {}
+        ratios, name = src.split_ratios or {"train": 0.7, "validation": 0.15, "test": 0.15}, src.display_name()
     else:
         code = src.language
         files = {"all": Path(src.path)} if src.path else {k: Path(v) for k, v in src.files.items()}
@@ -33,6 +38,10 @@ def load_language(src, pre_cfg, data_dir: str | None = None, split_seed: int = 0
         ratios, name = src.split_ratios or {"train": 0.7, "validation": 0.15, "test": 0.15}, src.display_name()
 
     raw: dict[str, list[Example]] = {}
+    if src.hf:
+        for split, records in _hub_records(src.hf, src.hf_config).items():
+            rows = records_to_examples(records, f"{src.hf}[{split}]", text, label, pair, label_map)
+            raw[split] = rows
     for split, path in files.items():
         rows = records_to_examples(read_records(path, src.format), path, text, label, pair, label_map)
         raw[split] = [Example(r.text, names.get(r.label, r.label), r.text_pair) for r in rows]
@@ -73,3 +82,24 @@ def _check_overlap(splits: dict[str, list[Example]], notes: list[str]) -> None:
     for other in ("validation", "test"):
         shared = sum((e.text, e.text_pair) in train for e in splits[other])
         notes.append(f"train/{other} overlap: {shared} of {len(splits[other])} {other} texts also in train")
+
+
+HUB_SPLITS = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation", "test": "test"}
+
+
+def _hub_records(hub_id: str, config: str | None) -> dict[str, list[dict]]:
+    """Records of a Hugging Face datasets hub id, by split (online users)."""
+    try:
+        from datasets import load_dataset
+    except ImportError:
+        raise XltError(f"hf: {hub_id} needs the `datasets` package: pip install datasets") from None
+    try:
+        ds = load_dataset(hub_id, config)
+    except Exception as exc:
+        raise XltError(f"could not load {hub_id!r} from the Hugging Face hub ({type(exc).__name__}); offline, "
+                       "use a named dataset with a local mirror or your own files (path:/files:)") from None
+    out = {}
+    for split in ds:
+        if split in HUB_SPLITS:
+            out[HUB_SPLITS[split]] = [dict(r) for r in ds[split]]
+    return out

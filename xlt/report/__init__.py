@@ -7,7 +7,7 @@ from pathlib import Path
 
 from xlt.errors import XltError
 from xlt.report import plots
-from xlt.report.tables import html_table, markdown_table, summary, table6, transfer_gaps
+from xlt.report.tables import BASELINE_NAMES, html_table, markdown_table, summary, table6, transfer_gaps
 from xlt.store import Store
 
 CSS = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
@@ -25,6 +25,7 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     store = Store(db)
     runs = store.runs("done")
     meta = store.meta("experiment", {})
+    store_meta_shortcuts = store.meta("shortcuts", {})
     store.close()
     if not runs:
         raise XltError(f"{run_dir}: no finished runs yet; run `xlt run CONFIG` first")
@@ -54,22 +55,26 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
          f"{len(runs)} finished runs. Values are mean ± SD over seeds; test split of each language.")
     if meta.get("notice"):
         para(f"Notice: {meta['notice']}", "warn")
-    collapsed = [r for r in runs if r["metrics"].get("collapsed")]
+    collapsed = [r for r in runs if r["metrics"].get("collapsed")]  # all methods: checked before filtering
     if collapsed:
         para(f"Warning: {len(collapsed)} run(s) collapsed onto one class (recall below threshold or nearly all "
              "predictions in one class); their scores are not a working classifier:", "warn")
         for r in collapsed:
-            para(f"- {r['dataset']}/{r['language']} {r['strategy']}{' N=' + str(r['n']) if r['n'] else ''} "
+            para(f"- {r['method']} {r['dataset']}/{r['language']} {r['strategy']}{' N=' + str(r['n']) if r['n'] else ''} "
                  f"seed {r['seed']}: {r['metrics']['collapse_reason']}", "warn")
     for key, unseen in (meta.get("unseen_in_source") or {}).items():
         para(f"Note: {key} has labels the source never saw ({', '.join(unseen)}); zero-shot cannot predict them.", "warn")
 
+    main = meta.get("method") or runs[0]["method"]
+    all_runs, runs = runs, [r for r in runs if r["method"] == main]
     md.append("\n## Summary: macro-F1, language by strategy")
     html.append("<h2>Summary: macro-F1, language by strategy</h2>")
-    table("Macro-F1 (test)", *summary(runs, targets))
+    table(f"Macro-F1 (test), {main}", *summary(runs, targets))
+    for b in sorted({r["method"] for r in all_runs} - {main}):
+        table(f"Macro-F1 (test), baseline {BASELINE_NAMES.get(b, b)}", *summary([r for r in all_runs if r["method"] == b], targets))
     gaps = transfer_gaps(runs, meta.get("source", ""))
     if gaps:
-        cols = sorted({s for v in gaps.values() for s in v})
+        cols = list(dict.fromkeys(s for v in gaps.values() for s in v))  # protocol order
         table("Transfer gap (source-language F1 minus target F1)", ["Language", *cols],
               [[lang, *[f"{gaps[lang][c]:.2f}" if c in gaps[lang] else "" for c in cols]] for lang in sorted(gaps)])
     for p in plots.learning_curves(runs, fig_dir):
@@ -79,11 +84,12 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     md.append("\n## Per language (the study's Table 6 layout)")
     html.append("<h2>Per language (the study's Table 6 layout)</h2>")
     for key in [meta.get("source", "")] + targets:
-        header, rows = table6(runs, key, labels)
+        header, rows = table6(all_runs, key, labels, main)
         if not rows:
             continue
         table(key, header, rows)
         image(plots.confusion_matrices(runs, key, fig_dir), f"Confusion matrices, {key} (summed over seeds)")
+    _shortcut_section(store_meta_shortcuts, all_runs, main, table, para, md, html)
     notes = meta.get("notes") or {}
     if notes:
         md.append("\n## Data notes")
@@ -96,3 +102,45 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     html_path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>xlt report</title>"
                          f"<style>{CSS}</style></head><body>{''.join(html)}</body></html>")
     return md_path, html_path
+
+
+def _in_language_f1(runs: list[dict], key: str, method: str) -> float | None:
+    """Best seed-mean macro-F1 of `method` among strategies that trained on this language's data."""
+    from xlt.evaluate.metrics import mean_sd
+    from xlt.report.tables import group
+
+    g = group([r for r in runs if r["method"] == method])
+    vals = [mean_sd([r["metrics"]["macro_f1"] for r in rs])[0] for (lang, s, _n), rs in g.items()
+            if lang == key and s in ("source", "target_only", "few_shot", "full_shot", "joint")]
+    return max(vals) if vals else None
+
+
+def _shortcut_section(shortcuts: dict, runs: list[dict], main: str, table, para, md, html) -> None:
+    from xlt.evaluate.shortcuts import verdict
+
+    if not shortcuts:
+        return
+    md.append("\n## Shortcut and leakage checks")
+    html.append("<h2>Shortcut and leakage checks</h2>")
+    para("Can a keyword, the text length or a bag of words alone do what the model does? Model F1 is the best "
+         "in-language score of the method; keyword and length rules are fitted on train and scored on test.")
+    header = ["Language", "Keyword", "Keyword share by class (test)", "Keyword-rule F1", "Length-only F1",
+              "Median words by class", "TF-IDF + LR F1", f"Model ({main}) F1", "Train/test duplicates"]
+    rows, warnings = [], []
+    for key, rep in shortcuts.items():
+        model_f1 = _in_language_f1(runs, key, main)
+        bow = _in_language_f1(runs, key, "tfidf-lr")
+        f = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
+        rows.append([key, str(rep.get("keyword")), ", ".join(f"{k} {v:.0%}" for k, v in rep["keyword_share"].items()),
+                     f(rep.get("keyword_rule_f1")), f(rep.get("length_only_f1")),
+                     ", ".join(f"{k} {v:g}" for k, v in rep["median_words"].items()), f(bow), f(model_f1),
+                     str(rep["duplicates_train_test"])])
+        warnings += [f"{key}: {w}" for w in verdict(rep, model_f1, bow)]
+    table("Shortcut statistics", header, rows)
+    for w in warnings:
+        para(f"Warning: {w}", "warn")
+    for key, rep in shortcuts.items():
+        top_rows = [[lab, ", ".join(f"{s['token']} ({s['precision']:.2f}, {s['coverage']:.0%})" for s in stats[:6])]
+                    for lab, stats in rep["top_tokens"].items()]
+        table(f"{key}: most predictive tokens per class (precision, share of the class's train texts)",
+              ["Class", "Tokens"], top_rows)

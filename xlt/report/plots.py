@@ -37,6 +37,10 @@ def learning_curves(runs: list[dict], out_dir: Path) -> list[Path]:
                 if rs:
                     ax.axhline(mean_sd([r["metrics"]["macro_f1"] for r in rs])[0], color=color, linestyle=style, linewidth=1)
         ax.set_xscale("log")
+        shots = sorted({n for (_l, s, n) in g if s == "few_shot" and n})
+        if shots:
+            ax.set_xticks(shots, [str(n) for n in shots])
+            ax.minorticks_off()
         ax.set_xlabel("target training examples N (log scale)")
         ax.set_ylabel("macro-F1 (test)")
         ax.set_title(f"{dataset}: few-shot learning curves\n(dotted: zero-shot, dashed: full-shot, dash-dot: target-only)")
@@ -84,7 +88,7 @@ def transfer_gap_bars(gaps: dict[str, dict[str, float]], out_dir: Path) -> Path 
     if not gaps:
         return None
     langs = sorted(gaps)
-    strategies = sorted({s for v in gaps.values() for s in v})
+    strategies = list(dict.fromkeys(s for v in gaps.values() for s in v))
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(langs) * max(1, len(strategies)) / 2), 4))
     width = 0.8 / len(strategies)
     for i, s in enumerate(strategies):

@@ -12,19 +12,30 @@ STRATEGY_NAMES = {"source": "Source language (reference)", "target_only": "Basel
                   "joint": "Joint (source + target)"}
 
 
-def row_name(strategy: str, n: int | None) -> str:
-    return f"{STRATEGY_NAMES[strategy]} (N={n})" if n else STRATEGY_NAMES[strategy]
+BASELINE_NAMES = {"tfidf-lr": "TF-IDF + LR", "embedding-lr": "Frozen embeddings + LR"}
 
 
-def fmt(values: list[float]) -> str:
+def row_name(strategy: str, n: int | None, method: str | None = None) -> str:
+    name = f"{STRATEGY_NAMES[strategy]} (N={n})" if n else STRATEGY_NAMES[strategy]
+    return f"{BASELINE_NAMES[method]}: {name}" if method in BASELINE_NAMES else name
+
+
+def fmt(values: list[float], ci: bool = False) -> str:
+    """mean, or mean ± SD over seeds; with ci, the 95% bootstrap interval of the mean as well (3+ seeds)."""
     if not values:
         return ""
     m, s = mean_sd(values)
-    return f"{m:.2f}" if len(values) == 1 else f"{m:.2f} ± {s:.2f}"
+    if len(values) == 1:
+        return f"{m:.2f}"
+    out = f"{m:.2f} ± {s:.2f}"
+    if ci and len(values) >= 3:
+        lo, hi = bootstrap_ci(values)
+        out += f" [{lo:.2f}, {hi:.2f}]"
+    return out
 
 
 def group(runs: list[dict]) -> dict:
-    """(dataset/language, strategy, n) -> list of runs over seeds."""
+    """(dataset/language, strategy, n) -> list of runs over seeds (runs of one method)."""
     g = defaultdict(list)
     for r in runs:
         g[(f"{r['dataset']}/{r['language']}", r["strategy"], r["n"])].append(r)
@@ -36,19 +47,23 @@ def sort_key(item) -> tuple:
     return STRATEGY_ORDER.index(strategy), n or 10**9
 
 
-def table6(runs: list[dict], language_key: str, labels: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Rows = strategy and N; columns = per-class recall and F1, macro precision and F1, accuracy."""
+def table6(runs: list[dict], language_key: str, labels: list[str], main_method: str) -> tuple[list[str], list[list[str]]]:
+    """Rows = strategy and N (the method's, then the baselines'); columns = per-class recall and F1,
+    macro precision and F1, accuracy."""
     header = ["Method"] + [f"{lab} {m}" for lab in labels for m in ("Recall", "F1")] + \
              ["Macro Precision", "Macro F1", "Accuracy", "Seeds", "Selection", "Collapsed"]
     rows = []
-    for (lang, strategy, n), rs in sorted(group(runs).items(), key=lambda kv: sort_key(kv[0])):
+    methods = [main_method] + sorted({r["method"] for r in runs} - {main_method})
+    items = [((m, *k), rs) for m in methods for k, rs in sorted(group([r for r in runs if r["method"] == m]).items(),
+                                                                  key=lambda kv: sort_key(kv[0]))]
+    for (method, lang, strategy, n), rs in items:
         if lang != language_key:
             continue
-        line = [row_name(strategy, n)]
+        line = [row_name(strategy, n, method)]
         for lab in labels:
             for m in ("recall", "f1"):
                 line.append(fmt([r["metrics"]["per_class"].get(lab, {}).get(m, 0.0) for r in rs]))
-        line += [fmt([r["metrics"]["macro_precision"] for r in rs]), fmt([r["metrics"]["macro_f1"] for r in rs]),
+        line += [fmt([r["metrics"]["macro_precision"] for r in rs]), fmt([r["metrics"]["macro_f1"] for r in rs], ci=True),
                  fmt([r["metrics"]["accuracy"] for r in rs]), str(len(rs)), rs[0]["selection"] or "",
                  f"{sum(r['metrics']['collapsed'] for r in rs)}/{len(rs)}"]
         rows.append(line)
@@ -89,7 +104,7 @@ def transfer_gaps(runs: list[dict], source_key: str) -> dict[str, dict[str, floa
         return {}
     base = mean_sd(src)[0]
     out: dict[str, dict[str, float]] = defaultdict(dict)
-    for (lang, s, n), rs in g.items():
+    for (lang, s, n), rs in sorted(g.items(), key=lambda kv: sort_key(kv[0])):
         if s in ("zero_shot", "few_shot", "full_shot"):
             out[lang][row_name(s, n)] = base - mean_sd([r["metrics"]["macro_f1"] for r in rs])[0]
     return out

@@ -1,0 +1,69 @@
+"""Training throughput of the embedded model on this machine, side by side in one process:
+xlt's default (fp32, dynamic padding, length-grouped batches) against bf16 autocast and against
+padding every text to max_length 128 (the usual recipe). LoRA r=8 on query/value, batch 16,
+the first --texts of NusaX-senti Javanese train, one epoch each, repeated `--rounds` times interleaved.
+
+    python bench/train_speed.py [--rounds 2] [--method lora] [--texts 160]
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from xlt.config import DataSource, Method, Preprocess, Training
+from xlt.data.load import load_language
+from xlt.methods import get_method
+from xlt.models import load_classifier, resolve
+from xlt.train import Encoded, cpu_has_native_bf16, encode, set_threads, train
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--method", default="lora")
+    ap.add_argument("--texts", type=int, default=160, help="texts per epoch (bf16 on AVX2 CPUs is very slow)")
+    args = ap.parse_args()
+    set_threads(None)
+    ld, _ = load_language(DataSource(dataset="nusax-senti", language="jav"), Preprocess(), str(DATA))
+    spec = resolve(None)
+    tok = spec.tokenizer()
+    l2i = {lab: i for i, lab in enumerate(ld.labels)}
+    enc = encode(tok, ld.splits["train"][: args.texts], spec.text_prefix, 128, l2i)
+    padded = Encoded([x + [tok.pad_token_id] * (128 - len(x)) for x in enc.ids], enc.labels)
+    variants = {"xlt default (fp32, dynamic padding)": (enc, "off"),
+                "bf16 autocast, dynamic padding": (enc, "on"),
+                "fp32, padded to 128": (padded, "off")}
+    speeds: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(args.rounds):
+        for name, (data, bf16) in variants.items():
+            method = get_method(Method(name=args.method))
+            model = method.prepare(load_classifier(spec, len(l2i), dict(enumerate(ld.labels))))
+            t = time.perf_counter()
+            train(model, method, tok, data, None, Training(epochs=1, min_steps=0, patience=0, bf16=bf16), 1e-3, 0)
+            speeds[name].append(len(data.ids) / (time.perf_counter() - t))
+    base = max(speeds["xlt default (fp32, dynamic padding)"])
+    print(f"CPU: {cpu_name()}; torch threads {torch.get_num_threads()}; native bf16: {cpu_has_native_bf16()}")
+    print(f"method {args.method}, batch 16, {len(enc.ids)} texts (mean {sum(map(len, enc.ids)) / len(enc.ids):.0f} tokens)")
+    print(f"{'variant':<40} {'best ex/s':>10} {'ratio to xlt default':>22}")
+    for name, vals in speeds.items():
+        print(f"{name:<40} {max(vals):>10.1f} {max(vals) / base:>21.2f}x")
+
+
+if __name__ == "__main__":
+    main()

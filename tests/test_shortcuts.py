@@ -1,0 +1,53 @@
+"""Each shortcut statistic on small hand-made data whose answers are known."""
+from __future__ import annotations
+
+import pytest
+
+from xlt.data.examples import Example
+from xlt.evaluate.shortcuts import (keyword_rule_f1, keyword_share, length_only_f1, shortcut_report,
+                                    top_predictive_tokens, verdict)
+
+E = Example
+
+
+def test_top_predictive_tokens_precision_and_coverage():
+    rows = [E("i feel sad today", "dep")] * 4 + [E("sad movie", "ctl")] + [E("nice day today", "ctl")] * 5
+    top = top_predictive_tokens(rows, k=3, min_count=2)
+    feel = next(s for s in top["dep"] if s.token == "feel")
+    assert (feel.precision, feel.coverage, feel.count) == (1.0, 1.0, 4)
+    sad = next(s for s in top["dep"] if s.token == "sad")
+    assert sad.precision == pytest.approx(4 / 5) and sad.coverage == 1.0
+    assert top["ctl"][0].token in ("nice", "day") and top["ctl"][0].precision == 1.0
+    today = [s for s in top["ctl"] if s.token == "today"]
+    assert not today or today[0].precision == pytest.approx(5 / 9)
+
+
+def test_keyword_share_counts_substrings_for_clitics():
+    rows = [E("أعاني من الاكتئاب", "1"), E("بالاكتئاب كل يوم", "1"), E("يوم جميل", "1"), E("اكتئاب؟", "0"),
+            E("مباراة رائعة", "0"), E("طقس جميل", "0"), E("قهوة", "0")]
+    assert keyword_share(rows, "اكتئاب") == {"0": 0.25, "1": pytest.approx(2 / 3)}
+
+
+def test_keyword_rule_and_length_only_scores():
+    train = [E("depression is heavy", "dep")] * 5 + [E("football tonight", "ctl")] * 5
+    test = [E("my depression again", "dep"), E("so tired", "dep"), E("match today", "ctl"), E("depression talk show", "ctl")]
+    # rule predicts dep, ctl, ctl, dep: each class 1 of 2 right -> P = R = 0.5 -> macro-F1 0.5
+    assert keyword_rule_f1(train, test, "depression", "dep") == pytest.approx(0.5)
+    long_short_train = [E("a b c d e f g h i j k l", "dep")] * 5 + [E("a b", "ctl")] * 5
+    long_short_test = [E("w " * 15, "dep"), E("x y", "ctl")]
+    assert length_only_f1(long_short_train, long_short_test) == 1.0
+
+
+def test_report_duplicates_and_verdict():
+    train = [E("i am depressed", "dep")] * 6 + [E("nice weather", "ctl")] * 6
+    test = [E("i am depressed", "dep"), E("depressed again", "dep"), E("weather is nice", "ctl"), E("hello", "ctl")]
+    rep = shortcut_report("eng", {"train": train, "validation": [], "test": test}, keyword="depressed").to_dict()
+    assert rep["duplicates_train_test"] == 1
+    assert rep["keyword_share"] == {"ctl": 0.0, "dep": 1.0}
+    assert rep["keyword_rule_f1"] == 1.0
+    assert rep["median_words"] == {"ctl": 2.0, "dep": 2.5}
+    lines = verdict(rep, model_f1=0.95, bow_f1=0.5)
+    assert any("single keyword rule ('depressed') reaches 1.00 macro-F1, 105% of the model's 0.95" in x for x in lines)
+    assert any("1 test texts also appear in train" in x for x in lines)
+    assert not any("bag-of-words" in x for x in lines)
+    assert verdict(rep | {"keyword_rule_f1": 0.5, "length_only_f1": 0.5, "duplicates_train_test": 0}, 0.95, 0.5) == []

@@ -1,0 +1,45 @@
+"""A model card (README.md) written next to every saved model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from xlt.data import registry
+
+
+def write_model_card(out: Path, exp, key, metrics: dict, source_key: str, train_rows: int) -> None:
+    datasets = {exp.source.dataset, *(t.dataset for t in exp.targets)} - {None}
+    limits = [f"- {d}: {registry.DATASETS[d].note}" for d in sorted(datasets) if d in registry.DATASETS and registry.DATASETS[d].note]
+    per_class = "\n".join(f"| {lab} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
+                          for lab, m in metrics["per_class"].items())
+    notice = exp.notice or ""
+    text = f"""---
+library_name: transformers
+pipeline_tag: text-classification
+tags: [xlt, cross-lingual-transfer]
+---
+# {exp.name}: {key.strategy}{' N=' + str(key.n) if key.n else ''}, {key.dataset}/{key.language}, seed {key.seed}
+
+{('**' + notice + '**') if notice else ''}
+
+## Intended use
+Research on cross-lingual transfer: a classifier trained on {source_key} and adapted to {key.dataset}/{key.language}
+with the `{key.strategy}` strategy. {'Outputs are research screening signals, not diagnoses; they must not be used for decisions about individuals.' if notice else 'Not evaluated for deployment.'}
+
+## Model
+Base model `{exp.model}`, adaptation `{exp.method.name}` (merged into the weights), {train_rows} training texts in the last stage.
+Load without xlt: `AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=True)` and
+`AutoTokenizer.from_pretrained(path)`; prepend the text prefix in `config.json` (`xlt_text_prefix`) to every input.
+
+## Metrics on the {key.language} test split ({metrics['n']} texts)
+Accuracy {metrics['accuracy']:.3f}, macro precision {metrics['macro_precision']:.3f}, macro recall {metrics['macro_recall']:.3f},
+macro-F1 {metrics['macro_f1']:.3f}.{' **Collapsed: ' + metrics['collapse_reason'] + '**' if metrics['collapsed'] else ''}
+
+| class | precision | recall | F1 | support |
+|---|---|---|---|---|
+{per_class}
+
+## Limitations
+- Scores come from one test split of one dataset; see the experiment report for seeds, baselines and shortcut checks.
+{chr(10).join(limits)}
+"""
+    (out / "README.md").write_text(text)
