@@ -149,3 +149,14 @@ def test_named_datasets_load_from_the_mirror():
     ld, _ = load_language(DataSource(dataset="masakhanews", language="amh"), Preprocess(), str(SHARED_DATA))
     overlap = next(n for n in ld.notes if n.startswith("train/test"))
     assert overlap.startswith("train/test overlap: 3 of")  # 3 texts of the 50-shot train are also in test
+
+
+def test_min_words_counts_words_in_scripts_without_spaces():
+    from xlt.data.preprocess import count_words
+
+    assert count_words("i feel so tired today") == 5
+    assert count_words("今日はとても疲れた") == 5  # 9 characters, about two a word
+    assert count_words("мне грустно") == 2
+    rows = [Example("今日はとても疲れたので早く寝ます", "1"), Example("はい", "0")]
+    out, _, _ = preprocess(rows, Preprocess(min_words=5), "jpn")
+    assert [r.text for r in out] == ["今日はとても疲れたので早く寝ます"]

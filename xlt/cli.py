@@ -44,7 +44,7 @@ def report(run_dir: Path):
 @app.command()
 def demo(output: str = typer.Option("runs/demo", help="output directory"),
          data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
-    """NusaX-senti, English to Javanese, Sundanese and Buginese, on the embedded model with LoRA."""
+    """NusaX-senti, English to Javanese, Sundanese and Minangkabau, on the embedded model with LoRA."""
     from xlt import load_config, run_experiment
     from xlt.report import build_report
 

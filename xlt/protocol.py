@@ -29,6 +29,7 @@ from xlt.data.examples import Example, LanguageData
 from xlt.data.load import load_language
 from xlt.data.splits import k_shot
 from xlt.errors import XltError
+from xlt.files import atomic_write_text
 from xlt.baselines import BASELINES, run_baseline
 from xlt.evaluate.metrics import classification_metrics
 from xlt.evaluate.shortcuts import shortcut_report
@@ -37,12 +38,6 @@ from xlt.models import load_classifier, resolve, save_for_transformers
 from xlt.report.model_card import write_model_card
 from xlt.store import RunKey, Store, versions
 from xlt.train import Encoded, encode, predict_encoded, predict_frozen, seed_everything, set_threads, train, use_bf16
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @dataclass

@@ -13,38 +13,34 @@ from xlt.errors import XltError
 SPLITS = ("train", "validation", "test")
 
 
+DEFAULT_RATIOS = {"train": 0.7, "validation": 0.15, "test": 0.15}
+
+
 def load_language(src, pre_cfg, data_dir: str | None = None, split_seed: int = 0) -> tuple[LanguageData, PreprocessReport]:
     """Read, clean and split one DataSource; checks train/test overlap and records what it found."""
     notes: list[str] = []
-    if src.dataset:
+    code, name = src.language, src.display_name()
+    text, label, pair, label_map, names = src.text, src.label, src.text_pair, src.label_map, {}
+    ratios = src.split_ratios or DEFAULT_RATIOS
+    if src.dataset:  # a named benchmark: the registry fills in what the config leaves out
         spec = registry.get_spec(src.dataset)
         code = registry.language_code(spec, src.language or next(iter(spec.languages)))
-        files = registry.locate(spec, code, registry.data_dir(data_dir))
-        text, label, pair = src.text or spec.text, src.label or spec.label, src.text_pair or spec.text_pair
-        label_map = src.label_map if src.label_map is not None else spec.label_map
-        names, ratios, name = spec.label_names, src.split_ratios or spec.split_ratios, spec.name
+        paths = registry.locate(spec, code, registry.data_dir(data_dir))
+        text, label, pair = text or spec.text, label or spec.label, pair or spec.text_pair
+        label_map = label_map if label_map is not None else spec.label_map
+        names, ratios = spec.label_names, src.split_ratios or spec.split_ratios
+        records = {split: (read_records(p, src.format), p) for split, p in paths.items()}
     elif src.hf:
-        code = src.language
-        files = {}
-        text, label, pair, label_map, names = src.text, src.label, src.text_pair, src.label_map, {}
-        ratios, name = src.split_ratios or {"train": 0.7, "validation": 0.15, "test": 0.15}, src.display_name()
+        records = {split: (recs, f"{src.hf}[{split}]") for split, recs in _hub_records(src.hf, src.hf_config).items()}
     else:
-        code = src.language
-        files = {"all": Path(src.path)} if src.path else {k: Path(v) for k, v in src.files.items()}
-        bad = set(files) - set(SPLITS) - {"all"}
+        paths = {"all": Path(src.path)} if src.path else {k: Path(v) for k, v in src.files.items()}
+        bad = set(paths) - set(SPLITS) - {"all"}
         if bad:
             raise XltError(f"files: unknown split names {sorted(bad)}; use train, validation and test")
-        text, label, pair, label_map, names = src.text, src.label, src.text_pair, src.label_map, {}
-        ratios, name = src.split_ratios or {"train": 0.7, "validation": 0.15, "test": 0.15}, src.display_name()
-
-    raw: dict[str, list[Example]] = {}
-    if src.hf:
-        for split, records in _hub_records(src.hf, src.hf_config).items():
-            rows = records_to_examples(records, f"{src.hf}[{split}]", text, label, pair, label_map)
-            raw[split] = rows
-    for split, path in files.items():
-        rows = records_to_examples(read_records(path, src.format), path, text, label, pair, label_map)
-        raw[split] = [Example(r.text, names.get(r.label, r.label), r.text_pair) for r in rows]
+        records = {split: (read_records(p, src.format), p) for split, p in paths.items()}
+    raw = {split: [Example(r.text, names.get(r.label, r.label), r.text_pair)
+                   for r in records_to_examples(recs, where, text, label, pair, label_map)]
+           for split, (recs, where) in records.items()}
 
     # clean all rows together so one report covers the language, then give rows back their split
     tagged = [(s, r) for s, rows in raw.items() for r in rows]

@@ -34,6 +34,20 @@ def remove_non_alnum(text: str) -> str:
     return "".join(ch if _keep_char(ch) else " " for ch in text)
 
 
+# scripts written without spaces between words: Han, kana, Thai, Lao, Khmer, Myanmar
+NO_SPACE_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1780-\u17ff\u1000-\u109f]")
+
+
+def count_words(text: str) -> int:
+    """Whitespace words; in scripts written without spaces, every two characters count as a word
+    (about the mean word length of Chinese and Japanese), so min_words does not drop all of them."""
+    n = 0
+    for token in text.split():
+        dense = len(NO_SPACE_RE.findall(token))
+        n += (dense + 1) // 2 if dense else 1
+    return n
+
+
 @lru_cache(maxsize=64)
 def stopwords_for(language: str) -> frozenset[str]:
     """Stopwords from the maintained stopwords-iso lists (ISO 639-1 codes; 639-3 mapped)."""
@@ -125,7 +139,7 @@ def preprocess(rows: list[Example], cfg, language: str, n_examples: int = 3) -> 
     rows, index = _filter(rows, index, reports, "drop_empty", lambda r: bool(r.text.strip()))
     if cfg.min_words:
         rows, index = _filter(rows, index, reports, f"min_words({cfg.min_words})",
-                              lambda r: len(r.text.split()) >= cfg.min_words)
+                              lambda r: count_words(r.text) >= cfg.min_words)
     if cfg.dedupe:
         seen: set[tuple[str, str | None]] = set()
 

@@ -6,6 +6,7 @@ from html import escape
 from pathlib import Path
 
 from xlt.errors import XltError
+from xlt.files import atomic_write_text
 from xlt.report import plots
 from xlt.report.tables import BASELINE_NAMES, html_table, markdown_table, summary, table6, transfer_gaps
 from xlt.store import Store
@@ -37,7 +38,7 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     md, html = [f"# xlt report: {meta.get('name', run_dir.name)}"], [f"<h1>xlt report: {escape(meta.get('name', run_dir.name))}</h1>"]
 
     def para(text: str, cls: str = "") -> None:
-        md.append(text)
+        md.append(text + "\n")
         html.append(f"<p class='{cls}'>{escape(text)}</p>")
 
     def table(title: str, header, rows) -> None:
@@ -98,8 +99,8 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
             for n in ns:
                 para(f"{key}: {n}")
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
-    md_path.write_text("\n".join(md) + "\n")
-    html_path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>xlt report</title>"
+    atomic_write_text(md_path, "\n".join(md) + "\n")
+    atomic_write_text(html_path, f"<!doctype html><html><head><meta charset='utf-8'><title>xlt report</title>"
                          f"<style>{CSS}</style></head><body>{''.join(html)}</body></html>")
     return md_path, html_path
 
