@@ -102,6 +102,8 @@ def test_scrub_pii_replaces_identifiers():
     t = out[0].text
     assert "[PHONE]" in t and "[EMAIL]" in t and "@user" in t and "[URL]" in t
     assert "7946" not in t and "jo.doe" not in t and "jo_doe" not in t
+    kept, _, _ = preprocess([Example("rated 1 2 3 4 5 6 7 8, version 0 of 3", "x")], Preprocess(scrub_pii=True), "eng")
+    assert kept[0].text == "rated 1 2 3 4 5 6 7 8, version 0 of 3"  # digit runs are not phone numbers
 
 
 def test_stratified_split_ratios():

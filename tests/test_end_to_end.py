@@ -39,6 +39,7 @@ def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
     out = tmp_path / "out"
     c = tiny_config(tiny_model_dir, tiny_data, out)
     c["protocol"]["strategies"].append("joint")
+    c["training"].update(epochs_continue=3, patience=0)  # no early stopping: step counts are exact
     cfg = write_config(tmp_path / "c.yaml", c)
     res = run_cli(["run", cfg])
     assert res.returncode == 0, res.stderr[-3000:]
@@ -62,6 +63,9 @@ def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
     import json
 
     f1 = json.loads(con.execute("SELECT metrics FROM runs WHERE strategy='full_shot' AND method='full'").fetchone()[0])["macro_f1"]
+    info = {s: json.loads(i) for s, i in con.execute("SELECT strategy, train_info FROM runs WHERE method='full'")}
+    # 100 target texts, batch 8: 13 steps an epoch; epochs 10 from scratch, 3 when continuing, but min_steps 60 -> 5
+    assert (info["target_only"]["steps"], info["full_shot"]["steps"], info["few_shot"]["steps"]) == (130, 65, 60)
     assert f1 > 0.8
     model_dir = next((out / "models").iterdir())
     assert "## Metrics on the tgt test split" in (model_dir / "README.md").read_text()  # model card

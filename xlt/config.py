@@ -82,6 +82,7 @@ class Protocol(Strict):
 
 class Training(Strict):
     epochs: int = 5
+    epochs_continue: int | None = None  # epochs for a target stage that continues the source stage (default: epochs)
     batch_size: int = 16
     lr: float | None = None  # method default when unset
     lr_continue: float | None = None  # for the target stage after the source stage

@@ -156,8 +156,9 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
         if key.strategy in ("few_shot", "full_shot"):
             rows = k_shot(target.splits["train"], key.n, key.seed) if key.n else target.splits["train"]
             lr = tr.lr_continue or method.default_lr_continue
-            res = train(model, method, ctx.tokenizer, ctx.encode(rows), ctx.encode(target.splits["validation"]), tr, lr,
-                        key.seed, desc=key.label())
+            continue_cfg = tr.model_copy(update={"epochs": tr.epochs_continue or tr.epochs})
+            res = train(model, method, ctx.tokenizer, ctx.encode(rows), ctx.encode(target.splits["validation"]),
+                        continue_cfg, lr, key.seed, desc=key.label())
             info = {**res.__dict__, "lr": lr, "source_stage": info}
             selection, n_train = "target-validation", len(rows)
     else:

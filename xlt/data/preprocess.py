@@ -19,7 +19,7 @@ from xlt.errors import XltError
 URL_RE = re.compile(r"(?:https?://|www\.)\S+|\bhttps?\s+www\s+\S+", re.IGNORECASE)
 EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 HANDLE_RE = re.compile(r"(?<![\w@])@\w{1,30}")
-PHONE_RE = re.compile(r"(?<!\w)(?:\+?\d[\d\s().-]{7,}\d)(?!\w)")
+PHONE_RE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{2,4})[\s.-]?\d{3,4}[\s.-]?\d{3,4}(?!\w)")
 HTML_TAG_RE = re.compile(r"<[^>\n]{1,200}>")
 ARTIFACT_RE = re.compile(r"^\s*RT\b:?|\[(?:removed|deleted)\]|&(?:amp|lt|gt|quot|#\d+);|\bvia @\w+", re.IGNORECASE)
 SPACE_RE = re.compile(r"\s+")
@@ -87,7 +87,10 @@ class PreprocessReport:
         for s in self.steps:
             out.append(f"  {s.step:<22} changed {s.changed:>6}  dropped {s.dropped:>6}")
             for before, after in s.examples:
-                out.append(f"      {before[:70]!r}\n   -> {after[:70]!r}")
+                start = max(0, next((i for i, (a, b) in enumerate(zip(before, after)) if a != b),
+                                    min(len(before), len(after))) - 30)  # show where the step changed the text
+                dots = "..." if start else ""
+                out.append(f"      {dots}{before[start:start + 70]!r}\n   -> {dots}{after[start:start + 70]!r}")
         return out
 
 
