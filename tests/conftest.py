@@ -3,7 +3,6 @@ paths to the real shared data when it is beside the checkout."""
 from __future__ import annotations
 
 import csv
-import os
 import random
 from pathlib import Path
 

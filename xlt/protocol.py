@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 import yaml
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
