@@ -2,7 +2,7 @@
 
 Speed choices (see BENCHMARKS.md): texts are tokenized once; batches group texts of similar
 length and are padded only to their own longest text; bf16 autocast only where the CPU has native
-bf16 (on AVX2-only CPUs it is ~30x slower than fp32); frozen encoders compute features once.
+bf16 (on an AVX2-only CPU it measured 28x slower than fp32, bench/train_speed.py); frozen encoders compute features once.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from xlt.errors import XltError
 from xlt.models import embedded
@@ -28,9 +28,6 @@ class ModelSpec:
 
     def tokenizer(self):
         return AutoTokenizer.from_pretrained(self.path, fix_mistral_regex=False)
-
-    def config(self):
-        return AutoConfig.from_pretrained(self.path)
 
 
 def resolve(ref: str | None) -> ModelSpec:
@@ -70,11 +67,6 @@ def load_classifier(spec: ModelSpec, num_labels: int, id2label: dict[int, str]) 
         config = AutoConfig.from_pretrained(spec.path, **kwargs)
         return BertMeanPoolForSequenceClassification.from_pretrained(spec.path, config=config)
     return AutoModelForSequenceClassification.from_pretrained(spec.path, **kwargs)
-
-
-def load_token_classifier(spec: ModelSpec, num_labels: int, id2label: dict[int, str]) -> torch.nn.Module:
-    return AutoModelForTokenClassification.from_pretrained(
-        spec.path, num_labels=num_labels, id2label=id2label, label2id={v: k for k, v in id2label.items()})
 
 
 def save_for_transformers(model: torch.nn.Module, tokenizer, out: Path, extra_config: dict | None = None) -> None:

@@ -14,9 +14,6 @@ from xlt.errors import XltError
 from xlt.models.modeling_meanpool import BertMeanPoolForSequenceClassification
 from xlt.train import predict_encoded, use_bf16
 
-DEFAULT_NOTICE = ""
-
-
 class Predictor:
     def __init__(self, model_dir: str | Path, bf16: str = "auto"):
         model_dir = Path(model_dir)
@@ -30,7 +27,7 @@ class Predictor:
             self.model = AutoModelForSequenceClassification.from_pretrained(model_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, fix_mistral_regex=False)
         self.prefix = getattr(config, "xlt_text_prefix", "")
-        self.notice = getattr(config, "xlt_notice", "") or DEFAULT_NOTICE
+        self.notice = getattr(config, "xlt_notice", "")
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.bf16 = use_bf16(bf16)
         self.model.eval()
