@@ -42,6 +42,33 @@ def report(run_dir: Path):
 
 
 @app.command()
+def compare(run_dir: Path, a: str = typer.Option(..., "--a", help="method name, e.g. madx"),
+            b: str = typer.Option(..., "--b", help="method name to compare against, e.g. full")):
+    """Paired comparison of two methods in RUN_DIR: mean difference, permutation and t-test p, Cohen's d."""
+    from xlt.report.tables import markdown_table
+    from xlt.report.tokens import comparison, setting_by_method
+    from xlt.store import Store
+
+    db = run_dir / "results.sqlite"
+    if not db.exists():
+        raise XltError(f"{run_dir} has no results.sqlite; give the output directory of an `xlt run`")
+    store = Store(db)
+    runs, meta = store.runs("done"), store.meta("experiment", {})
+    store.close()
+    have = sorted({r["method"] for r in runs})
+    for m in (a, b):
+        if m not in have:
+            raise XltError(f"{run_dir} has no finished runs of method {m!r}; it has {', '.join(have) or 'none'}")
+    targets = meta.get("targets") or sorted({f"{r['dataset']}/{r['language']}" for r in runs if r["strategy"] != "source"})
+    text = "\n\n".join([f"# {a} vs {b} ({run_dir}); scores in percent", markdown_table(*setting_by_method(runs, targets, [a, b])),
+                         markdown_table(*comparison(runs, a, b))])
+    from xlt.files import atomic_write_text
+
+    atomic_write_text(run_dir / f"compare-{a}-vs-{b}.md", text + "\n")
+    typer.echo(text)
+
+
+@app.command()
 def demo(output: str = typer.Option("runs/demo", help="output directory"),
          data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
     """NusaX-senti, English to Javanese, Sundanese and Minangkabau, on the embedded model with LoRA."""
@@ -57,7 +84,7 @@ def demo(output: str = typer.Option("runs/demo", help="output directory"),
 def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts to classify"),
             file: Optional[Path] = typer.Option(None, help="a file with one text per line"),
             as_json: bool = typer.Option(False, "--json", help="print JSON lines")):
-    """Classify texts with a saved model directory."""
+    """Classify texts (or tag their words, for NER/POS models) with a saved model directory."""
     from xlt.serve.predict import Predictor
 
     items = list(texts or [])
@@ -73,6 +100,8 @@ def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts
     for text, res in zip(items, p.predict(items)):
         if as_json:
             typer.echo(json.dumps({"text": text, **res, **({"notice": p.notice} if p.notice else {})}, ensure_ascii=False))
+        elif "tags" in res:  # token model: word/TAG
+            typer.echo(" ".join(f"{w}/{t}" for w, t in zip(res["tokens"], res["tags"])))
         else:
             probs = " ".join(f"{k}={v:.3f}" for k, v in res["probabilities"].items())
             typer.echo(f"{res['label']}\t{probs}\t{text[:80]}")

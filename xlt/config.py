@@ -32,12 +32,15 @@ class DataSource(Strict):
     files: dict[str, str] | None = None  # split name (train/validation/test) -> file
     hf: str | None = None  # a Hugging Face datasets hub id (online; needs `pip install datasets`)
     hf_config: str | None = None
-    format: Literal["csv", "tsv", "jsonl", "xlsx"] | None = None
+    format: Literal["csv", "tsv", "jsonl", "xlsx", "conll", "conllu"] | None = None
     text: str | list[str] | None = None
     text_pair: str | None = None
     label: str | None = None
     label_map: dict[str, str | None] | None = None
     split_ratios: dict[str, float] | None = None
+    tag_column: int | str | None = None  # token files: CoNLL column of the tag (default last) or CoNLL-U upos/xpos
+    train_limit: int | None = None  # use a seeded sample of this many training examples (e.g. a cheaper source stage)
+    unlabelled: str | None = None  # plain-text file (one text per line) for language adapters; default: training texts
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -45,7 +48,8 @@ class DataSource(Strict):
         if len(kinds) != 1:
             raise ValueError("give exactly one of dataset (a named benchmark), path (one file), files (one per split) "
                              "or hf (a Hugging Face datasets hub id)")
-        if self.dataset is None and (self.text is None or self.label is None):
+        if self.dataset is None and (self.text is None or self.label is None) and self.format not in ("conll", "conllu") \
+                and not str(self.path or "").endswith(".conllu"):
             raise ValueError("your own files need text: and label: (the column names)")
         if self.dataset is None and self.language is None:
             raise ValueError("your own files need language: (an ISO 639-3 code such as ara)")
@@ -105,6 +109,12 @@ class Method(Strict):
     dropout: float = 0.1
     target_modules: list[str] = ["query", "value"]
     freeze_embeddings: bool = True
+    # MAD-X: bottleneck reduction factors (hidden / bottleneck) and language-adapter MLM training
+    task_reduction: int = 16
+    lang_reduction: int = 2
+    lang_steps: int = 1000
+    lang_lr: float = 5e-4
+    head_steps: int = 300  # MLM head training, only for models without one (the embedded model)
 
 
 class Output(Strict):
@@ -115,9 +125,10 @@ class Output(Strict):
 
 class Experiment(Strict):
     name: str = "experiment"
-    task: Literal["classification"] = "classification"
+    task: Literal["classification", "ner", "pos"] = "classification"
     model: str = "embedded:multilingual-e5-small"
     method: Method = Field(default_factory=Method)
+    methods: list[Method] = []  # several methods compared on the same data (instead of method:)
     source: DataSource
     targets: list[DataSource]
     preprocess: Preprocess = Field(default_factory=Preprocess)
@@ -128,8 +139,24 @@ class Experiment(Strict):
     split_seed: int = 0
     collapse_recall: float = 0.1
     shortcut_keywords: dict[str, str] = {}  # language code -> keyword to check (e.g. ara: اكتئاب); default: top token
-    baselines: list[Literal["tfidf-lr", "embedding-lr"]] = ["tfidf-lr", "embedding-lr"]  # simple recipes reported beside the method
+    baselines: list[Literal["tfidf-lr", "embedding-lr"]] | None = None  # simple recipes beside the method (default: both for classification)
     notice: str | None = None  # shown with every prediction (set by the depression preset)
+
+    @model_validator(mode="after")
+    def _methods(self):
+        if self.methods and "method" in self.model_fields_set:
+            raise ValueError("give method: (one) or methods: (a list to compare), not both")
+        names = [m.name for m in self.method_list()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"methods: each method name once (got {names})")
+        if self.baselines is None:
+            self.baselines = ["tfidf-lr", "embedding-lr"] if self.task == "classification" else []
+        elif self.baselines and self.task != "classification":
+            raise ValueError(f"baselines {self.baselines} are text-classification baselines; use baselines: [] for {self.task}")
+        return self
+
+    def method_list(self) -> list[Method]:
+        return self.methods or [self.method]
 
     def resolved(self) -> dict:
         return self.model_dump(mode="json")

@@ -30,13 +30,14 @@ from xlt.data.splits import k_shot
 from xlt.errors import XltError
 from xlt.files import atomic_write_text
 from xlt.baselines import BASELINES, run_baseline
-from xlt.evaluate.metrics import classification_metrics
 from xlt.evaluate.shortcuts import shortcut_report
 from xlt.methods import get_method
-from xlt.models import load_classifier, resolve, save_for_transformers
+from xlt.methods.madx import LanguageAdapters
+from xlt.models import resolve, save_for_transformers
 from xlt.report.model_card import write_model_card
 from xlt.store import RunKey, Store, versions
-from xlt.train import Encoded, encode, predict_encoded, predict_frozen, seed_everything, set_threads, train, use_bf16
+from xlt.tasks import get_task
+from xlt.train import seed_everything, set_threads, train, use_bf16
 
 
 @dataclass
@@ -52,22 +53,56 @@ class Context:
     source: LanguageData
     targets: list[LanguageData]
     config_hash: str
+    task: object = None
+    language_adapters: LanguageAdapters | None = None
 
     @property
     def label2id(self) -> dict[str, int]:
         return {lab: i for i, lab in enumerate(self.labels)}
 
-    def encode(self, rows: list[Example]) -> Encoded:
-        return encode(self.tokenizer, rows, self.spec.text_prefix, self.exp.training.max_length, self.label2id)
+    def encode(self, rows: list[Example]):
+        return self.task.encode(self.tokenizer, rows, self.spec.text_prefix, self.exp.training.max_length, self.label2id)
 
-    def fresh_model(self, seed: int):
+    def method_cfg(self, name: str):
+        return next(m for m in self.exp.method_list() if m.name == name)
+
+    def fresh_model(self, seed: int, method_name: str):
         """A new model for this seed: the head and adapter initialisation depend on the seed."""
         seed_everything(seed)
-        method = get_method(self.exp.method)
+        method = get_method(self.method_cfg(method_name), self.exp.task)
         if method.frozen_features and self.spec.pooling != "mean":
             raise XltError("method frozen needs a mean-pooled model (BERT-type encoders such as the embedded default)")
-        model = load_classifier(self.spec, len(self.labels), dict(enumerate(self.labels)))
+        model = self.task.load_model(self.spec, self.labels)
         return method, method.prepare(model)
+
+    def data_for(self, key: RunKey) -> LanguageData:
+        if key.strategy == "source":
+            return self.source
+        return next(t for t in self.targets if (t.dataset, t.language) == (key.dataset, key.language))
+
+    def validator(self, val_rows: list[Example]):
+        """Scores a model on validation rows with the task's primary metric (None without rows)."""
+        if not val_rows:
+            return None
+        enc = self.encode(val_rows)
+        bf16 = use_bf16(self.exp.training.bf16)
+        return lambda model: self.task.validation_score(model, self.tokenizer, enc, self.labels, self.exp.training, bf16)
+
+    def unlabelled_texts(self, language: str) -> list[str]:
+        """Text for a MAD-X language adapter: the `unlabelled:` file, else the language's training texts."""
+        for d, src in zip([self.source, *self.targets], [self.exp.source, *self.exp.targets]):
+            if d.language != language:
+                continue
+            if src.unlabelled:
+                path = Path(src.unlabelled)
+                if not path.exists():
+                    raise XltError(f"unlabelled text file not found: {path}")
+                return [t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
+            texts = [r.text for r in d.splits["train"] + d.splits["validation"]]
+            if texts:
+                return texts
+        raise XltError(f"MAD-X needs unlabelled {language} text for its language adapter and {language} has no "
+                       f"training data; give unlabelled: (a text file, one text per line) in its data source")
 
 
 def load_data(exp: Experiment, data_dir: str | None, out: Path | None = None) -> tuple[LanguageData, list[LanguageData]]:
@@ -76,11 +111,29 @@ def load_data(exp: Experiment, data_dir: str | None, out: Path | None = None) ->
     loaded = []
     for src in [exp.source, *exp.targets]:
         ld, rep = load_language(src, exp.preprocess, data_dir or exp.data_dir, exp.split_seed)
+        if ld.is_tokens != (exp.task != "classification"):
+            kind = "token-tagged (CoNLL)" if ld.is_tokens else "text-classification"
+            raise XltError(f"{ld.key()} is {kind} data but the config says task: {exp.task}; set task: "
+                           f"{'ner or pos' if ld.is_tokens else 'classification'}")
         loaded.append(ld)
         lines += [f"## {ld.key()}", *rep.lines(), *[f"note: {n}" for n in ld.notes], ""]
     if out is not None:
         atomic_write_text(out / "data_report.txt", "\n".join(lines))
     return loaded[0], loaded[1:]
+
+
+def _unseen(source: LanguageData, target: LanguageData) -> list[str]:
+    """Target labels (for NER: entity types) the source never saw, with their test counts."""
+    if not target.is_tokens:
+        return sorted(set(target.labels) - set(source.labels))
+    seen = {t[2:] for t in source.labels if t != "O"}
+    counts: dict[str, int] = {}
+    for r in target.splits["test"]:
+        for t in r.tags:
+            if t.startswith("B-") and t[2:] not in seen:
+                counts[t[2:]] = counts.get(t[2:], 0) + 1
+    total = sum(t.startswith("B-") for r in target.splits["test"] for t in r.tags)
+    return [f"{typ} ({n} of {total} test entities)" for typ, n in sorted(counts.items())]
 
 
 def plan(ctx: Context, method: str) -> list[RunKey]:
@@ -94,6 +147,9 @@ def plan(ctx: Context, method: str) -> list[RunKey]:
         for t in ctx.targets:
             n_train = len(t.splits["train"])
             for strategy in p.strategies:
+                if strategy != "zero_shot" and n_train == 0:
+                    raise XltError(f"{t.key()} has no training data, so {strategy} is impossible; use only zero_shot "
+                                   "for it (a separate config), or give its files: {train: ...}")
                 if strategy == "few_shot":
                     for n in sorted(p.shots):
                         if n > n_train:
@@ -115,23 +171,27 @@ class SourceStages:
         self.dir = ctx.out / "stages"
         self.dir.mkdir(exist_ok=True)
 
-    def path(self, seed: int, select_on: LanguageData) -> Path:
+    def path(self, method: str, seed: int, select_on: LanguageData) -> Path:
         tag = "source" if select_on is self.ctx.source else f"select-{select_on.language}"
-        return self.dir / f"{self.ctx.config_hash}-seed{seed}-{tag}.safetensors"
+        return self.dir / f"{self.ctx.config_hash}-{method}-seed{seed}-{tag}.safetensors"
 
-    def model(self, seed: int, select_on: LanguageData):
+    def model(self, method_name: str, seed: int, select_on: LanguageData):
         """A model holding the source stage's weights: loaded if saved, else trained and saved."""
-        method, model = self.ctx.fresh_model(seed)
-        path = self.path(seed, select_on)
+        ctx = self.ctx
+        method, model = ctx.fresh_model(seed, method_name)
+        method.use_language(model, ctx.source.language, ctx.language_adapters)
+        path = self.path(method_name, seed, select_on)
         if path.exists():
             method.load_trainable_state(model, load_file(str(path)))
             return method, model, json.loads(path.with_suffix(".json").read_text())
-        ex = self.ctx.exp
+        ex = ctx.exp
         lr = ex.training.lr or method.default_lr
-        result = train(model, method, self.ctx.tokenizer, self.ctx.encode(self.ctx.source.splits["train"]),
-                       self.ctx.encode(select_on.splits["validation"]), ex.training, lr, seed,
-                       desc=f"source {self.ctx.source.language} seed {seed}")
-        info = {**result.__dict__, "lr": lr, "selection": f"{select_on.language}-validation"}
+        result = train(model, method, ctx.tokenizer, ctx.encode(ctx.source.splits["train"]),
+                       ctx.encode(select_on.splits["validation"]), ex.training, lr, seed,
+                       desc=f"{method_name} source {ctx.source.language} seed {seed}",
+                       validate=ctx.validator(select_on.splits["validation"]))
+        selection = f"{select_on.language}-validation" if ex.training.patience > 0 else "none (fixed budget, last epoch)"
+        info = {**result.__dict__, "lr": lr, "selection": selection}
         atomic_write_text(path.with_suffix(".json"), json.dumps(info))
         tmp = path.with_name(path.name + ".tmp")
         save_file({k: v.contiguous() for k, v in method.trainable_state(model).items()}, str(tmp))
@@ -143,13 +203,14 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     """Train (as the strategy says) and evaluate one run, then record it in one transaction."""
     ex, tr = ctx.exp, ctx.exp.training
     run_id = key.run_id(ctx.config_hash)
-    target = ctx.source if key.strategy == "source" else next(t for t in ctx.targets if (t.dataset, t.language) == (key.dataset, key.language))
+    target = ctx.data_for(key)
     ctx.store.mark_started(run_id, key, ctx.config_hash, {"experiment": ex.name, "model": ex.model})
     t0 = time.perf_counter()
     info: dict = {}
     if key.strategy in ("source", "zero_shot", "few_shot", "full_shot"):
         select_on = target if (key.strategy == "zero_shot" and ex.protocol.zero_shot_selection == "target") else ctx.source
-        method, model, info = stages.model(key.seed, select_on)
+        method, model, info = stages.model(key.method, key.seed, select_on)
+        method.use_language(model, target.language, ctx.language_adapters)
         selection = "target-validation (explicit)" if select_on is not ctx.source else "source-validation"
         n_train = len(ctx.source.splits["train"])
         if key.strategy in ("few_shot", "full_shot"):
@@ -157,42 +218,48 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
             lr = tr.lr_continue or method.default_lr_continue
             continue_cfg = tr.model_copy(update={"epochs": tr.epochs_continue or tr.epochs})
             res = train(model, method, ctx.tokenizer, ctx.encode(rows), ctx.encode(target.splits["validation"]),
-                        continue_cfg, lr, key.seed, desc=key.label())
+                        continue_cfg, lr, key.seed, desc=key.label(), validate=ctx.validator(target.splits["validation"]))
             info = {**res.__dict__, "lr": lr, "source_stage": info}
             selection, n_train = "target-validation", len(rows)
     else:
-        method, model = ctx.fresh_model(key.seed)
+        method, model = ctx.fresh_model(key.seed, key.method)
+        method.use_language(model, target.language, ctx.language_adapters)
         rows = target.splits["train"] + (ctx.source.splits["train"] if key.strategy == "joint" else [])
         lr = tr.lr or method.default_lr
         res = train(model, method, ctx.tokenizer, ctx.encode(rows), ctx.encode(target.splits["validation"]), tr, lr,
-                    key.seed, desc=key.label())
+                    key.seed, desc=key.label(), validate=ctx.validator(target.splits["validation"]))
         info, selection, n_train = {**res.__dict__, "lr": lr}, "target-validation", len(rows)
+    if tr.patience == 0:
+        selection = "none (fixed budget, last epoch)"
+    if ctx.language_adapters is not None and ctx.language_adapters.info:
+        info["language_adapters"] = {k: v for k, v in ctx.language_adapters.info.items()
+                                     if k in (ctx.source.language, target.language)}
     train_seconds = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     test = target.splits["test"]
-    test_ids = ctx.encode(test).ids
-    if method.frozen_features:
-        pred, probs = predict_frozen(model, ctx.tokenizer, test_ids, tr.eval_batch_size)
-    else:
-        pred, probs = predict_encoded(model, ctx.tokenizer, test_ids, tr.eval_batch_size, use_bf16(tr.bf16))
-    gold = [r.label for r in test]
-    pred_labels = [ctx.labels[i] for i in pred]
-    present = sorted(set(gold) | set(pred_labels), key=ctx.labels.index)
-    metrics = classification_metrics(gold, pred_labels, present, ex.collapse_recall)
+    enc = ctx.encode(test)
+    pred, probs = ctx.task.predict(model, ctx.tokenizer, enc, ctx.labels, tr.eval_batch_size, use_bf16(tr.bf16),
+                                   method.frozen_features)
+    metrics = ctx.task.metrics(test, pred, ctx.labels, ex, ctx.source.labels, enc)
     eval_seconds = time.perf_counter() - t1
     if metrics["collapsed"]:
         tqdm.write(f"warning: {key.label()} collapsed: {metrics['collapse_reason']}")
     if key.strategy in ex.output.save_models:
-        save_dir = ctx.out / "models" / f"{key.strategy}{'-' + str(key.n) if key.n else ''}-{key.language}-seed{key.seed}"
+        prefix = f"{key.method}-" if len(ex.method_list()) > 1 else ""
+        save_dir = ctx.out / "models" / f"{prefix}{key.strategy}{'-' + str(key.n) if key.n else ''}-{key.language}-seed{key.seed}"
         tmp = save_dir.with_name(save_dir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         save_for_transformers(method.export(model), ctx.tokenizer, tmp,
-                              {"xlt_text_prefix": ctx.spec.text_prefix, "xlt_notice": ex.notice or ""})
+                              {"xlt_text_prefix": ctx.spec.text_prefix, "xlt_notice": ex.notice or "",
+                               "xlt_task": ex.task})
         write_model_card(tmp, ex, key, metrics, ctx.source.key(), n_train)
         shutil.rmtree(save_dir, ignore_errors=True)
         os.replace(tmp, save_dir)  # a saved model directory exists only once it is complete
-    preds = list(zip(gold, pred_labels, probs.tolist())) if ex.output.save_predictions else None
+    preds = None
+    if ex.output.save_predictions:
+        gold = ctx.task.gold(test)
+        preds = list(zip(gold, pred, probs if probs is not None else [[]] * len(pred)))
     ctx.store.finish(run_id, metrics, selection, train_seconds, eval_seconds, versions(), info, preds)
 
 
@@ -206,16 +273,26 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     labels = sorted(set(source.labels).union(*[t.labels for t in targets]))
     spec = resolve(exp.model)
     store = Store(out / "results.sqlite")
-    unseen = {t.key(): sorted(set(t.labels) - set(source.labels)) for t in targets}
-    store.set_meta("experiment", {"name": exp.name, "config_hash": exp.hash(), "labels": labels,
+    unseen = {t.key(): _unseen(source, t) for t in targets}
+    methods = [m.name for m in exp.method_list()]
+    store.set_meta("experiment", {"name": exp.name, "config_hash": exp.hash(), "labels": labels, "task": exp.task,
                                   "source": source.key(), "targets": [t.key() for t in targets],
                                   "unseen_in_source": {k: v for k, v in unseen.items() if v},
                                   "notes": {d.key(): d.notes for d in [source, *targets]},
-                                  "notice": exp.notice, "method": exp.method.name, "model": exp.model})
-    store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits, exp.shortcut_keywords.get(d.language)).to_dict()
-                                 for d in [source, *targets]})
-    ctx = Context(exp, out, store, spec, spec.tokenizer(), labels, source, targets, exp.hash())
-    keys = [k for b in exp.baselines for k in plan(ctx, b)] + plan(ctx, exp.method.name)
+                                  "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model})
+    if exp.task == "classification":
+        store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits, exp.shortcut_keywords.get(d.language)).to_dict()
+                                     for d in [source, *targets]})
+    tokenizer = spec.tokenizer()
+    ctx = Context(exp, out, store, spec, tokenizer, labels, source, targets, exp.hash(), get_task(exp.task))
+    (out / "stages").mkdir(exist_ok=True)
+    madx = next((m for m in exp.method_list() if m.name == "madx"), None)
+    if madx is not None:
+        ctx.language_adapters = LanguageAdapters(spec, tokenizer, out / "stages", madx, exp.training,
+                                                 ctx.unlabelled_texts, source.language)
+    # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
+    keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted((k for m in methods for k in plan(ctx, m)),
+                                                                    key=lambda k: k.seed)
     todo = [k for k in keys if not store.is_done(k.run_id(ctx.config_hash))]
     if len(todo) < len(keys):
         print(f"resuming: {len(keys) - len(todo)} of {len(keys)} runs already finished")

@@ -59,6 +59,11 @@ def versions() -> dict:
             "peft": peft.__version__, "python": platform.python_version()}
 
 
+def _text(v) -> str:
+    """Class labels as they are; tag sequences as JSON lists."""
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+
 class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -99,7 +104,7 @@ class Store:
         with self.transaction() as db:
             if predictions:
                 db.executemany("INSERT OR REPLACE INTO predictions VALUES (?,?,?,?,?)",
-                               [(run_id, i, g, p, json.dumps([round(x, 5) for x in pr]))
+                               [(run_id, i, _text(g), _text(p), json.dumps([round(x, 5) for x in pr]))
                                 for i, (g, p, pr) in enumerate(predictions)])
             db.execute(
                 "UPDATE runs SET status='done', finished=?, selection=?, train_seconds=?, eval_seconds=?, versions=?,"

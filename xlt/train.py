@@ -108,9 +108,22 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
+def batch_labels(labels: list, width: int) -> torch.Tensor:
+    """Class ids (one per text) or per-subword tag ids padded with -100 to the batch width."""
+    if labels and isinstance(labels[0], list):
+        y = torch.full((len(labels), width), -100, dtype=torch.long)
+        for i, lab in enumerate(labels):
+            y[i, : len(lab)] = torch.tensor(lab)
+        return y
+    return torch.tensor(labels)
+
+
 def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: Encoded | None, tcfg, lr: float,
-          seed: int, desc: str = "train") -> TrainResult:
-    """Train `model` in place; keeps the epoch with the best validation macro-F1 (or the last)."""
+          seed: int, desc: str = "train", validate=None) -> TrainResult:
+    """Train `model` in place; keeps the epoch with the best validation score (or the last).
+
+    `validate(model) -> float` scores the validation set (the task's primary metric); without it,
+    macro-F1 of `val_data` is used."""
     seed_everything(seed)
     dev = device()
     model.to(dev)
@@ -135,10 +148,10 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
         run_loss = 0.0
         for batch_idx in length_grouped_batches(lengths, tcfg.batch_size, rng):
             batch = {k: v.to(dev) for k, v in collate([train_data.ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
-            y = torch.tensor([train_data.labels[i] for i in batch_idx], device=dev)
+            y = batch_labels([train_data.labels[i] for i in batch_idx], batch["input_ids"].shape[1]).to(dev)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = model(**batch).logits
-            loss = loss_fn(logits.float(), y)
+            loss = loss_fn(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -150,7 +163,8 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
         entry = {"epoch": epoch, "loss": run_loss / steps_per_epoch}
         validate_now = epoch % math.ceil(epochs / max(tcfg.max_validations, 1)) == 0 or epoch == epochs
         if val_data is not None and tcfg.patience > 0 and validate_now:
-            entry["val_macro_f1"] = f1 = _val_f1(model, tokenizer, val_data, tcfg)
+            f1 = validate(model) if validate else _val_f1(model, tokenizer, val_data, tcfg)
+            entry["val_score"] = f1
             if f1 > best:
                 best, best_epoch, bad_epochs = f1, epoch, 0
                 best_state = method.trainable_state(model)
@@ -169,7 +183,8 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
 
 def _class_weights(labels: list[int], model) -> torch.Tensor:
     k = model.config.num_labels
-    counts = np.bincount([y for y in labels if y >= 0], minlength=k).astype(float)
+    flat = [y for lab in labels for y in (lab if isinstance(lab, list) else [lab])]
+    counts = np.bincount([y for y in flat if y >= 0], minlength=k).astype(float)
     return torch.tensor(counts.sum() / (k * np.maximum(counts, 1)), dtype=torch.float)
 
 

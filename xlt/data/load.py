@@ -5,6 +5,7 @@ from pathlib import Path
 
 from xlt.data import registry
 from xlt.data.examples import Example, LanguageData
+from xlt.data.load_tokens import load_token_language
 from xlt.data.preprocess import PreprocessReport, preprocess
 from xlt.data.readers import read_records, records_to_examples
 from xlt.data.splits import stratified_split
@@ -26,6 +27,9 @@ def load_language(src, pre_cfg, data_dir: str | None = None, split_seed: int = 0
         spec = registry.get_spec(src.dataset)
         code = registry.language_code(spec, src.language or next(iter(spec.languages)))
         paths = registry.locate(spec, code, registry.data_dir(data_dir))
+        if spec.task != "classification":
+            return load_token_language(name, code, paths, src.format or spec.format, src.tag_column, src.label_map,
+                                       src.train_limit, split_seed)
         text, label, pair = text or spec.text, label or spec.label, pair or spec.text_pair
         label_map = label_map if label_map is not None else spec.label_map
         names, ratios = spec.label_names, src.split_ratios or spec.split_ratios
@@ -37,6 +41,9 @@ def load_language(src, pre_cfg, data_dir: str | None = None, split_seed: int = 0
         bad = set(paths) - set(SPLITS) - {"all"}
         if bad:
             raise XltError(f"files: unknown split names {sorted(bad)}; use train, validation and test")
+        if src.format in ("conll", "conllu") or any(Path(p).suffix == ".conllu" for p in paths.values()):
+            return load_token_language(name, code, paths, src.format, src.tag_column, src.label_map,
+                                       src.train_limit, split_seed)
         records = {split: (read_records(p, src.format), p) for split, p in paths.items()}
     raw = {split: [Example(r.text, names.get(r.label, r.label), r.text_pair)
                    for r in records_to_examples(recs, where, text, label, pair, label_map)]

@@ -34,7 +34,37 @@ class DatasetSpec:
     citation: str = ""
     licence: str = ""
     note: str = ""
+    task: str = "classification"  # or "ner" / "pos" (token files: CoNLL / CoNLL-U)
+    format: str | None = None  # reader format when the suffix does not tell (conll, conllu)
+    language_files: dict[str, dict[str, str]] = field(default_factory=dict)  # per-language override of `files`
+    download_urls: dict[str, str] = field(default_factory=dict)  # path below folder -> URL (default base_url/path)
 
+    def files_for(self, code: str) -> dict[str, str]:
+        return self.language_files.get(code) or self.files
+
+
+MASAKHANER2_LANGS = ["bam", "bbj", "ewe", "fon", "hau", "ibo", "kin", "lug", "luo", "mos", "nya", "pcm", "sna", "swa",
+                     "tsn", "twi", "wol", "xho", "yor", "zul"]
+MASAKHANER1_LANGS = ["amh", "hau", "ibo", "kin", "lug", "luo", "pcm", "swa", "wol", "yor"]
+MASAKHANE_NER = "https://raw.githubusercontent.com/masakhane-io/masakhane-ner/ba5843cd08aa491d5f96a5e809e71eb9ec461391"
+# UD treebanks: language -> (repository, commit, {split: file}); English trains on LinES (EWT train absent here)
+UD_TREEBANKS = {
+    "eng": {"train": ("UD_English-LinES", "30927439b9d383d21d0c86e647ba493cd89adf8c", "en_lines-ud-train.conllu"),
+            "validation": ("UD_English-EWT", "15d613d8447b3478787d4c278730a1e48a945efb", "en_ewt-ud-dev.conllu"),
+            "test": ("UD_English-EWT", "15d613d8447b3478787d4c278730a1e48a945efb", "en_ewt-ud-test.conllu")},
+    "hin": {"test": ("UD_Hindi-PUD", "8bc630f73e0737ce5ed9eaa97abf11f172ecc9bd", "hi_pud-ud-test.conllu")},
+    "amh": {"test": ("UD_Amharic-ATT", "2a7b52094758edd88ea67690ff86aed6a2f51481", "am_att-ud-test.conllu")},
+    "yor": {"test": ("UD_Yoruba-YTB", "d07fe63b40512ac904a6519bae1658e9b05109ce", "yo_ytb-ud-test.conllu")},
+    "pcm": {"test": ("UD_Naija-NSC", "be1b5101e9176a4dd8e1da47053afbccf60ae8ce", "pcm_nsc-ud-test.conllu")},
+    "tgl": {"test": ("UD_Tagalog-TRG", "7151bec17280ebbfdb61f82126649f7b95216703", "tl_trg-ud-test.conllu")},
+    "jav": {"test": ("UD_Javanese-CSUI", "f3baedde383bfe0364d56095ff24caee568fe0bb", "jv_csui-ud-test.conllu")},
+    **{code: {split: (repo, commit, f"{prefix}-ud-{name}.conllu") for split, name in
+              (("train", "train"), ("validation", "dev"), ("test", "test"))}
+       for code, repo, commit, prefix in [
+           ("tel", "UD_Telugu-MTG", "fea14d143ec43ba42b0b82381b55fd509839a1a0", "te_mtg"),
+           ("wol", "UD_Wolof-WTB", "575a3ab64619a91de9950f01afb7c9f2d8cd28c4", "wo_wtb"),
+           ("mar", "UD_Marathi-UFAL", "c02a08246fdb6c99257d7c5bc6ef14f736a995bf", "mr_ufal")]},
+}
 
 NUSAX_LANGS = {"ace": "acehnese", "ban": "balinese", "bjn": "banjarese", "bug": "buginese", "eng": "english",
                "ind": "indonesian", "jav": "javanese", "mad": "madurese", "min": "minangkabau", "nij": "ngaju",
@@ -86,6 +116,33 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
         base_url="https://raw.githubusercontent.com/omanwhatiscomputer/depression-severity/81e3b16edc334d5ee5554ee912b642bd03d8da3c/dataset",
         files={"all": "dataset.xlsx"}, languages={"ben": "ben"}, text="posts", label="labels",
         citation="Kabir et al. 2022, JMIR Formative Research", licence="not stated"),
+    DatasetSpec(
+        name="masakhaner2", folder="masakhaner2", base_url=f"{MASAKHANE_NER}/MasakhaNER2.0/data",
+        files={"train": "{lang}/train.txt", "validation": "{lang}/dev.txt", "test": "{lang}/test.txt"},
+        languages={k: k for k in MASAKHANER2_LANGS}, text="", label="", task="ner", format="conll",
+        citation="Adelani et al. 2022, MasakhaNER 2.0 (EMNLP)", licence="CC BY-NC 4.0"),
+    DatasetSpec(
+        name="masakhaner1", folder="masakhaner1", base_url=f"{MASAKHANE_NER}/data",
+        files={"train": "{lang}/train.txt", "validation": "{lang}/dev.txt", "test": "{lang}/test.txt"},
+        languages={k: k for k in MASAKHANER1_LANGS}, text="", label="", task="ner", format="conll",
+        citation="Adelani et al. 2021, MasakhaNER (TACL 9)", licence="CC BY-NC 4.0"),
+    DatasetSpec(
+        name="conll2003", folder="conll2003_en",
+        base_url="https://raw.githubusercontent.com/Franck-Dernoncourt/NeuroNER/3817feaf290c1f6e03ae23ea964e68c88d0e7a88/neuroner/data/conll2003/en",
+        files={"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}, languages={"eng": "eng"},
+        text="", label="", task="ner", format="conll",
+        citation="Tjong Kim Sang & De Meulder 2003", licence="research only (Reuters RCV1 text); do not redistribute",
+        note="PER/ORG/LOC/MISC, no DATE"),
+    DatasetSpec(
+        name="ud-pos", folder="ud", base_url="https://raw.githubusercontent.com/UniversalDependencies",
+        files={}, languages={k: k for k in UD_TREEBANKS}, text="", label="", task="pos", format="conllu",
+        language_files={code: {split: f"{repo}/{name}" for split, (repo, _, name) in splits.items()}
+                        for code, splits in UD_TREEBANKS.items()},
+        download_urls={f"{repo}/{name}": f"https://raw.githubusercontent.com/UniversalDependencies/{repo}/{commit}/{name}"
+                       for splits in UD_TREEBANKS.values() for repo, commit, name in splits.values()},
+        citation="Universal Dependencies (de Marneffe et al. 2021) and each treebank's README",
+        licence="per treebank (CC BY-SA; English-LinES CC BY-NC-SA)",
+        note="UPOS tags; English trains on LinES, validates and tests on EWT; several languages have a test split only"),
 ]}
 
 
@@ -135,7 +192,7 @@ def language_code(spec: DatasetSpec, language: str) -> str:
 def locate(spec: DatasetSpec, code: str, root: Path | None) -> dict[str, Path]:
     """Local paths of this language's files, downloading them when no mirror is configured."""
     found: dict[str, Path] = {}
-    for split, pattern in spec.files.items():
+    for split, pattern in spec.files_for(code).items():
         candidates = [pattern] + ([spec.fallback_files[split]] if split in spec.fallback_files else [])
         for rel in (c.format(lang=spec.languages[code]) for c in candidates):
             if root is not None:
@@ -151,7 +208,7 @@ def locate(spec: DatasetSpec, code: str, root: Path | None) -> dict[str, Path]:
     if not found:
         where = f"mirror {root / spec.folder}" if root else "the download cache (download failed: offline?)"
         raise XltError(f"no files for {spec.name}/{code} in {where}; point --data-dir or XLT_DATA_DIR at a copy "
-                       f"laid out as {spec.folder}/{spec.files[next(iter(spec.files))].format(lang=spec.languages[code])}")
+                       f"laid out as {spec.folder}/{next(iter(spec.files_for(code).values())).format(lang=spec.languages[code])}")
     return found
 
 
@@ -163,7 +220,7 @@ def _download(spec: DatasetSpec, rel: str) -> Path | None:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with urllib.request.urlopen(f"{spec.base_url}/{rel}", timeout=30) as resp:
+        with urllib.request.urlopen(spec.download_urls.get(rel, f"{spec.base_url}/{rel}"), timeout=30) as resp:
             data = resp.read()
     except Exception:
         return None

@@ -16,8 +16,9 @@ class AdaptationMethod:
     default_lr_continue = 3e-5
     frozen_features = False  # True: encoder frozen, pooled features computed once and cached
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, task: str = "classification"):
         self.cfg = cfg  # the config's `method:` section
+        self.task = task  # classification, ner or pos
 
     def prepare(self, model: nn.Module) -> nn.Module:
         """Return the model to train, with requires_grad set on exactly the trainable parameters."""
@@ -32,6 +33,10 @@ class AdaptationMethod:
         if missing:
             raise RuntimeError(f"checkpoint has parameters the model lacks: {sorted(missing)[:3]}")
         model.load_state_dict(state, strict=False)
+
+    def use_language(self, model: nn.Module, language: str, adapters_provider) -> None:
+        """Called before training on or predicting a language; language-specific methods (MAD-X) swap
+        their language module here, others ignore it."""
 
     def export(self, model: nn.Module) -> nn.Module:
         """A plain transformers model with the adaptation folded in (for saving and serving)."""

@@ -9,6 +9,11 @@ class FrozenEncoder(AdaptationMethod):
     default_lr_continue = 5e-3
     frozen_features = True
 
+    def __init__(self, cfg, task: str = "classification"):
+        super().__init__(cfg, task)
+        # per-token features are not cached: token tasks run the frozen encoder in every step
+        self.frozen_features = task == "classification"
+
     def prepare(self, model):
         heads = set(head_parameters(model))
         for k, p in model.named_parameters():

@@ -12,7 +12,8 @@ class Lora(AdaptationMethod):
 
     def prepare(self, model):
         cfg = LoraConfig(r=self.cfg.r, lora_alpha=self.cfg.alpha, lora_dropout=self.cfg.dropout,
-                         target_modules=list(self.cfg.target_modules), task_type=TaskType.SEQ_CLS,
+                         target_modules=list(self.cfg.target_modules),
+                         task_type=TaskType.SEQ_CLS if self.task == "classification" else TaskType.TOKEN_CLS,
                          modules_to_save=["classifier"])
         return get_peft_model(model, cfg)
 

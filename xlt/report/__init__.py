@@ -7,7 +7,7 @@ from pathlib import Path
 
 from xlt.errors import XltError
 from xlt.files import atomic_write_text
-from xlt.report import plots
+from xlt.report import plots, tokens
 from xlt.report.tables import BASELINE_NAMES, html_table, markdown_table, summary, table6, transfer_gaps
 from xlt.store import Store
 
@@ -64,23 +64,34 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
             para(f"- {r['method']} {r['dataset']}/{r['language']} {r['strategy']}{' N=' + str(r['n']) if r['n'] else ''} "
                  f"seed {r['seed']}: {r['metrics']['collapse_reason']}", "warn")
     for key, unseen in (meta.get("unseen_in_source") or {}).items():
-        para(f"Note: {key} has labels the source never saw ({', '.join(unseen)}); zero-shot cannot predict them.", "warn")
+        para(f"Note: {key} has labels the source never saw ({', '.join(unseen)}); zero-shot cannot predict them, and "
+             "scores over all gold tags count them as missed (the seen-type column excludes them).", "warn")
 
-    main = meta.get("method") or runs[0]["method"]
+    task = meta.get("task", "classification")
+    metric = {"classification": "Macro-F1", "ner": "Entity F1 (strict IOB2, all gold tags)", "pos": "Accuracy"}[task]
+    methods = meta.get("methods") or [meta.get("method") or runs[0]["method"]]
+    methods = [m for m in methods if any(r["method"] == m for r in runs)] or [runs[0]["method"]]
+    main = methods[0]
     all_runs, runs = runs, [r for r in runs if r["method"] == main]
-    md.append("\n## Summary: macro-F1, language by strategy")
-    html.append("<h2>Summary: macro-F1, language by strategy</h2>")
-    table(f"Macro-F1 (test), {main}", *summary(runs, targets))
-    for b in sorted({r["method"] for r in all_runs} - {main}):
-        table(f"Macro-F1 (test), baseline {BASELINE_NAMES.get(b, b)}", *summary([r for r in all_runs if r["method"] == b], targets))
+    md.append(f"\n## Summary: {metric}, language by strategy")
+    html.append(f"<h2>Summary: {escape(metric)}, language by strategy</h2>")
+    for m in methods:
+        table(f"{metric} (test), {m}", *summary([r for r in all_runs if r["method"] == m], targets))
+    for b in sorted({r["method"] for r in all_runs} - set(methods)):
+        table(f"{metric} (test), baseline {BASELINE_NAMES.get(b, b)}", *summary([r for r in all_runs if r["method"] == b], targets))
     gaps = transfer_gaps(runs, meta.get("source", ""))
     if gaps:
         cols = list(dict.fromkeys(s for v in gaps.values() for s in v))  # protocol order
-        table("Transfer gap (source-language F1 minus target F1)", ["Language", *cols],
+        table(f"Transfer gap, {main} (source-language score minus target score)", ["Language", *cols],
               [[lang, *[f"{gaps[lang][c]:.2f}" if c in gaps[lang] else "" for c in cols]] for lang in sorted(gaps)])
-    for p in plots.learning_curves(runs, fig_dir):
-        image(p, f"Learning curve: {p.stem.replace('learning_curve_', '')}")
+    for m in methods:
+        for p in plots.learning_curves([r for r in all_runs if r["method"] == m], fig_dir, metric,
+                                       f"_{m}" if len(methods) > 1 else ""):
+            image(p, f"Learning curve, {m}: {p.stem.replace('learning_curve_', '')}")
     image(plots.transfer_gap_bars(gaps, fig_dir), "Transfer gap by language")
+    if task != "classification":
+        _token_sections(all_runs, meta, targets, methods, metric, fig_dir, table, para, image, md, html)
+        return _write(run_dir, md, html)
 
     md.append("\n## Per language (the study's Table 6 layout)")
     html.append("<h2>Per language (the study's Table 6 layout)</h2>")
@@ -91,6 +102,40 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
         table(key, header, rows)
         image(plots.confusion_matrices(runs, key, fig_dir), f"Confusion matrices, {key} (summed over seeds)")
     _shortcut_section(store_meta_shortcuts, all_runs, main, table, para, md, html)
+    _data_notes(meta, md, html, para)
+    return _write(run_dir, md, html)
+
+
+def _token_sections(runs, meta, targets, methods, metric, fig_dir, table, para, image, md, html) -> None:
+    md.append("\n## Methods by setting (the seed-003 study's Table 1 layout), percent")
+    html.append("<h2>Methods by setting (the seed-003 study's Table 1 layout), percent</h2>")
+    table(f"{metric}, mean ± SD over seeds", *tokens.setting_by_method(runs, targets, methods))
+    image(tokens.heat_map(runs, targets, methods, fig_dir, f"{metric}, mean over seeds"), "Language by method")
+    for other in methods[1:]:
+        table(f"Comparison {methods[0]} vs {other} (paired by language, setting and seed)",
+              *tokens.comparison(runs, methods[0], other))
+        para("Permutation p: paired permutation test (sign flips of the differences, 9,999 resamples); t-test p: "
+             "paired t-test; Cohen's d: mean difference over SD of the differences. The first block pairs every "
+             "language x seed; the second pairs per-language seed means.")
+    md.append("\n## Per type, per language")
+    html.append("<h2>Per type, per language</h2>")
+    for key in [meta.get("source", "")] + targets:
+        header, rows = tokens.per_type(runs, key, methods)
+        if rows:
+            table(f"{key} (percent)", header, rows)
+    infos = {}
+    for r in runs:
+        for lang, info in (r.get("train_info") or {}).get("language_adapters", {}).items():
+            infos[lang] = info
+    if infos:
+        table("MAD-X language adapters (masked-LM training)", ["Language", "Texts", "Steps", "MLM loss first", "MLM loss last",
+                                                               "Seconds", "MLM head"],
+              [[k, str(v["texts"]), str(v["steps"]), f"{v['mlm_loss_first']:.2f}", f"{v['mlm_loss_last']:.2f}",
+                f"{v['seconds']:.0f}", v.get("mlm_head", "")] for k, v in sorted(infos.items())])
+    _data_notes(meta, md, html, para)
+
+
+def _data_notes(meta: dict, md: list[str], html: list[str], para) -> None:
     notes = meta.get("notes") or {}
     if notes:
         md.append("\n## Data notes")
@@ -98,6 +143,9 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
         for key, ns in notes.items():
             for n in ns:
                 para(f"{key}: {n}")
+
+
+def _write(run_dir: Path, md: list[str], html: list[str]) -> tuple[Path, Path]:
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     atomic_write_text(md_path, "\n".join(md) + "\n")
     atomic_write_text(html_path, f"<!doctype html><html><head><meta charset='utf-8'><title>xlt report</title>"

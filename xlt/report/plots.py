@@ -10,11 +10,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from xlt.evaluate.compare import score  # noqa: E402
 from xlt.evaluate.metrics import mean_sd  # noqa: E402
 from xlt.report.tables import group, row_name, sort_key  # noqa: E402
 
 
-def learning_curves(runs: list[dict], out_dir: Path) -> list[Path]:
+def learning_curves(runs: list[dict], out_dir: Path, metric: str = "macro-F1", suffix: str = "") -> list[Path]:
     """One PNG per target dataset: macro-F1 against N (few-shot), zero-shot and full-shot as reference lines."""
     g = group(runs)
     by_dataset = defaultdict(set)
@@ -26,7 +27,7 @@ def learning_curves(runs: list[dict], out_dir: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for i, lang in enumerate(sorted(langs)):
             color = f"C{i % 10}"
-            pts = sorted((n, [r["metrics"]["macro_f1"] for r in rs]) for (l2, s, n), rs in g.items() if l2 == lang and s == "few_shot")
+            pts = sorted((n, [score(r) for r in rs]) for (l2, s, n), rs in g.items() if l2 == lang and s == "few_shot")
             if pts:
                 ns = [p[0] for p in pts]
                 ms = [mean_sd(v) for _, v in pts]
@@ -35,19 +36,20 @@ def learning_curves(runs: list[dict], out_dir: Path) -> list[Path]:
             for strategy, style in (("zero_shot", ":"), ("full_shot", "--"), ("target_only", "-.")):
                 rs = g.get((lang, strategy, None))
                 if rs:
-                    ax.axhline(mean_sd([r["metrics"]["macro_f1"] for r in rs])[0], color=color, linestyle=style, linewidth=1)
+                    ax.axhline(mean_sd([score(r) for r in rs])[0], color=color, linestyle=style, linewidth=1)
         ax.set_xscale("log")
         shots = sorted({n for (_l, s, n) in g if s == "few_shot" and n})
         if shots:
             ax.set_xticks(shots, [str(n) for n in shots])
             ax.minorticks_off()
         ax.set_xlabel("target training examples N (log scale)")
-        ax.set_ylabel("macro-F1 (test)")
+        ax.set_ylabel(f"{metric} (test)")
         ax.set_title(f"{dataset}: few-shot learning curves\n(dotted: zero-shot, dashed: full-shot, dash-dot: target-only)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
         fig.tight_layout()
-        path = out_dir / f"learning_curve_{dataset}.png"
+        path = out_dir / f"learning_curve_{dataset}{suffix}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from xlt.evaluate.compare import score
 from xlt.evaluate.metrics import bootstrap_ci, mean_sd
 
 STRATEGY_ORDER = ["source", "target_only", "zero_shot", "few_shot", "full_shot", "joint"]
@@ -80,7 +81,7 @@ def summary(runs: list[dict], languages: list[str]) -> tuple[list[str], list[lis
     for lang in languages:
         line = [lang]
         for s, n in cols:
-            vals = [r["metrics"]["macro_f1"] for r in g.get((lang, s, n), [])]
+            vals = [score(r) for r in g.get((lang, s, n), [])]
             line.append(fmt(vals))
             if vals:
                 per_col[(s, n)].append(mean_sd(vals)[0])
@@ -99,14 +100,14 @@ def summary(runs: list[dict], languages: list[str]) -> tuple[list[str], list[lis
 def transfer_gaps(runs: list[dict], source_key: str) -> dict[str, dict[str, float]]:
     """Source-language test macro-F1 minus target macro-F1, per language and strategy (seed means)."""
     g = group(runs)
-    src = [r["metrics"]["macro_f1"] for r in g.get((source_key, "source", None), [])]
+    src = [score(r) for r in g.get((source_key, "source", None), [])]
     if not src:
         return {}
     base = mean_sd(src)[0]
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for (lang, s, n), rs in sorted(g.items(), key=lambda kv: sort_key(kv[0])):
         if s in ("zero_shot", "few_shot", "full_shot"):
-            out[lang][row_name(s, n)] = base - mean_sd([r["metrics"]["macro_f1"] for r in rs])[0]
+            out[lang][row_name(s, n)] = base - mean_sd([score(r) for r in rs])[0]
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from xlt.errors import XltError
 from xlt.models.modeling_meanpool import BertMeanPoolForSequenceClassification
@@ -21,7 +21,10 @@ class Predictor:
             raise XltError(f"{model_dir} is not a saved model directory (no config.json); "
                            "save one with output.save_models in the experiment config")
         config = AutoConfig.from_pretrained(model_dir)
-        if "BertMeanPoolForSequenceClassification" in (config.architectures or []):
+        self.task = getattr(config, "xlt_task", "classification")
+        if self.task != "classification":
+            self.model = AutoModelForTokenClassification.from_pretrained(model_dir)
+        elif "BertMeanPoolForSequenceClassification" in (config.architectures or []):
             self.model = BertMeanPoolForSequenceClassification.from_pretrained(model_dir)
         else:
             self.model = AutoModelForSequenceClassification.from_pretrained(model_dir)
@@ -35,8 +38,20 @@ class Predictor:
     def predict(self, texts: list[str], batch_size: int = 64, max_length: int = 512) -> list[dict]:
         if not texts:
             return []
+        if self.task != "classification":
+            return self._tag(texts, batch_size, max_length)
         enc = self.tokenizer([self.prefix + t for t in texts], truncation=True, max_length=max_length)
         with torch.inference_mode():
             pred, probs = predict_encoded(self.model, self.tokenizer, enc["input_ids"], batch_size, self.bf16)
         return [{"label": self.labels[p], "probabilities": {lab: round(float(x), 4) for lab, x in zip(self.labels, pr)}}
                 for p, pr in zip(pred, probs)]
+
+    def _tag(self, texts: list[str], batch_size: int, max_length: int) -> list[dict]:
+        """Token models: words split on whitespace, one tag per word."""
+        from xlt.data.examples import TokenExample
+        from xlt.tasks.tagging import encode_words, predict_words
+
+        rows = [TokenExample(tuple(t.split()), tuple("O" for _ in t.split())) for t in texts]
+        enc = encode_words(self.tokenizer, rows, max_length, {})
+        tags = predict_words(self.model, self.tokenizer, enc, self.labels, "O", batch_size, self.bf16)
+        return [{"tokens": list(r.tokens), "tags": t} for r, t in zip(rows, tags)]
