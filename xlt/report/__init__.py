@@ -52,7 +52,7 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
         data = base64.b64encode(path.read_bytes()).decode()
         html.append(f"<figure><img alt='{escape(caption)}' src='data:image/png;base64,{data}'><figcaption>{escape(caption)}</figcaption></figure>")
 
-    para(f"Model {meta.get('model')}, method {meta.get('method')}, source {meta.get('source')}, "
+    para(f"Model {meta.get('model')}, method {', '.join(meta.get('methods') or [str(meta.get('method'))])}, source {meta.get('source')}, "
          f"{len(runs)} finished runs. Values are mean ± SD over seeds; test split of each language.")
     if meta.get("notice"):
         para(f"Notice: {meta['notice']}", "warn")

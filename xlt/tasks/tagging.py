@@ -148,8 +148,11 @@ class TaggingTask:
             n_pred = sum(t.startswith("B-") for s in pred for t in s)
             n_gold = sum(t.startswith("B-") for s in gold for t in s)
             m["entities_gold"], m["entities_pred"] = n_gold, n_pred
-            m["collapsed"] = n_gold > 0 and (n_pred == 0 or m["recall"] < exp.collapse_recall)
-            m["collapse_reason"] = (f"{n_pred} entities predicted for {n_gold} gold, recall {m['recall']:.2f}"
+            # both ways of failing: (almost) no entities found, or entities everywhere
+            m["collapsed"] = n_gold > 0 and (n_pred == 0 or m["recall"] < exp.collapse_recall
+                                              or m["precision"] < exp.collapse_recall)
+            m["collapse_reason"] = (f"{n_pred} entities predicted for {n_gold} gold, recall {m['recall']:.2f}, "
+                                    f"precision {m['precision']:.2f}"
                                     if m["collapsed"] else "")
             m["score"] = m["f1"]
         else:
