@@ -39,7 +39,7 @@ class DataSource(Strict):
     label_map: dict[str, str | None] | None = None
     split_ratios: dict[str, float] | None = None
     tag_column: int | str | None = None  # token files: CoNLL column of the tag (default last) or CoNLL-U upos/xpos
-    train_limit: int | None = None  # use a seeded sample of this many training examples (e.g. a cheaper source stage)
+    train_limit: int | None = Field(None, gt=0)  # use a seeded sample of this many training examples (e.g. a cheaper source stage)
     unlabelled: str | None = None  # plain-text file (one text per line) for language adapters; default: training texts
 
     @model_validator(mode="after")
@@ -110,11 +110,11 @@ class Method(Strict):
     target_modules: list[str] = ["query", "value"]
     freeze_embeddings: bool = True
     # MAD-X: bottleneck reduction factors (hidden / bottleneck) and language-adapter MLM training
-    task_reduction: int = 16
-    lang_reduction: int = 2
-    lang_steps: int = 1000
-    lang_lr: float = 5e-4
-    head_steps: int = 300  # MLM head training, only for models without one (the embedded model)
+    task_reduction: int = Field(16, gt=0)
+    lang_reduction: int = Field(2, gt=0)
+    lang_steps: int = Field(1000, gt=0)
+    lang_lr: float = Field(5e-4, gt=0)
+    head_steps: int = Field(300, gt=0)  # MLM head training, only for models without one (the embedded model)
 
 
 class Output(Strict):
@@ -224,7 +224,7 @@ def parse_config(data: dict, source: str = "<config>", text: str = "") -> Experi
         line = next((lines[key_path[:i]] for i in range(len(key_path), 0, -1) if key_path[:i] in lines), None)
         where = f"{source}:{line}" if line else source
         dotted = ".".join(str(p) for p in key_path) or "(top level)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             parent = _model_for(key_path[:-1])
             hint = ""
