@@ -36,32 +36,36 @@ def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """A 2-layer, 32-dim BERT with a unigram tokenizer trained on the synthetic vocabulary."""
+def build_tiny_bert(out: Path, corpus: list[str], vocab_size: int, mask: bool = False, **config_extra) -> Path:
+    """A 2-layer, 32-dim BERT (no pooler, no MLM head) with a unigram tokenizer trained on `corpus`;
+    `mask` adds a <mask> token (masked-LM training needs one)."""
+    import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-    out = tmp_path_factory.mktemp("tiny-model")
     tok = Tokenizer(models.Unigram())
     tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=120, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], unk_token="<unk>")
-    corpus = [t for t, _ in synthetic_rows(400, 0)] + [" ".join(POS + NEG + FILL)] * 5
-    tok.train_from_iterator(corpus, trainer)
+    specials = ["<s>", "<pad>", "</s>", "<unk>"] + (["<mask>"] if mask else [])
+    tok.train_from_iterator(corpus, trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                                            unk_token="<unk>"))
     tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
                                                        special_tokens=[("<s>", 0), ("</s>", 2)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-                                   pad_token="<pad>", cls_token="<s>", sep_token="</s>",
-                                   model_input_names=["input_ids", "attention_mask"])
-    fast.save_pretrained(out)
+    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+                            cls_token="<s>", sep_token="</s>", **({"mask_token": "<mask>"} if mask else {}),
+                            model_input_names=["input_ids", "attention_mask"]).save_pretrained(out)
     config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, pad_token_id=1, xlt_pooling="mean")
-    import torch
-
+                        intermediate_size=64, max_position_embeddings=64, pad_token_id=1, **config_extra)
     torch.manual_seed(0)
     BertModel(config, add_pooling_layer=False).save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny BERT whose tokenizer is trained on the synthetic sentiment vocabulary."""
+    corpus = [t for t, _ in synthetic_rows(400, 0)] + [" ".join(POS + NEG + FILL)] * 5
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-model"), corpus, 120, xlt_pooling="mean")
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from xlt.data.conll import read_conll, read_conllu, to_iob2
 from xlt.data.load_tokens import map_tags
 from xlt.tasks.tagging import encode_words, entity_metrics, restrict_types, tag_accuracy
 
-from conftest import SHARED_DATA, needs_shared_data
+from conftest import SHARED_DATA, build_tiny_bert, needs_shared_data
 
 
 def write(path: Path, text: str, bom: bool = False) -> Path:
@@ -110,26 +110,8 @@ def ner_sentences(lang: str, n: int, seed: int) -> str:
 @pytest.fixture(scope="module")
 def tiny_mlm_dir(tmp_path_factory) -> Path:
     """A 2-layer BERT without a masked-LM head, with a tokenizer that has a <mask> token."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
-
-    out = tmp_path_factory.mktemp("tiny-mlm")
-    tok = Tokenizer(models.Unigram())
-    tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
     corpus = [" ".join(NAMES + PLACES + FILLER["src"] + FILLER["tgt"])] * 5
-    trainer = trainers.UnigramTrainer(vocab_size=90, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-                                      unk_token="<unk>")
-    tok.train_from_iterator(corpus, trainer)
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
-    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-                            cls_token="<s>", sep_token="</s>", mask_token="<mask>",
-                            model_input_names=["input_ids", "attention_mask"]).save_pretrained(out)
-    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, pad_token_id=1)
-    torch.manual_seed(0)
-    BertModel(config, add_pooling_layer=False).save_pretrained(out)
-    return out
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-mlm"), corpus, 90, mask=True)
 
 
 def test_first_subword_alignment(tiny_mlm_dir):

@@ -27,9 +27,7 @@ BASELINES = ("tfidf-lr", "embedding-lr")
 
 def _rows(ctx, key):
     """(train, validation, test, selection) for a baseline run."""
-    src = ctx.source
-    target = src if key.strategy == "source" else next(
-        t for t in ctx.targets if (t.dataset, t.language) == (key.dataset, key.language))
+    src, target = ctx.source, ctx.data_for(key)
     if key.strategy in ("source", "zero_shot"):
         explicit = key.strategy == "zero_shot" and ctx.exp.protocol.zero_shot_selection == "target"
         val = target.splits["validation"] if explicit else src.splits["validation"]

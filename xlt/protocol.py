@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from xlt.config import Experiment
@@ -28,7 +28,7 @@ from xlt.data.examples import Example, LanguageData
 from xlt.data.load import load_language
 from xlt.data.splits import k_shot
 from xlt.errors import XltError
-from xlt.files import atomic_write_text
+from xlt.files import atomic_save_tensors, atomic_write_text
 from xlt.baselines import BASELINES, run_baseline
 from xlt.evaluate.shortcuts import shortcut_report
 from xlt.methods import get_method
@@ -80,13 +80,12 @@ class Context:
             return self.source
         return next(t for t in self.targets if (t.dataset, t.language) == (key.dataset, key.language))
 
-    def validator(self, val_rows: list[Example]):
-        """Scores a model on validation rows with the task's primary metric (None without rows)."""
-        if not val_rows:
-            return None
-        enc = self.encode(val_rows)
-        bf16 = use_bf16(self.exp.training.bf16)
-        return lambda model: self.task.validation_score(model, self.tokenizer, enc, self.labels, self.exp.training, bf16)
+    def validation(self, rows: list[Example]):
+        """Encoded validation rows and a scorer for them (the task's primary metric); (None, None) without rows."""
+        if not rows:
+            return None, None
+        enc = self.encode(rows)
+        return enc, lambda model: self.task.validation_score(model, self.tokenizer, enc, self.labels, self.exp.training)
 
     def unlabelled_texts(self, language: str) -> list[str]:
         """Text for a MAD-X language adapter: the `unlabelled:` file, else the language's training texts."""
@@ -186,16 +185,13 @@ class SourceStages:
             return method, model, json.loads(path.with_suffix(".json").read_text())
         ex = ctx.exp
         lr = ex.training.lr or method.default_lr
-        result = train(model, method, ctx.tokenizer, ctx.encode(ctx.source.splits["train"]),
-                       ctx.encode(select_on.splits["validation"]), ex.training, lr, seed,
-                       desc=f"{method_name} source {ctx.source.language} seed {seed}",
-                       validate=ctx.validator(select_on.splits["validation"]))
+        val, validate = ctx.validation(select_on.splits["validation"])
+        result = train(model, method, ctx.tokenizer, ctx.encode(ctx.source.splits["train"]), val, ex.training, lr,
+                       seed, desc=f"{method_name} source {ctx.source.language} seed {seed}", validate=validate)
         selection = f"{select_on.language}-validation" if ex.training.patience > 0 else "none (fixed budget, last epoch)"
         info = {**result.__dict__, "lr": lr, "selection": selection}
         atomic_write_text(path.with_suffix(".json"), json.dumps(info))
-        tmp = path.with_name(path.name + ".tmp")
-        save_file({k: v.contiguous() for k, v in method.trainable_state(model).items()}, str(tmp))
-        os.replace(tmp, path)  # the stage exists only once it is complete
+        atomic_save_tensors(path, method.trainable_state(model))
         return method, model, info
 
 
@@ -217,8 +213,9 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
             rows = k_shot(target.splits["train"], key.n, key.seed) if key.n else target.splits["train"]
             lr = tr.lr_continue or method.default_lr_continue
             continue_cfg = tr.model_copy(update={"epochs": tr.epochs_continue or tr.epochs})
-            res = train(model, method, ctx.tokenizer, ctx.encode(rows), ctx.encode(target.splits["validation"]),
-                        continue_cfg, lr, key.seed, desc=key.label(), validate=ctx.validator(target.splits["validation"]))
+            val, validate = ctx.validation(target.splits["validation"])
+            res = train(model, method, ctx.tokenizer, ctx.encode(rows), val, continue_cfg, lr, key.seed,
+                        desc=key.label(), validate=validate)
             info = {**res.__dict__, "lr": lr, "source_stage": info}
             selection, n_train = "target-validation", len(rows)
     else:
@@ -226,8 +223,9 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
         method.use_language(model, target.language, ctx.language_adapters)
         rows = target.splits["train"] + (ctx.source.splits["train"] if key.strategy == "joint" else [])
         lr = tr.lr or method.default_lr
-        res = train(model, method, ctx.tokenizer, ctx.encode(rows), ctx.encode(target.splits["validation"]), tr, lr,
-                    key.seed, desc=key.label(), validate=ctx.validator(target.splits["validation"]))
+        val, validate = ctx.validation(target.splits["validation"])
+        res = train(model, method, ctx.tokenizer, ctx.encode(rows), val, tr, lr, key.seed, desc=key.label(),
+                    validate=validate)
         info, selection, n_train = {**res.__dict__, "lr": lr}, "target-validation", len(rows)
     if tr.patience == 0:
         selection = "none (fixed budget, last epoch)"
@@ -285,18 +283,19 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
                                      for d in [source, *targets]})
     tokenizer = spec.tokenizer()
     ctx = Context(exp, out, store, spec, tokenizer, labels, source, targets, exp.hash(), get_task(exp.task))
-    (out / "stages").mkdir(exist_ok=True)
+    stages = SourceStages(ctx)
     madx = next((m for m in exp.method_list() if m.name == "madx"), None)
     if madx is not None:
-        ctx.language_adapters = LanguageAdapters(spec, tokenizer, out / "stages", madx, exp.training,
+        ctx.language_adapters = LanguageAdapters(spec, tokenizer, stages.dir, madx, exp.training,
                                                  ctx.unlabelled_texts, source.language)
+        for d in [source, *targets]:
+            ctx.unlabelled_texts(d.language)  # fail now, not an hour in, when a language has no text
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
     keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted((k for m in methods for k in plan(ctx, m)),
                                                                     key=lambda k: k.seed)
     todo = [k for k in keys if not store.is_done(k.run_id(ctx.config_hash))]
     if len(todo) < len(keys):
         print(f"resuming: {len(keys) - len(todo)} of {len(keys)} runs already finished")
-    stages = SourceStages(ctx)
     for key in tqdm(todo, desc="runs", unit="run", disable=None):
         if key.method in BASELINES:
             run_baseline(ctx, key)

@@ -163,7 +163,7 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
         entry = {"epoch": epoch, "loss": run_loss / steps_per_epoch}
         validate_now = epoch % math.ceil(epochs / max(tcfg.max_validations, 1)) == 0 or epoch == epochs
         if val_data is not None and tcfg.patience > 0 and validate_now:
-            f1 = validate(model) if validate else _val_f1(model, tokenizer, val_data, tcfg)
+            f1 = validate(model) if validate else validation_macro_f1(model, tokenizer, val_data, tcfg)
             entry["val_score"] = f1
             if f1 > best:
                 best, best_epoch, bad_epochs = f1, epoch, 0
@@ -188,7 +188,7 @@ def _class_weights(labels: list[int], model) -> torch.Tensor:
     return torch.tensor(counts.sum() / (k * np.maximum(counts, 1)), dtype=torch.float)
 
 
-def _val_f1(model, tokenizer, val_data: Encoded, tcfg) -> float:
+def validation_macro_f1(model, tokenizer, val_data: Encoded, tcfg) -> float:
     pred, _ = predict_encoded(model, tokenizer, val_data.ids, tcfg.eval_batch_size, use_bf16(tcfg.bf16))
     keep = [i for i, y in enumerate(val_data.labels) if y >= 0]
     return macro_f1([val_data.labels[i] for i in keep], [int(pred[i]) for i in keep])

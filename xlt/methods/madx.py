@@ -17,18 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from tqdm.auto import tqdm
 
 from xlt.errors import XltError
-from xlt.files import atomic_write_text
+from xlt.files import atomic_save_tensors, atomic_write_text
 from xlt.methods.base import AdaptationMethod, head_parameters
 
 TASK = "task"
@@ -88,6 +87,7 @@ class LanguageAdapters:
         self.texts_for = texts_for  # language -> unlabelled texts
         self.source_language = source_language
         self.info: dict[str, dict] = {}
+        self._head: tuple | None = None  # (head state or None, how it was obtained), found once
 
     def _key(self, *parts) -> str:
         return hashlib.sha256(json.dumps([str(self.spec.path), *parts], default=str).encode()).hexdigest()[:12]
@@ -97,13 +97,13 @@ class LanguageAdapters:
         c = self.cfg
         path = self.dir / f"lang-{language}-{self._key(language, len(texts), texts[:50], c.lang_reduction, c.lang_steps, c.lang_lr)}.safetensors"
         if not path.exists():
-            head, head_info = self._mlm_head()
+            if self._head is None:
+                self._head = self._mlm_head()
+            head, head_info = self._head
             state, info = train_language_adapter(self.spec, self.tokenizer, texts, language, c, self.training, head)
             info["mlm_head"] = head_info
             atomic_write_text(path.with_suffix(".json"), json.dumps(info))
-            tmp = path.with_name(path.name + ".tmp")
-            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp))
-            os.replace(tmp, path)
+            atomic_save_tensors(path, state)
         self.info[language] = json.loads(path.with_suffix(".json").read_text())
         return load_file(str(path))
 
@@ -118,10 +118,7 @@ class LanguageAdapters:
         source = self.source_language
         path = self.dir / f"mlm-head-{self._key(source, c.head_steps)}.safetensors"
         if not path.exists():
-            state = train_mlm_head(self.spec, self.tokenizer, self.texts_for(source), c, self.training)
-            tmp = path.with_name(path.name + ".tmp")
-            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp))
-            os.replace(tmp, path)
+            atomic_save_tensors(path, train_mlm_head(self.spec, self.tokenizer, self.texts_for(source), c, self.training))
         return load_file(str(path)), f"none in the model: initialised and trained {c.head_steps} steps on {source} text, encoder frozen"
 
 

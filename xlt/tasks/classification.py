@@ -1,7 +1,7 @@
 """Text classification: a pooled head over the encoder, macro-F1 as the primary score."""
 from __future__ import annotations
 
-from xlt.evaluate.metrics import classification_metrics, macro_f1
+from xlt.evaluate.metrics import classification_metrics
 
 
 class ClassificationTask:
@@ -30,12 +30,10 @@ class ClassificationTask:
             pred, probs = predict_encoded(model, tokenizer, enc.ids, batch_size, bf16)
         return [labels[i] for i in pred], probs.tolist()
 
-    def validation_score(self, model, tokenizer, enc, labels, tcfg, bf16: bool) -> float:
-        from xlt.train import predict_encoded
+    def validation_score(self, model, tokenizer, enc, labels, tcfg) -> float:
+        from xlt.train import validation_macro_f1
 
-        pred, _ = predict_encoded(model, tokenizer, enc.ids, tcfg.eval_batch_size, bf16)
-        keep = [i for i, y in enumerate(enc.labels) if y >= 0]
-        return macro_f1([enc.labels[i] for i in keep], [int(pred[i]) for i in keep])
+        return validation_macro_f1(model, tokenizer, enc, tcfg)
 
     def metrics(self, rows, pred: list[str], labels: list[str], exp, source_labels: list[str], enc=None) -> dict:
         gold = [r.label for r in rows]

@@ -126,8 +126,10 @@ class TaggingTask:
     def gold(self, rows: list[TokenExample]) -> list[list[str]]:
         return [list(r.tags) for r in rows]
 
-    def validation_score(self, model, tokenizer, enc, labels, tcfg, bf16: bool) -> float:
-        pred = predict_words(model, tokenizer, enc, labels, self.fallback, tcfg.eval_batch_size, bf16)
+    def validation_score(self, model, tokenizer, enc, labels, tcfg) -> float:
+        from xlt.train import use_bf16
+
+        pred = predict_words(model, tokenizer, enc, labels, self.fallback, tcfg.eval_batch_size, use_bf16(tcfg.bf16))
         gold = [[labels[y] for y in lab if y != -100] for lab in enc.labels]
         pred = [[t for t, p in zip(ps, first) if p >= 0] for ps, first in zip(pred, enc.first_subword)]
         if self.name == "ner":
