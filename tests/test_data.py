@@ -86,13 +86,14 @@ def test_preprocess_steps_and_report():
     cfg = Preprocess(lowercase=True, remove_urls=True, remove_emails=True, remove_handles=True, remove_html=True,
                      remove_platform_artifacts=True, remove_stopwords=True, min_words=3, dedupe=True)
     out, rep, kept = preprocess(rows, cfg, "eng")
-    # row 1 loses its URL, handle, e-mail, tag, "RT" and stopwords, leaving 2 words (< min_words 3)
-    assert [r.text for r in out] == ["cat sat mat"]
+    # row 1 loses its URL, handle, e-mail, tag, "RT" and stopwords; min_words counts the words of the
+    # post as written (9), so it stays; "Short one" (2 words) is dropped
+    assert [r.text for r in out] == ["check mail", "cat sat mat"]
     steps = {s.step: s for s in rep.steps}
-    assert steps["min_words(3)"].dropped == 2
+    assert steps["min_words(3)"].dropped == 1
     assert steps["remove_urls"].changed == 1 and steps["remove_handles"].changed == 1
     assert steps["dedupe"].dropped == 1
-    assert rep.rows_in == 4 and rep.rows_out == len(out) and kept[-1] == 2
+    assert rep.rows_in == 4 and rep.rows_out == len(out) and kept == [0, 2]
     assert rep.classes_before == {"neg": 3, "pos": 1}
 
 

@@ -51,3 +51,18 @@ def test_report_duplicates_and_verdict():
     assert any("1 test texts also appear in train" in x for x in lines)
     assert not any("bag-of-words" in x for x in lines)
     assert verdict(rep | {"keyword_rule_f1": 0.5, "length_only_f1": 0.5, "duplicates_train_test": 0}, 0.95, 0.5) == []
+
+
+def test_tfidf_uses_characters_for_scripts_without_spaces():
+    from sklearn.linear_model import LogisticRegression
+
+    from xlt.baselines import tfidf_vectorizer
+
+    ja_train = ["今日はとても悲しい気分です", "毎日つらくて悲しい", "今日は楽しい一日でした", "友達と楽しい時間"]
+    labels = ["dep", "dep", "ctl", "ctl"]
+    assert tfidf_vectorizer(ja_train).analyzer == "char_wb"
+    assert tfidf_vectorizer(["i feel sad today", "great match"]).analyzer == "word"
+    vec = tfidf_vectorizer(ja_train)
+    clf = LogisticRegression(C=10).fit(vec.fit_transform(ja_train), labels)
+    # unseen sentences: no whitespace word is shared with train, characters are
+    assert list(clf.predict(vec.transform(["彼は悲しいと言った", "楽しい週末だった"]))) == ["dep", "ctl"]

@@ -61,6 +61,10 @@ class DataSource(Strict):
         return Path(self.path or next(iter((self.files or {}).values()))).parent.name
 
 
+REWRITING_STEPS = ("lowercase", "remove_urls", "remove_emails", "remove_handles", "remove_html",
+                   "remove_platform_artifacts", "remove_non_alnum", "remove_stopwords")
+
+
 class Preprocess(Strict):
     preset: str | None = None
     lowercase: bool = False
@@ -74,6 +78,12 @@ class Preprocess(Strict):
     scrub_pii: bool = False
     min_words: int = 0
     dedupe: bool = False
+    # False: the steps decide which rows are kept, but each kept row keeps its original text (identifiers
+    # still scrubbed). The second arm of the preprocessing ablation: same posts, uncleaned text.
+    rewrite_text: bool = True
+
+    def without_rewriting(self) -> "Preprocess":
+        return self.model_copy(update={"rewrite_text": False})
 
 
 class Protocol(Strict):
@@ -141,6 +151,8 @@ class Experiment(Strict):
     shortcut_keywords: dict[str, str] = {}  # language code -> keyword to check (e.g. ara: اكتئاب); default: top token
     baselines: list[Literal["tfidf-lr", "embedding-lr"]] | None = None  # simple recipes beside the method (default: both for classification)
     notice: str | None = None  # shown with every prediction (set by the depression preset)
+    positive_label: str | None = None  # binary tasks: the class of the Table 5 layout (default: last label in sorted order)
+    ablate_preprocessing: bool = False  # also run everything without text rewriting; the report compares the two
 
     @model_validator(mode="after")
     def _methods(self):
@@ -153,6 +165,10 @@ class Experiment(Strict):
             self.baselines = ["tfidf-lr", "embedding-lr"] if self.task == "classification" else []
         elif self.baselines and self.task != "classification":
             raise ValueError(f"baselines {self.baselines} are text-classification baselines; use baselines: [] for {self.task}")
+        if self.ablate_preprocessing and (self.task != "classification" or not self.preprocess.rewrite_text
+                                          or not any(getattr(self.preprocess, s) for s in REWRITING_STEPS)):
+            raise ValueError("ablate_preprocessing compares text cleaning on and off: it needs a classification task "
+                             f"and at least one of preprocess.{', '.join(REWRITING_STEPS)} switched on")
         return self
 
     def method_list(self) -> list[Method]:
@@ -161,14 +177,22 @@ class Experiment(Strict):
     def resolved(self) -> dict:
         return self.model_dump(mode="json")
 
+    def without_text_cleaning(self) -> "Experiment":
+        """The ablation arm: the same experiment with the same rows, their text not rewritten."""
+        return self.model_copy(update={"preprocess": self.preprocess.without_rewriting(), "ablate_preprocessing": False})
+
     def hash(self) -> str:
-        """Hash of everything that changes results (not the output directory)."""
+        """Hash of everything that changes results (not the output directory or report-only keys)."""
         d = self.resolved()
-        d.pop("output", None)
+        for key in ("output", "positive_label", "ablate_preprocessing"):
+            d.pop(key, None)
+        if d["preprocess"].get("rewrite_text", True):
+            d["preprocess"].pop("rewrite_text", None)  # hashes of configs written before the key existed stay valid
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 PRESETS_DIR = Path(__file__).with_name("presets")
+PREPROCESS_ABLATION_DIR = "without-preprocessing"  # inside the run directory
 
 
 def _line_map(text: str) -> dict[tuple, int]:

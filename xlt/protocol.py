@@ -23,7 +23,7 @@ import yaml
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from xlt.config import Experiment
+from xlt.config import PREPROCESS_ABLATION_DIR, Experiment
 from xlt.data.examples import Example, LanguageData
 from xlt.data.load import load_language
 from xlt.data.splits import k_shot
@@ -270,6 +270,9 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     source, targets = load_data(exp, data_dir, out)
     labels = sorted(set(source.labels).union(*[t.labels for t in targets]))
     spec = resolve(exp.model)
+    if exp.positive_label is not None and exp.positive_label not in labels:
+        raise XltError(f"positive_label {exp.positive_label!r} is not one of the labels {labels}; use one of them")
+    positive = exp.positive_label or (labels[-1] if len(labels) == 2 and exp.task == "classification" else None)
     store = Store(out / "results.sqlite")
     unseen = {t.key(): _unseen(source, t) for t in targets}
     methods = [m.name for m in exp.method_list()]
@@ -277,7 +280,8 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
                                   "source": source.key(), "targets": [t.key() for t in targets],
                                   "unseen_in_source": {k: v for k, v in unseen.items() if v},
                                   "notes": {d.key(): d.notes for d in [source, *targets]},
-                                  "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model})
+                                  "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model,
+                                  "positive_label": positive})
     if exp.task == "classification":
         store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits, exp.shortcut_keywords.get(d.language)).to_dict()
                                      for d in [source, *targets]})
@@ -302,4 +306,7 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
         else:
             execute(ctx, key, stages)
     store.close()
+    if exp.ablate_preprocessing:  # the second arm, in its own directory (own store, resumable the same way)
+        print(f"preprocessing ablation: the same runs without text rewriting, in {out / PREPROCESS_ABLATION_DIR}")
+        run_experiment(exp.without_text_cleaning(), data_dir, str(out / PREPROCESS_ABLATION_DIR))
     return out

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from xlt.config import REWRITING_STEPS
 from xlt.data.examples import Example
 from xlt.errors import XltError
 
@@ -123,6 +124,7 @@ def _text_steps(cfg, language: str):
 def preprocess(rows: list[Example], cfg, language: str, n_examples: int = 3) -> tuple[list[Example], PreprocessReport, list[int]]:
     """Apply the configured steps; returns cleaned rows, a per-step report, and the input index of each kept row."""
     before = Counter(r.label for r in rows)
+    original = rows
     index = list(range(len(rows)))
     reports = []
     for name, fn in _text_steps(cfg, language):
@@ -139,14 +141,14 @@ def preprocess(rows: list[Example], cfg, language: str, n_examples: int = 3) -> 
             new.append(r)
         rows = new
         reports.append(rep)
-    rows, index = _filter(rows, index, reports, "drop_empty", lambda r: bool(r.text.strip()))
-    if cfg.min_words:
+    rows, index = _filter(rows, index, reports, "drop_empty", lambda r, i: bool(r.text.strip()))
+    if cfg.min_words:  # words of the post as written: stopword removal must not decide which posts are "short"
         rows, index = _filter(rows, index, reports, f"min_words({cfg.min_words})",
-                              lambda r: count_words(r.text) >= cfg.min_words)
+                              lambda r, i: count_words(original[i].text) >= cfg.min_words)
     if cfg.dedupe:
         seen: set[tuple[str, str | None]] = set()
 
-        def first(r: Example) -> bool:
+        def first(r: Example, _i: int) -> bool:
             key = (r.text, r.text_pair)
             if key in seen:
                 return False
@@ -154,15 +156,25 @@ def preprocess(rows: list[Example], cfg, language: str, n_examples: int = 3) -> 
             return True
 
         rows, index = _filter(rows, index, reports, "dedupe", first)
+    if not cfg.rewrite_text:  # ablation arm: the rows the cleaning keeps, with their original text
+        light = _text_steps(cfg.model_copy(update={s: False for s in REWRITING_STEPS}), language)
+        rows = [_apply(original[i], light) for i in index]
     return rows, PreprocessReport(sum(before.values()), len(rows), dict(sorted(before.items())),
                                   dict(sorted(Counter(r.label for r in rows).items())), reports), index
+
+
+def _apply(row: Example, steps) -> Example:
+    text, pair = row.text, row.text_pair
+    for _name, fn in steps:
+        text, pair = fn(text), (fn(pair) if pair is not None else None)
+    return Example(text, row.label, pair)
 
 
 def _filter(rows, index, reports, name, keep) -> tuple[list[Example], list[int]]:
     rep = StepReport(name)
     out, out_index = [], []
     for r, i in zip(rows, index):
-        if keep(r):
+        if keep(r, i):
             out.append(r)
             out_index.append(i)
         else:

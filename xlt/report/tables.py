@@ -48,18 +48,23 @@ def sort_key(item) -> tuple:
     return STRATEGY_ORDER.index(strategy), n or 10**9
 
 
+def _rows_for(runs: list[dict], language_key: str, main_method: str):
+    """(method, strategy, n, runs over seeds) for one language: the main method first, then the others."""
+    methods = [main_method] + sorted({r["method"] for r in runs} - {main_method})
+    for m in methods:
+        for (lang, strategy, n), rs in sorted(group([r for r in runs if r["method"] == m]).items(),
+                                              key=lambda kv: sort_key(kv[0])):
+            if lang == language_key:
+                yield m, strategy, n, rs
+
+
 def table6(runs: list[dict], language_key: str, labels: list[str], main_method: str) -> tuple[list[str], list[list[str]]]:
     """Rows = strategy and N (the method's, then the baselines'); columns = per-class recall and F1,
     macro precision and F1, accuracy."""
     header = ["Method"] + [f"{lab} {m}" for lab in labels for m in ("Recall", "F1")] + \
              ["Macro Precision", "Macro F1", "Accuracy", "Seeds", "Selection", "Collapsed"]
     rows = []
-    methods = [main_method] + sorted({r["method"] for r in runs} - {main_method})
-    items = [((m, *k), rs) for m in methods for k, rs in sorted(group([r for r in runs if r["method"] == m]).items(),
-                                                                  key=lambda kv: sort_key(kv[0]))]
-    for (method, lang, strategy, n), rs in items:
-        if lang != language_key:
-            continue
+    for method, strategy, n, rs in _rows_for(runs, language_key, main_method):
         line = [row_name(strategy, n, method)]
         for lab in labels:
             for m in ("recall", "f1"):
@@ -68,6 +73,19 @@ def table6(runs: list[dict], language_key: str, labels: list[str], main_method: 
                  fmt([r["metrics"]["accuracy"] for r in rs]), str(len(rs)), rs[0]["selection"] or "",
                  f"{sum(r['metrics']['collapsed'] for r in rs)}/{len(rs)}"]
         rows.append(line)
+    return header, rows
+
+
+def table5(runs: list[dict], language_key: str, positive: str, main_method: str) -> tuple[list[str], list[list[str]]]:
+    """The study's Experiment 1 layout (its Table 5) for a binary task: accuracy, and precision, recall
+    and F1 of the positive class, one row per strategy (the study's "Baseline" is target-only, its
+    "Pre-trained" is full-shot transfer)."""
+    header = ["Method", "Accuracy", f"Precision ({positive})", f"Recall ({positive})", f"F1 ({positive})", "Seeds"]
+    rows = []
+    for method, strategy, n, rs in _rows_for(runs, language_key, main_method):
+        pc = [r["metrics"]["per_class"].get(positive, {}) for r in rs]
+        rows.append([row_name(strategy, n, method), fmt([r["metrics"]["accuracy"] for r in rs]),
+                     *[fmt([c.get(m, 0.0) for c in pc]) for m in ("precision", "recall", "f1")], str(len(rs))])
     return header, rows
 
 

@@ -1,0 +1,329 @@
+"""xlt's transfer protocol against the usual recipe, side by side in one session (issue 6).
+
+The usual recipe, as the study's sources write it: transformers `Trainer`, every text padded to
+max_length 128, fp32, default `TrainingArguments` apart from the shared hyperparameters, and the
+English stage retrained inside every run that needs it. xlt: `run_experiment` on the same model
+(the embedded multilingual-e5-small, mean-pooled head in both), the same splits and k-shot samples,
+method, learning rates, batch size, epochs (3 from scratch, 2 when continuing), warm-up and weight
+decay, and no early stopping (patience 0), so both train the same number of optimiser steps.
+
+Parts (--parts, default all):
+  protocol  wall time of target-only, zero-shot, few-shot N=100/250, full-shot over the seeds and
+            languages, and macro-F1 of both per language and setting (the agreement check)
+  train     training examples/s of one epoch on the English train split, per method
+  predict   texts/s of xlt's Predictor against transformers.pipeline on 2,000 texts
+  memory    peak resident memory of one LoRA training epoch, each side in its own subprocess
+  mfu       achieved training FLOP/s (counted by torch's FlopCounterMode) over the FLOP/s torch.matmul
+            reaches on the model's own matrix shapes, measured in the same run
+
+    python bench/protocol_speed.py [--parts protocol train predict memory mfu] [--seeds 0 1 2]
+                                   [--langs jav sun] [--method lora] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xlt.config import DataSource, Method, Preprocess, Training, parse_config
+from xlt.data.load import load_language
+from xlt.data.splits import k_shot
+from xlt.evaluate.metrics import macro_f1, mean_sd
+from xlt.methods import get_method
+from xlt.models import load_classifier, resolve, save_for_transformers
+from xlt.train import encode, set_threads, train
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_speed import cpu_name  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+EPOCHS, EPOCHS_CONTINUE, BATCH, MAX_LEN = 3, 2, 16, 128
+SHOTS = [100, 250]
+
+
+def strategies() -> list[tuple[str, int | None]]:
+    return [("target_only", None), ("zero_shot", None), *[("few_shot", n) for n in SHOTS], ("full_shot", None)]
+
+
+class Bench:
+    """Data and model shared by every part: NusaX-senti English and the target languages."""
+
+    def __init__(self, langs: list[str], quick: bool):
+        self.spec = resolve(None)
+        self.tok = self.spec.tokenizer()
+        self.quick = quick
+        self.data = {lang: load_language(DataSource(dataset="nusax-senti", language=lang), Preprocess(), str(DATA))[0]
+                     for lang in ["eng", *langs]}
+        if quick:  # a smoke test of the script, not a measurement
+            SHOTS[:] = [10, 20]
+            for ld in self.data.values():
+                ld.splits = {s: rows[:60] for s, rows in ld.splits.items()}
+        self.labels = self.data["eng"].labels
+        self.l2i = {lab: i for i, lab in enumerate(self.labels)}
+
+    def model(self, seed: int):
+        torch.manual_seed(seed)
+        return load_classifier(self.spec, len(self.labels), dict(enumerate(self.labels)))
+
+
+# ---------------------------------------------------------------- the usual recipe (Trainer)
+
+class PaddedDataset(torch.utils.data.Dataset):
+    def __init__(self, b: Bench, rows):
+        enc = b.tok([b.spec.text_prefix + r.text for r in rows], padding="max_length", truncation=True, max_length=MAX_LEN)
+        self.items = [{"input_ids": i, "attention_mask": m, "labels": b.l2i[r.label]}
+                      for i, m, r in zip(enc["input_ids"], enc["attention_mask"], rows)]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return {k: torch.tensor(v) for k, v in self.items[i].items()}
+
+
+def trainer_fit(b: Bench, model, rows, epochs: int, lr: float, seed: int, out: str):
+    from transformers import Trainer, TrainingArguments
+
+    args = TrainingArguments(output_dir=out, num_train_epochs=epochs, per_device_train_batch_size=BATCH,
+                             per_device_eval_batch_size=64, learning_rate=lr, weight_decay=0.01, warmup_ratio=0.1,
+                             seed=seed, report_to=[], save_strategy="no", logging_strategy="no", use_cpu=True,
+                             disable_tqdm=True)
+    trainer = Trainer(model=model, args=args, train_dataset=PaddedDataset(b, rows))
+    trainer.train()
+    return trainer
+
+
+def trainer_f1(b: Bench, trainer, rows) -> float:
+    out = trainer.predict(PaddedDataset(b, rows))
+    return macro_f1([b.l2i[r.label] for r in rows], list(out.predictions.argmax(-1)))
+
+
+def baseline_protocol(b: Bench, method: str, seeds: list[int], langs: list[str]) -> dict:
+    """Every run from scratch: the English stage is retrained for each transfer run."""
+    m = get_method(Method(name=method))
+    scores = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            for lang in langs:
+                tgt = b.data[lang].splits
+                for strategy, n in strategies():
+                    model = m.prepare(b.model(seed))
+                    if strategy == "target_only":
+                        tr = trainer_fit(b, model, tgt["train"], EPOCHS, m.default_lr, seed, tmp)
+                    else:
+                        tr = trainer_fit(b, model, b.data["eng"].splits["train"], EPOCHS, m.default_lr, seed, tmp)
+                        if strategy != "zero_shot":
+                            rows = k_shot(tgt["train"], n, seed) if n else tgt["train"]
+                            tr = trainer_fit(b, model, rows, EPOCHS_CONTINUE, m.default_lr_continue, seed, tmp)
+                    scores[(lang, strategy, n, seed)] = trainer_f1(b, tr, tgt["test"])
+    return scores
+
+
+# ---------------------------------------------------------------- xlt
+
+def xlt_protocol(b: Bench, method: str, seeds: list[int], langs: list[str]) -> dict:
+    from xlt.protocol import run_experiment
+    from xlt.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = {"name": "bench-protocol", "method": {"name": method},
+               "source": {"dataset": "nusax-senti", "language": "eng"},
+               "targets": [{"dataset": "nusax-senti", "language": lang} for lang in langs],
+               "protocol": {"strategies": ["target_only", "zero_shot", "few_shot", "full_shot"], "shots": SHOTS,
+                            "seeds": seeds},
+               "training": {"epochs": EPOCHS, "epochs_continue": EPOCHS_CONTINUE, "min_steps": 0, "batch_size": BATCH,
+                            "max_length": MAX_LEN, "patience": 0},
+               "baselines": [], "output": {"dir": tmp, "save_predictions": False}}
+        exp = parse_config(cfg)
+        if b.quick:  # same truncation as the baseline's data
+            import xlt.protocol as protocol
+
+            original = protocol.load_data
+
+            def small(*a, **k):
+                src, tgts = original(*a, **k)
+                for ld in [src, *tgts]:
+                    ld.splits = {s: rows[:60] for s, rows in ld.splits.items()}
+                return src, tgts
+            protocol.load_data = small
+        run_experiment(exp, str(DATA))
+        runs = Store(Path(tmp) / "results.sqlite").runs("done")
+    return {(r["language"], r["strategy"], r["n"], r["seed"]): r["metrics"]["macro_f1"]
+            for r in runs if r["strategy"] != "source"}
+
+
+def part_protocol(b: Bench, args) -> None:
+    t = time.perf_counter()
+    base = baseline_protocol(b, args.method, args.seeds, args.langs)
+    t_base = time.perf_counter() - t
+    t = time.perf_counter()
+    mine = xlt_protocol(b, args.method, args.seeds, args.langs)
+    t_xlt = time.perf_counter() - t
+    print(f"\n## protocol ({args.method}; {len(args.seeds)} seeds; {', '.join(args.langs)}; "
+          f"{len(strategies())} settings per language)")
+    print(f"usual recipe (Trainer, padded 128, fp32, source retrained): {t_base:8.1f} s")
+    print(f"xlt run_experiment:                                         {t_xlt:8.1f} s")
+    print(f"speed-up: {t_base / t_xlt:.2f}x")
+    print("\n| language | setting | xlt macro-F1 | usual recipe macro-F1 | difference | within seed spread |")
+    print("|---|---|---|---|---|---|")
+    for lang in args.langs:
+        for strategy, n in strategies():
+            a = [mine[(lang, strategy, n, s)] for s in args.seeds if (lang, strategy, n, s) in mine]
+            c = [base[(lang, strategy, n, s)] for s in args.seeds]
+            (ma, sa), (mc, sc) = mean_sd(a), mean_sd(c)
+            spread = max(sa, sc) * 2
+            print(f"| {lang} | {strategy}{f' N={n}' if n else ''} | {ma:.3f} ± {sa:.3f} | {mc:.3f} ± {sc:.3f} | "
+                  f"{ma - mc:+.3f} | {'yes' if abs(ma - mc) <= spread else 'no'} |")
+
+
+# ---------------------------------------------------------------- throughput, memory, MFU
+
+def xlt_epoch(b: Bench, method: str, rows) -> float:
+    m = get_method(Method(name=method))
+    model = m.prepare(b.model(0))
+    enc = encode(b.tok, rows, b.spec.text_prefix, MAX_LEN, b.l2i)
+    t = time.perf_counter()
+    train(model, m, b.tok, enc, None, Training(epochs=1, min_steps=0, patience=0, batch_size=BATCH), m.default_lr, 0)
+    return len(rows) / (time.perf_counter() - t)
+
+
+def trainer_epoch(b: Bench, method: str, rows) -> float:
+    m = get_method(Method(name=method))
+    model = m.prepare(b.model(0))
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        trainer_fit(b, model, rows, 1, m.default_lr, 0, tmp)
+    return len(rows) / (time.perf_counter() - t)
+
+
+def part_train(b: Bench, args) -> None:
+    rows = b.data["eng"].splits["train"]
+    print(f"\n## training throughput (one epoch, {len(rows)} English texts, batch {BATCH})")
+    print("| method | xlt ex/s | usual recipe ex/s | ratio |\n|---|---|---|---|")
+    for method in ("lora", "full", "frozen"):
+        # frozen: xlt encodes each text once and trains the head on cached features; Trainer runs the
+        # frozen encoder forward in every step
+        mine, base = xlt_epoch(b, method, rows), trainer_epoch(b, method, rows)
+        print(f"| {method} | {mine:.1f} | {base:.1f} | {mine / base:.2f}x |")
+
+
+def part_predict(b: Bench, args) -> None:
+    from transformers import pipeline
+
+    from xlt.serve.predict import Predictor
+
+    texts = [r.text for ld in b.data.values() for s in ("train", "validation", "test") for r in ld.splits[s]]
+    texts = (texts * (2000 // len(texts) + 1))[: 200 if b.quick else 2000]
+    with tempfile.TemporaryDirectory() as tmp:
+        save_for_transformers(b.model(0), b.tok, Path(tmp))
+        pred = Predictor(tmp)
+        t = time.perf_counter()
+        pred.predict(texts)
+        mine = len(texts) / (time.perf_counter() - t)
+        pipe = pipeline("text-classification", model=tmp, tokenizer=tmp, trust_remote_code=True, device="cpu")
+        t = time.perf_counter()
+        pipe(texts, truncation=True, max_length=MAX_LEN)
+        base = len(texts) / (time.perf_counter() - t)
+    print(f"\n## prediction ({len(texts)} texts)\n| xlt predict texts/s | transformers.pipeline texts/s | ratio |\n|---|---|---|")
+    print(f"| {mine:.1f} | {base:.1f} | {mine / base:.2f}x |")
+
+
+def part_memory(b: Bench, args) -> None:
+    print("\n## peak resident memory, one LoRA epoch on the English train split (own subprocess each)")
+    print("| side | peak RSS (GB) |\n|---|---|")
+    peaks = {}
+    for side in ("xlt", "trainer"):
+        cmd = [sys.executable, __file__, "--memory-child", side, "--method", "lora"] + (["--quick"] if b.quick else [])
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        peaks[side] = float(out.strip().splitlines()[-1]) / 1e6  # the child's own ru_maxrss, kB
+        print(f"| {side} | {peaks[side]:.2f} |")
+    print(f"ratio xlt / usual recipe: {peaks['xlt'] / peaks['trainer']:.2f}")
+
+
+def memory_child(side: str, method: str, quick: bool) -> None:
+    b = Bench([], quick)
+    rows = b.data["eng"].splits["train"]
+    (xlt_epoch if side == "xlt" else trainer_epoch)(b, method, rows)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def part_mfu(b: Bench, args) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from xlt.train import collate, length_grouped_batches
+
+    m = get_method(Method(name=args.method))
+    model = m.prepare(b.model(0))
+    rows = b.data["eng"].splits["train"]
+    enc = encode(b.tok, rows, b.spec.text_prefix, MAX_LEN, b.l2i)
+    batches = list(length_grouped_batches([len(x) for x in enc.ids], BATCH, __import__("random").Random(0)))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4)
+
+    def step(idx):
+        batch = collate([enc.ids[i] for i in idx], b.tok.pad_token_id)
+        loss = torch.nn.functional.cross_entropy(model(**batch).logits, torch.tensor([enc.labels[i] for i in idx]))
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        for idx in batches:
+            step(idx)
+    flops = counter.get_total_flops()
+    t = time.perf_counter()
+    for idx in batches:
+        step(idx)
+    achieved = flops / (time.perf_counter() - t)
+    tokens = int(np.mean([sum(len(enc.ids[i]) for i in idx) for idx in batches]))
+    h, ff = model.config.hidden_size if hasattr(model, "config") else 384, 1536
+    shapes = [(tokens, h, h), (tokens, h, ff), (tokens, ff, h)]  # attention projections, FFN up, FFN down
+    peak = 0.0
+    for mm, k, n in shapes:
+        x, w = torch.randn(mm, k), torch.randn(k, n)
+        for _ in range(3):
+            torch.matmul(x, w)
+        reps = 50
+        t = time.perf_counter()
+        for _ in range(reps):
+            torch.matmul(x, w)
+        peak = max(peak, 2 * mm * k * n * reps / (time.perf_counter() - t))
+    print(f"\n## model FLOPs utilisation ({args.method}, one epoch, {len(batches)} batches, ~{tokens} tokens per batch)")
+    print(f"achieved training FLOP/s (FlopCounterMode count / wall time): {achieved / 1e9:.1f} GFLOP/s")
+    print(f"torch.matmul on the model's shapes {shapes}: best {peak / 1e9:.1f} GFLOP/s")
+    print(f"utilisation: {achieved / peak:.1%}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parts", nargs="+", default=["protocol", "train", "predict", "memory", "mfu"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--langs", nargs="+", default=["jav", "sun"])
+    ap.add_argument("--method", default="lora")
+    ap.add_argument("--quick", action="store_true", help="60 texts per split: checks the script runs, measures nothing")
+    ap.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    set_threads(None)
+    if args.memory_child:
+        return memory_child(args.memory_child, args.method, args.quick)
+    print(f"CPU: {cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads"
+          f"{'; QUICK MODE: not a measurement' if args.quick else ''}")
+    b = Bench(args.langs, args.quick)
+    parts = {"protocol": part_protocol, "train": part_train, "predict": part_predict, "memory": part_memory,
+             "mfu": part_mfu}
+    for p in args.parts:
+        parts[p](b, args)
+    print(json.dumps({"parts": args.parts, "seeds": args.seeds, "langs": args.langs, "method": args.method}))
+
+
+if __name__ == "__main__":
+    main()
