@@ -55,7 +55,7 @@ def build_tiny_bert(out: Path, corpus: list[str], vocab_size: int, mask: bool = 
                             cls_token="<s>", sep_token="</s>", **({"mask_token": "<mask>"} if mask else {}),
                             model_input_names=["input_ids", "attention_mask"]).save_pretrained(out)
     config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, pad_token_id=1, **config_extra)
+                        intermediate_size=64, max_position_embeddings=128, pad_token_id=1, **config_extra)
     torch.manual_seed(0)
     BertModel(config, add_pooling_layer=False).save_pretrained(out)
     return out

@@ -134,6 +134,11 @@ def _bad_cases(tiny_model_dir, tiny_data, tmp_path):
     c = tiny_config(tiny_model_dir, tiny_data, tmp_path / "o6")
     c["protocol"]["shots"] = [500]
     cases["N too large"] = (c, "few-shot N=500 is larger than the 100 training examples")
+    c = tiny_config(tiny_model_dir, tiny_data, tmp_path / "o7")
+    c["training"]["max_length"] = 512  # the tiny model has 128 positions
+    cases["max_length beyond the model"] = (c, "training.max_length 512 is longer than")
+    c = tiny_config(tiny_model_dir, tiny_data, tmp_path / "o8", positive_label="depression")
+    cases["positive label not a label"] = (c, "positive_label 'depression' is not one of the labels")
     return cases
 
 

@@ -267,9 +267,13 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     out = Path(output_dir or exp.output.dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False, allow_unicode=True))
+    spec = resolve(exp.model)
+    limit = spec.max_tokens()
+    if limit is not None and exp.training.max_length > limit:
+        raise XltError(f"training.max_length {exp.training.max_length} is longer than {exp.model} can read "
+                       f"({limit} tokens, its position embeddings); set training.max_length to {limit} or less")
     source, targets = load_data(exp, data_dir, out)
     labels = sorted(set(source.labels).union(*[t.labels for t in targets]))
-    spec = resolve(exp.model)
     if exp.positive_label is not None and exp.positive_label not in labels:
         raise XltError(f"positive_label {exp.positive_label!r} is not one of the labels {labels}; use one of them")
     positive = exp.positive_label or (labels[-1] if len(labels) == 2 and exp.task == "classification" else None)

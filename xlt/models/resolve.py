@@ -17,6 +17,9 @@ DEFAULT_MODEL = f"embedded:{embedded.NAME}"
 EMBEDDED = {embedded.NAME: embedded}
 
 
+ROBERTA_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "xmod"}
+
+
 @dataclass
 class ModelSpec:
     """A resolved model reference."""
@@ -28,6 +31,15 @@ class ModelSpec:
 
     def tokenizer(self):
         return AutoTokenizer.from_pretrained(self.path, fix_mistral_regex=False)
+
+    def max_tokens(self) -> int | None:
+        """The longest input the position embeddings cover (RoBERTa-type models start positions
+        after the padding index, so they cover two fewer), or None when the config does not say."""
+        cfg = AutoConfig.from_pretrained(self.path)
+        n = getattr(cfg, "max_position_embeddings", None)
+        if n is None:
+            return None
+        return n - (cfg.pad_token_id + 1) if cfg.model_type in ROBERTA_POSITIONS else n
 
 
 def resolve(ref: str | None) -> ModelSpec:
