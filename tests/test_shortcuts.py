@@ -66,3 +66,17 @@ def test_tfidf_uses_characters_for_scripts_without_spaces():
     clf = LogisticRegression(C=10).fit(vec.fit_transform(ja_train), labels)
     # unseen sentences: no whitespace word is shared with train, characters are
     assert list(clf.predict(vec.transform(["彼は悲しいと言った", "楽しい週末だった"]))) == ["dep", "ctl"]
+
+
+def test_top_tokens_use_character_ngrams_where_words_have_no_spaces():
+    from xlt.evaluate.shortcuts import words
+
+    assert words("今日はうつ病") == {"今日", "日は", "はう", "うつ", "つ病", "今日は", "日はう", "はうつ", "うつ病"}
+    assert words("Feeling low, 2 days") == {"feeling", "low", "2", "days"}
+    dep = ["朝からうつで何もできない", "うつがひどくて眠れない", "またうつの波が来た", "うつっぽい一日", "今日もうつ"]
+    ctl = ["ラーメンおいしかった", "映画を見に行った", "天気がいい日曜日", "新しい本を買った", "友達とカフェ"]
+    rows = [E(t, "dep") for t in dep] + [E(t, "ctl") for t in ctl]
+    top = top_predictive_tokens(rows, k=3, min_count=5)
+    assert top["dep"][0].token == "うつ" and top["dep"][0].precision == 1.0 and top["dep"][0].coverage == 1.0
+    rep = shortcut_report("jpn", {"train": rows, "test": rows})
+    assert rep.keyword == "うつ" and rep.keyword_share == {"ctl": 0.0, "dep": 1.0}

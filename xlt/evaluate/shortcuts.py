@@ -14,13 +14,22 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from xlt.data.examples import Example
+from xlt.data.preprocess import NO_SPACE_RE, count_words
 from xlt.evaluate.metrics import macro_f1
 
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 
 def words(text: str) -> set[str]:
-    return set(WORD_RE.findall(text.lower()))
+    """Lower-cased word tokens; in scripts written without spaces (Japanese, Chinese, Thai) a
+    whitespace "word" is a whole clause, so those runs give their character 2- and 3-grams instead."""
+    out: set[str] = set()
+    for w in WORD_RE.findall(text.lower()):
+        if NO_SPACE_RE.search(w):
+            out.update(w[i:i + n] for n in (2, 3) for i in range(len(w) - n + 1))
+        else:
+            out.add(w)
+    return out
 
 
 @dataclass
@@ -82,12 +91,12 @@ def keyword_rule_f1(train: list[Example], test: list[Example], keyword: str, lab
 
 
 def length_only_f1(train: list[Example], test: list[Example]) -> float | None:
-    """Macro-F1 of a logistic regression on log word count alone."""
+    """Macro-F1 of a logistic regression on log word count alone (words as `count_words` counts them)."""
     if len({r.label for r in train}) < 2:
         return None
 
     def x(rows):
-        return np.log1p([[len(r.text.split())] for r in rows])
+        return np.log1p([[count_words(r.text)] for r in rows])
 
     clf = LogisticRegression(max_iter=1000).fit(x(train), [r.label for r in train])
     return macro_f1([r.label for r in test], clf.predict(x(test)))
@@ -109,7 +118,7 @@ def shortcut_report(language: str, splits: dict[str, list[Example]], keyword: st
         share_train = keyword_share(train, keyword)
         kw_label = max(share_train, key=share_train.get)
     train_texts = {(r.text, r.text_pair) for r in train}
-    med = {lab: float(np.median([len(r.text.split()) for r in test if r.label == lab]))
+    med = {lab: float(np.median([count_words(r.text) for r in test if r.label == lab]))
            for lab in sorted({r.label for r in test})}
     return ShortcutReport(
         language=language, top_tokens=top, keyword=keyword,
