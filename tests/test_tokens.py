@@ -156,7 +156,7 @@ def test_madx_zero_shot_round_trip(tiny_mlm_dir, tmp_path):
                         "language": "tgt", "name": "toy"}],
            "protocol": {"strategies": ["zero_shot"], "seeds": [0]},
            "training": {"epochs": 15, "batch_size": 8, "lr": 1e-2, "threads": 1, "patience": 0},
-           "output": {"dir": str(tmp_path / "out")}}
+           "output": {"dir": str(tmp_path / "out"), "save_models": ["zero_shot"]}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     exp = parse_config(cfg)
     out = run_experiment(exp)
@@ -203,6 +203,14 @@ def test_madx_zero_shot_round_trip(tiny_mlm_dir, tmp_path):
     trainable = {k for k, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(".task." in k or k.startswith("classifier") for k in trainable)
     store.close()
+
+    # the saved zero-shot model (base + head, adapters/lang_tgt + adapters/task) tags like the run did
+    from xlt.serve.predict import Predictor
+
+    saved = out / "models" / "zero_shot-tgt-seed0"
+    assert sorted(p.name for p in (saved / "adapters").iterdir()) == ["lang_tgt", "task"]
+    tagged = Predictor(saved).predict([" ".join(r.tokens) for r in targets[0].splits["test"]])
+    assert [t["tags"] for t in tagged] == pred
 
 
 @needs_shared_data()

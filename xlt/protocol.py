@@ -33,7 +33,7 @@ from xlt.baselines import BASELINES, run_baseline
 from xlt.evaluate.shortcuts import shortcut_report
 from xlt.methods import get_method
 from xlt.methods.madx import LanguageAdapters
-from xlt.models import resolve, save_for_transformers
+from xlt.models import resolve
 from xlt.report.model_card import write_model_card
 from xlt.store import RunKey, Store, versions
 from xlt.tasks import get_task
@@ -248,9 +248,8 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
         save_dir = ctx.out / "models" / f"{prefix}{key.strategy}{'-' + str(key.n) if key.n else ''}-{key.language}-seed{key.seed}"
         tmp = save_dir.with_name(save_dir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        save_for_transformers(method.export(model), ctx.tokenizer, tmp,
-                              {"xlt_text_prefix": ctx.spec.text_prefix, "xlt_notice": ex.notice or "",
-                               "xlt_task": ex.task})
+        method.save(model, ctx.tokenizer, tmp, {"xlt_text_prefix": ctx.spec.text_prefix, "xlt_notice": ex.notice or "",
+                                                "xlt_task": ex.task})
         write_model_card(tmp, ex, key, metrics, ctx.source.key(), n_train)
         shutil.rmtree(save_dir, ignore_errors=True)
         os.replace(tmp, save_dir)  # a saved model directory exists only once it is complete

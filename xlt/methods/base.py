@@ -42,6 +42,12 @@ class AdaptationMethod:
         """A plain transformers model with the adaptation folded in (for saving and serving)."""
         return model
 
+    def save(self, model: nn.Module, tokenizer, out, extra_config: dict) -> None:
+        """Write a model directory that transformers (and `xlt predict`) load."""
+        from xlt.models import save_for_transformers
+
+        save_for_transformers(self.export(model), tokenizer, out, extra_config)
+
 
 def freeze_word_embeddings(model: nn.Module) -> None:
     """Freeze the (250k-row) word embeddings: little to learn from small data, much to forget."""

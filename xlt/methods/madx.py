@@ -75,8 +75,22 @@ class MadX(AdaptationMethod):
         model.set_active_adapters(Stack(name, TASK))
 
     def export(self, model: nn.Module) -> nn.Module:
-        raise XltError("saving MAD-X models is not supported yet (bottleneck adapters cannot be merged into the "
-                       "weights); remove madx from output.save_models, or save a lora/full model")
+        raise XltError("MAD-X adapters cannot be merged into the weights; save the model with output.save_models "
+                       "(base weights + head + adapters/, loaded by `xlt predict` or the adapters library)")
+
+    def save(self, model: nn.Module, tokenizer, out: Path, extra_config: dict) -> None:
+        """The base model with the trained head (plain transformers weights, adapters left out), and
+        the active adapter stack in adapters/<name>/ (the `adapters` library's format); config.json
+        names the stack (`xlt_adapters`) so `xlt predict` rebuilds Stack(lang, task)."""
+        from xlt.models import save_for_transformers
+
+        stack = [str(n) for n in model.active_adapters.flatten()]
+        every = list(model.adapters_config.adapters)
+        base = {k: v for k, v in model.state_dict().items() if not any(f".{a}." in k for a in every)}
+        save_for_transformers(model, tokenizer, out, {**extra_config, "xlt_adapters": stack}, state_dict=base)
+        for name in stack:
+            (out / "adapters").mkdir(exist_ok=True)
+            model.save_adapter(str(out / "adapters" / name), name, with_head=False)
 
 
 class LanguageAdapters:

@@ -33,13 +33,16 @@ class ModelSpec:
         return AutoTokenizer.from_pretrained(self.path, fix_mistral_regex=False)
 
     def max_tokens(self) -> int | None:
-        """The longest input the position embeddings cover (RoBERTa-type models start positions
-        after the padding index, so they cover two fewer), or None when the config does not say."""
-        cfg = AutoConfig.from_pretrained(self.path)
-        n = getattr(cfg, "max_position_embeddings", None)
-        if n is None:
-            return None
-        return n - (cfg.pad_token_id + 1) if cfg.model_type in ROBERTA_POSITIONS else n
+        return position_limit(AutoConfig.from_pretrained(self.path))
+
+
+def position_limit(cfg) -> int | None:
+    """The longest input the position embeddings cover (RoBERTa-type models start positions after
+    the padding index, so they cover two fewer), or None when the config does not say."""
+    n = getattr(cfg, "max_position_embeddings", None)
+    if n is None:
+        return None
+    return n - (cfg.pad_token_id + 1) if cfg.model_type in ROBERTA_POSITIONS else n
 
 
 def resolve(ref: str | None) -> ModelSpec:
@@ -81,7 +84,8 @@ def load_classifier(spec: ModelSpec, num_labels: int, id2label: dict[int, str]) 
     return AutoModelForSequenceClassification.from_pretrained(spec.path, **kwargs)
 
 
-def save_for_transformers(model: torch.nn.Module, tokenizer, out: Path, extra_config: dict | None = None) -> None:
+def save_for_transformers(model: torch.nn.Module, tokenizer, out: Path, extra_config: dict | None = None,
+                          state_dict: dict | None = None) -> None:
     """Save a plain model directory that `transformers` Auto classes load without xlt."""
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(model, BertMeanPoolForSequenceClassification):
@@ -91,5 +95,5 @@ def save_for_transformers(model: torch.nn.Module, tokenizer, out: Path, extra_co
         model.config.architectures = ["BertMeanPoolForSequenceClassification"]
     for k, v in (extra_config or {}).items():
         setattr(model.config, k, v)
-    model.save_pretrained(out, safe_serialization=True)
+    model.save_pretrained(out, safe_serialization=True, state_dict=state_dict)
     tokenizer.save_pretrained(out)

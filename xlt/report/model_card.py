@@ -20,6 +20,10 @@ def write_model_card(out: Path, exp, key, metrics: dict, source_key: str, train_
     else:
         summary = (f"Accuracy {metrics['accuracy']:.3f}, macro precision {metrics['macro_precision']:.3f}, "
                    f"macro recall {metrics['macro_recall']:.3f},\nmacro-F1 {metrics['macro_f1']:.3f}.")
+    madx = ("MAD-X: base weights and head here, the language and task adapters in `adapters/`, stacked in "
+            "the order `xlt_adapters` in config.json gives")
+    adapters_load = (", then `adapters.init(model)`, `model.load_adapter(path + '/adapters/' + name, load_as=name)` "
+                     "for each name in `xlt_adapters` and `model.set_active_adapters(Stack(*names))`")
     notice = exp.notice or ""
     text = f"""---
 library_name: transformers
@@ -35,8 +39,8 @@ Research on cross-lingual transfer: a {'tagger' if tokens else 'classifier'} tra
 with the `{key.strategy}` strategy. {'Outputs are research screening signals, not diagnoses; they must not be used for decisions about individuals.' if notice else 'Not evaluated for deployment.'}
 
 ## Model
-Base model `{exp.model}`, adaptation `{key.method}` (merged into the weights), {train_rows} training {'sentences' if tokens else 'texts'} in the last stage.
-Load without xlt: `{auto}` and
+Base model `{exp.model}`, adaptation `{key.method}` ({madx if key.method == 'madx' else 'merged into the weights'}), {train_rows} training {'sentences' if tokens else 'texts'} in the last stage.
+Load without xlt: `{auto}`{adapters_load if key.method == 'madx' else ''} and
 `AutoTokenizer.from_pretrained(path)`; {'words are tagged on their first subword (is_split_into_words=True).' if tokens else 'prepend the text prefix in `config.json` (`xlt_text_prefix`) to every input.'}
 
 ## Metrics on the {key.language} test split ({metrics['n']} {'sentences' if tokens else 'texts'})

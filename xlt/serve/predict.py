@@ -12,6 +12,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoMod
 
 from xlt.errors import XltError
 from xlt.models.modeling_meanpool import BertMeanPoolForSequenceClassification
+from xlt.models.resolve import position_limit
 from xlt.train import predict_encoded, use_bf16
 
 class Predictor:
@@ -28,16 +29,27 @@ class Predictor:
             self.model = BertMeanPoolForSequenceClassification.from_pretrained(model_dir)
         else:
             self.model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+        stack = getattr(config, "xlt_adapters", None)
+        if stack:  # a MAD-X model: base weights + head here, its adapter stack in adapters/
+            import adapters
+            from adapters.composition import Stack
+
+            adapters.init(self.model)
+            for name in stack:
+                self.model.load_adapter(str(model_dir / "adapters" / name), load_as=name, with_head=False)
+            self.model.set_active_adapters(Stack(*stack))
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, fix_mistral_regex=False)
         self.prefix = getattr(config, "xlt_text_prefix", "")
         self.notice = getattr(config, "xlt_notice", "")
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        self.max_tokens = position_limit(config) or 512
         self.bf16 = use_bf16(bf16)
         self.model.eval()
 
     def predict(self, texts: list[str], batch_size: int = 64, max_length: int = 512) -> list[dict]:
         if not texts:
             return []
+        max_length = min(max_length, self.max_tokens)  # longer inputs are truncated, not an index error
         if self.task != "classification":
             return self._tag(texts, batch_size, max_length)
         enc = self.tokenizer([self.prefix + t for t in texts], truncation=True, max_length=max_length)
