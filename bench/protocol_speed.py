@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import resource
 import subprocess
 import sys
@@ -264,7 +265,7 @@ def part_mfu(b: Bench, args) -> None:
     model = m.prepare(b.model(0))
     rows = b.data["eng"].splits["train"]
     enc = encode(b.tok, rows, b.spec.text_prefix, MAX_LEN, b.l2i)
-    batches = list(length_grouped_batches([len(x) for x in enc.ids], BATCH, __import__("random").Random(0)))
+    batches = list(length_grouped_batches([len(x) for x in enc.ids], BATCH, random.Random(0)))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
 
@@ -285,7 +286,7 @@ def part_mfu(b: Bench, args) -> None:
         step(idx)
     achieved = flops / (time.perf_counter() - t)
     tokens = int(np.mean([sum(len(enc.ids[i]) for i in idx) for idx in batches]))
-    h, ff = model.config.hidden_size if hasattr(model, "config") else 384, 1536
+    h, ff = model.config.hidden_size, model.config.intermediate_size  # the model's own matrix shapes
     shapes = [(tokens, h, h), (tokens, h, ff), (tokens, ff, h)]  # attention projections, FFN up, FFN down
     peak = 0.0
     for mm, k, n in shapes:

@@ -211,6 +211,13 @@ def test_madx_zero_shot_round_trip(tiny_mlm_dir, tmp_path):
     assert sorted(p.name for p in (saved / "adapters").iterdir()) == ["lang_tgt", "task"]
     tagged = Predictor(saved).predict([" ".join(r.tokens) for r in targets[0].splits["test"]])
     assert [t["tags"] for t in tagged] == pred
+    import shutil
+
+    from xlt.errors import XltError
+
+    shutil.rmtree(saved / "adapters" / "task")
+    with pytest.raises(XltError, match="adapters/task is missing"):
+        Predictor(saved)
 
 
 @needs_shared_data()

@@ -88,8 +88,8 @@ class MadX(AdaptationMethod):
         every = list(model.adapters_config.adapters)
         base = {k: v for k, v in model.state_dict().items() if not any(f".{a}." in k for a in every)}
         save_for_transformers(model, tokenizer, out, {**extra_config, "xlt_adapters": stack}, state_dict=base)
+        (out / "adapters").mkdir(exist_ok=True)
         for name in stack:
-            (out / "adapters").mkdir(exist_ok=True)
             model.save_adapter(str(out / "adapters" / name), name, with_head=False)
 
 

@@ -34,6 +34,10 @@ class Predictor:
             import adapters
             from adapters.composition import Stack
 
+            missing = [n for n in stack if not (model_dir / "adapters" / n / "adapter_config.json").exists()]
+            if missing:
+                raise XltError(f"{model_dir} is a MAD-X model but adapters/{missing[0]} is missing or incomplete; "
+                               "copy the whole saved model directory")
             adapters.init(self.model)
             for name in stack:
                 self.model.load_adapter(str(model_dir / "adapters" / name), load_as=name, with_head=False)
