@@ -9,7 +9,8 @@ decay, and no early stopping (patience 0), so both train the same number of opti
 
 Parts (--parts, default all):
   protocol  wall time of target-only, zero-shot, few-shot N=100/250, full-shot over the seeds and
-            languages, and macro-F1 of both per language and setting (the agreement check)
+            languages, and macro-F1 of both per language and setting (the agreement check); seed by
+            seed, each seed's result kept in bench/out/ so an interrupted run resumes
   train     training examples/s of one epoch on the English train split, per method
   predict   texts/s of xlt's Predictor against transformers.pipeline on 2,000 texts
   memory    peak resident memory of one LoRA training epoch, each side in its own subprocess
@@ -162,43 +163,73 @@ def xlt_protocol(b: Bench, method: str, seeds: list[int], langs: list[str]) -> d
 
 
 def part_protocol(b: Bench, args) -> None:
-    t = time.perf_counter()
-    base = baseline_protocol(b, args.method, args.seeds, args.langs)
-    t_base = time.perf_counter() - t
-    t = time.perf_counter()
-    mine = xlt_protocol(b, args.method, args.seeds, args.langs)
-    t_xlt = time.perf_counter() - t
-    print(f"\n## protocol ({args.method}; {len(args.seeds)} seeds; {', '.join(args.langs)}; "
+    """Seed by seed, the usual recipe then xlt, so the two sides of each ratio run minutes apart.
+
+    Each finished seed is written to bench/out/ (atomically), and a rerun with the same arguments
+    skips it: the 2.5-hour measurement survives an interrupted session.
+    """
+    from xlt.files import atomic_write_text
+
+    tag = f"{args.method}-{'-'.join(args.langs)}{'-quick' if b.quick else ''}"
+    path = Path(__file__).parent / "out" / f"protocol-{tag}.json"
+    done = json.loads(path.read_text()) if path.exists() else {}
+    for seed in args.seeds:
+        if str(seed) in done:
+            print(f"seed {seed}: reusing the measurement of {done[str(seed)]['finished']} from {path}")
+            continue
+        t = time.perf_counter()
+        base = baseline_protocol(b, args.method, [seed], args.langs)
+        t_base = time.perf_counter() - t
+        t = time.perf_counter()
+        mine = xlt_protocol(b, args.method, [seed], args.langs)
+        t_xlt = time.perf_counter() - t
+        print(f"seed {seed}: usual recipe {t_base:.0f} s, xlt {t_xlt:.0f} s, {t_base / t_xlt:.2f}x", flush=True)
+        done[str(seed)] = {"baseline_seconds": t_base, "xlt_seconds": t_xlt, "cpu": cpu_name(),
+                           "threads": torch.get_num_threads(), "finished": time.strftime("%Y-%m-%d %H:%M"),
+                           "baseline": {"|".join(map(str, k)): v for k, v in base.items()},
+                           "xlt": {"|".join(map(str, k)): v for k, v in mine.items()}}
+        path.parent.mkdir(exist_ok=True)
+        atomic_write_text(path, json.dumps(done, indent=1))
+    seeds = [s for s in args.seeds if str(s) in done]
+    t_base = sum(done[str(s)]["baseline_seconds"] for s in seeds)
+    t_xlt = sum(done[str(s)]["xlt_seconds"] for s in seeds)
+    print(f"\n## protocol ({args.method}; seeds {seeds}; {', '.join(args.langs)}; "
           f"{len(strategies())} settings per language)")
-    print(f"usual recipe (Trainer, padded 128, fp32, source retrained): {t_base:8.1f} s")
-    print(f"xlt run_experiment:                                         {t_xlt:8.1f} s")
-    print(f"speed-up: {t_base / t_xlt:.2f}x")
+    print("| seed | usual recipe (Trainer, padded 128, fp32, source retrained) s | xlt run_experiment s | speed-up | "
+          "measured |\n|---|---|---|---|---|")
+    for s in seeds:
+        d = done[str(s)]
+        print(f"| {s} | {d['baseline_seconds']:.0f} | {d['xlt_seconds']:.0f} | "
+              f"{d['baseline_seconds'] / d['xlt_seconds']:.2f}x | {d['finished']}, {d['threads']} threads |")
+    print(f"| all | {t_base:.0f} | {t_xlt:.0f} | {t_base / t_xlt:.2f}x | |")
     print("\n| language | setting | xlt macro-F1 | usual recipe macro-F1 | difference | within seed spread |")
     print("|---|---|---|---|---|---|")
     for lang in args.langs:
         for strategy, n in strategies():
-            a = [mine[(lang, strategy, n, s)] for s in args.seeds if (lang, strategy, n, s) in mine]
-            c = [base[(lang, strategy, n, s)] for s in args.seeds]
+            keys = {s: f"{lang}|{strategy}|{n}|{s}" for s in seeds}
+            a = [done[str(s)]["xlt"][keys[s]] for s in seeds]
+            c = [done[str(s)]["baseline"][keys[s]] for s in seeds]
             (ma, sa), (mc, sc) = mean_sd(a), mean_sd(c)
             spread = max(sa, sc) * 2
+            agree = ("yes" if abs(ma - mc) <= spread else "no") if len(seeds) > 1 else "n/a (one seed)"
             print(f"| {lang} | {strategy}{f' N={n}' if n else ''} | {ma:.3f} ± {sa:.3f} | {mc:.3f} ± {sc:.3f} | "
-                  f"{ma - mc:+.3f} | {'yes' if abs(ma - mc) <= spread else 'no'} |")
+                  f"{ma - mc:+.3f} | {agree} |")
 
 
 # ---------------------------------------------------------------- throughput, memory, MFU
 
-def xlt_epoch(b: Bench, method: str, rows) -> float:
+def xlt_epoch(b: Bench, method: str, rows, model=None) -> float:
     m = get_method(Method(name=method))
-    model = m.prepare(b.model(0))
+    model = m.prepare(model if model is not None else b.model(0))
     enc = encode(b.tok, rows, b.spec.text_prefix, MAX_LEN, b.l2i)
     t = time.perf_counter()
     train(model, m, b.tok, enc, None, Training(epochs=1, min_steps=0, patience=0, batch_size=BATCH), m.default_lr, 0)
     return len(rows) / (time.perf_counter() - t)
 
 
-def trainer_epoch(b: Bench, method: str, rows) -> float:
+def trainer_epoch(b: Bench, method: str, rows, model=None) -> float:
     m = get_method(Method(name=method))
-    model = m.prepare(b.model(0))
+    model = m.prepare(model if model is not None else b.model(0))
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         trainer_fit(b, model, rows, 1, m.default_lr, 0, tmp)
@@ -237,23 +268,44 @@ def part_predict(b: Bench, args) -> None:
     print(f"| {mine:.1f} | {base:.1f} | {mine / base:.2f}x |")
 
 
+MEMORY_SIDES = {"xlt": "xlt's training loop", "xlt-trim": "xlt, glibc M_TRIM_THRESHOLD 16 MB (memory handed back sooner)",
+                "trainer": "the usual recipe (Trainer, padded 128)"}
+
+
 def part_memory(b: Bench, args) -> None:
     print("\n## peak resident memory, one LoRA epoch on the English train split (own subprocess each)")
-    print("| side | peak RSS (GB) |\n|---|---|")
+    print("| side | peak RSS (GB) | after imports | + tokenizer, data | + model weights touched | ex/s |")
+    print("|---|---|---|---|---|---|")
     peaks = {}
-    for side in ("xlt", "trainer"):
+    for side, label in MEMORY_SIDES.items():
         cmd = [sys.executable, __file__, "--memory-child", side, "--method", "lora"] + (["--quick"] if b.quick else [])
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        peaks[side] = float(out.strip().splitlines()[-1]) / 1e6  # the child's own ru_maxrss, kB
-        print(f"| {side} | {peaks[side]:.2f} |")
+        out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        peaks[side] = out["peak"]
+        print(f"| {label} | {out['peak']:.2f} | {out['imports']:.2f} | {out['data']:.2f} | {out['model']:.2f} | "
+              f"{out['ex_s']:.1f} |")
     print(f"ratio xlt / usual recipe: {peaks['xlt'] / peaks['trainer']:.2f}")
 
 
 def memory_child(side: str, method: str, quick: bool) -> None:
+    """Peak RSS is the child's own ru_maxrss; the stages are its RSS after each step (psutil)."""
+    import psutil
+
+    proc = psutil.Process()
+    stages = {"imports": proc.memory_info().rss / 1e9}
     b = Bench([], quick)
+    stages["data"] = proc.memory_info().rss / 1e9
+    model = b.model(0)
+    for p in model.parameters():  # weights are memory-mapped until first read
+        p.detach().sum()
+    stages["model"] = proc.memory_info().rss / 1e9
+    if side == "xlt-trim":
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-1, 16 << 20)  # M_TRIM_THRESHOLD (glibc)
     rows = b.data["eng"].splits["train"]
-    (xlt_epoch if side == "xlt" else trainer_epoch)(b, method, rows)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    ex_s = (trainer_epoch if side == "trainer" else xlt_epoch)(b, method, rows, model)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB on Linux
+    print(json.dumps({**stages, "peak": peak, "ex_s": ex_s}))
 
 
 def part_mfu(b: Bench, args) -> None:
