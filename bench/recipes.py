@@ -100,7 +100,7 @@ def table(task: str, recipes: list[str], seeds: list[int], langs: list[str]) -> 
         for recipe, method in dict.fromkeys((r["recipe"], r["method"]) for r in runs):
             mine = [r for r in runs if (r["recipe"], r["method"]) == (recipe, method)]
             src = [r["metrics"]["score"] for r in source if (r["recipe"], r["method"]) == (recipe, method)]
-            by_lang = {lang: [r["metrics"]["score"] for r in mine if r["language"].endswith("/" + lang)]
+            by_lang = {lang: [r["metrics"]["score"] for r in mine if r["language"].split("/")[-1] == lang]
                        for lang in langs}
             seed_means = [np.mean(v) for s in seeds
                           if len(v := [r["metrics"]["score"] for r in mine if r["seed"] == s]) == len(langs)]

@@ -78,6 +78,20 @@ def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
     # rerunning skips everything
     res = run_cli(["run", cfg])
     assert res.returncode == 0 and "21 of 21 runs already finished" in res.stdout
+    # adding an N to the finished experiment runs only the new few-shot runs, on the saved source stage
+    stage = next((out / "stages").glob("*.safetensors"))
+    stage_mtime = stage.stat().st_mtime_ns
+    c["protocol"]["shots"].append(20)
+    write_config(cfg, c)
+    res = run_cli(["run", cfg])
+    assert res.returncode == 0 and "21 of 24 runs already finished" in res.stdout, res.stdout[-2000:]
+    assert sorted(r[5] for r in done_runs(out / "results.sqlite") if r[2] == 20) == ["embedding-lr", "full", "tfidf-lr"]
+    assert list((out / "stages").glob("*.safetensors")) == [stage] and stage.stat().st_mtime_ns == stage_mtime
+    # a changed recipe into the same directory is refused: one report would mix two configurations
+    c["training"]["lr"] = 1e-3
+    write_config(cfg, c)
+    res = run_cli(["run", cfg])
+    assert res.returncode == 2 and "made with different settings" in res.stderr, res.stderr[-2000:]
 
 
 def test_resume_after_kill_9(tiny_model_dir, tiny_data, tmp_path):

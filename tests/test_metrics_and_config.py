@@ -87,3 +87,27 @@ def test_config_hash_ignores_output_dir():
     b = parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}], "output": {"dir": "b"}})
     c = parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}], "split_seed": 1})
     assert a.hash() == b.hash() != c.hash()
+
+
+def test_run_hash_depends_on_what_changes_a_run():
+    base = {"source": {"dataset": "x"}, "targets": [{"dataset": "y", "language": "a"}],
+            "protocol": {"seeds": [0], "shots": [10]}}
+    labels = ["neg", "pos"]
+
+    def h(cfg, method="lora", target=0, lab=labels):
+        exp = parse_config(cfg)
+        return exp.run_hash(method, exp.targets[target] if target is not None else None, lab)
+
+    same = h(base)
+    # more seeds, another N, another target language, another method: the existing runs stay valid
+    wider = {**base, "protocol": {"seeds": [0, 1, 2], "shots": [10, 100], "strategies": ["zero_shot", "few_shot"]},
+             "targets": [*base["targets"], {"dataset": "y", "language": "b"}],
+             "methods": [{"name": "lora"}, {"name": "full"}]}
+    assert h(wider) == same and h(wider, target=None) == h(base, target=None)
+    # anything the run's result depends on changes it
+    assert h({**base, "training": {"lr": 1e-4}}) != same
+    assert h({**base, "method": {"name": "lora", "r": 16}}) != same
+    assert h({**base, "targets": [{"dataset": "y", "language": "a", "train_limit": 50}]}) != same
+    assert h(base, lab=["neg", "neu", "pos"]) != same
+    assert h(wider, method="full") != same
+    assert h(base, target=None) != same  # the source stage does not depend on the target

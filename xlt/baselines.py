@@ -77,8 +77,9 @@ def run_baseline(ctx, key) -> None:
     """Fit, select C on validation, evaluate on test, record in the store like any run."""
     if key.method == "embedding-lr" and ctx.spec.pooling != "mean":
         return  # needs a mean-pooled encoder; reported as absent, not faked
-    run_id = key.run_id(ctx.config_hash)
-    ctx.store.mark_started(run_id, key, ctx.config_hash, {"experiment": ctx.exp.name, "model": ctx.exp.model})
+    run_hash = ctx.run_hash(key)
+    run_id = key.run_id(run_hash)
+    ctx.store.mark_started(run_id, key, run_hash, {"experiment": ctx.exp.name, "model": ctx.exp.model})
     t0 = time.perf_counter()
     train, val, test, selection = _rows(ctx, key)
     x_train, x_val, x_test, features = _features(ctx, key.method, train, val, test)

@@ -190,6 +190,27 @@ class Experiment(Strict):
             d["preprocess"].pop("rewrite_text", None)  # hashes of configs written before the key existed stay valid
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
+    def run_hash(self, method: str, target: DataSource | None, labels: list[str]) -> str:
+        """Hash of what one run's result depends on: the shared settings, its method, its target, the labels.
+
+        Seeds, strategies, shots and the other targets and methods are left out (k-shot samples are
+        nested and depend only on N and the seed), so adding a seed, an N, a language or a method to a
+        finished experiment runs only what is new and reuses the saved source stages. `target` is None
+        for the source stage and its evaluation; `method` may name a baseline (tfidf-lr, embedding-lr).
+        """
+        d = self.resolved()
+        for key in ("output", "positive_label", "ablate_preprocessing", "targets", "method", "methods", "baselines",
+                    "notice", "shortcut_keywords"):
+            d.pop(key, None)
+        for key in ("seeds", "strategies", "shots", "skip_shots_above_train"):
+            d["protocol"].pop(key, None)
+        if d["preprocess"].get("rewrite_text", True):
+            d["preprocess"].pop("rewrite_text", None)
+        cfg = next((m for m in self.method_list() if m.name == method), None)
+        d["run"] = {"method": cfg.model_dump(mode="json") if cfg is not None else method, "labels": labels,
+                    "target": target.model_dump(mode="json") if target is not None else None}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
 
 PRESETS_DIR = Path(__file__).with_name("presets")
 PREPROCESS_ABLATION_DIR = "without-preprocessing"  # inside the run directory

@@ -52,7 +52,6 @@ class Context:
     labels: list[str]
     source: LanguageData
     targets: list[LanguageData]
-    config_hash: str
     task: object = None
     language_adapters: LanguageAdapters | None = None
 
@@ -62,6 +61,13 @@ class Context:
 
     def encode(self, rows: list[Example]):
         return self.task.encode(self.tokenizer, rows, self.spec.text_prefix, self.exp.training.max_length, self.label2id)
+
+    def run_hash(self, key: RunKey) -> str:
+        """The hash in this run's id and in its source stage's file name (see Experiment.run_hash)."""
+        target = None
+        if key.strategy != "source":
+            target = next(cfg for cfg, ld in zip(self.exp.targets, self.targets) if ld.key() == f"{key.dataset}/{key.language}")
+        return self.exp.run_hash(key.method, target, self.labels)
 
     def method_cfg(self, name: str):
         return next(m for m in self.exp.method_list() if m.name == name)
@@ -171,8 +177,12 @@ class SourceStages:
         self.dir.mkdir(exist_ok=True)
 
     def path(self, method: str, seed: int, select_on: LanguageData) -> Path:
-        tag = "source" if select_on is self.ctx.source else f"select-{select_on.language}"
-        return self.dir / f"{self.ctx.config_hash}-{method}-seed{seed}-{tag}.safetensors"
+        if select_on is self.ctx.source:
+            tag, h = "source", self.ctx.run_hash(RunKey(method, "source", None, seed, select_on.dataset, select_on.language))
+        else:  # selected on a target's validation split: depends on that target's data too
+            tag = f"select-{select_on.language}"
+            h = self.ctx.run_hash(RunKey(method, "zero_shot", None, seed, select_on.dataset, select_on.language))
+        return self.dir / f"{h}-{method}-seed{seed}-{tag}.safetensors"
 
     def model(self, method_name: str, seed: int, select_on: LanguageData):
         """A model holding the source stage's weights: loaded if saved, else trained and saved."""
@@ -198,9 +208,10 @@ class SourceStages:
 def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     """Train (as the strategy says) and evaluate one run, then record it in one transaction."""
     ex, tr = ctx.exp, ctx.exp.training
-    run_id = key.run_id(ctx.config_hash)
+    run_hash = ctx.run_hash(key)
+    run_id = key.run_id(run_hash)
     target = ctx.data_for(key)
-    ctx.store.mark_started(run_id, key, ctx.config_hash, {"experiment": ex.name, "model": ex.model})
+    ctx.store.mark_started(run_id, key, run_hash, {"experiment": ex.name, "model": ex.model})
     t0 = time.perf_counter()
     info: dict = {}
     if key.strategy in ("source", "zero_shot", "few_shot", "full_shot"):
@@ -260,6 +271,18 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     ctx.store.finish(run_id, metrics, selection, train_seconds, eval_seconds, versions(), info, preds)
 
 
+def _refuse_mixed_settings(store: Store, keys: list[RunKey], ctx: Context, out: Path) -> None:
+    """Stop before a changed config adds its runs beside the old ones: one table would hold two recipes."""
+    done = {(r["method"], r["strategy"], r["n"], r["seed"], r["dataset"], r["language"]): r["run_id"]
+            for r in store.runs("done")}
+    stale = [k for k in keys if done.get((k.method, k.strategy, k.n, k.seed, k.dataset, k.language))
+             not in (None, k.run_id(ctx.run_hash(k)))]
+    if stale:
+        raise XltError(f"{out} already holds {len(stale)} finished run(s) made with different settings (first: "
+                       f"{stale[0].label()}), and one report would mix the two; give output.dir a new directory, "
+                       f"or delete {out / 'results.sqlite'} and {out / 'stages'} to start over")
+
+
 def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None) -> Path:
     """Run every planned run not already finished; returns the output directory."""
     set_threads(exp.training.threads)
@@ -289,7 +312,7 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
         store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits, exp.shortcut_keywords.get(d.language)).to_dict()
                                      for d in [source, *targets]})
     tokenizer = spec.tokenizer()
-    ctx = Context(exp, out, store, spec, tokenizer, labels, source, targets, exp.hash(), get_task(exp.task))
+    ctx = Context(exp, out, store, spec, tokenizer, labels, source, targets, get_task(exp.task))
     stages = SourceStages(ctx)
     madx = next((m for m in exp.method_list() if m.name == "madx"), None)
     if madx is not None:
@@ -300,7 +323,8 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
     keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted((k for m in methods for k in plan(ctx, m)),
                                                                     key=lambda k: k.seed)
-    todo = [k for k in keys if not store.is_done(k.run_id(ctx.config_hash))]
+    _refuse_mixed_settings(store, keys, ctx, out)
+    todo = [k for k in keys if not store.is_done(k.run_id(ctx.run_hash(k)))]
     if len(todo) < len(keys):
         print(f"resuming: {len(keys) - len(todo)} of {len(keys)} runs already finished")
     for key in tqdm(todo, desc="runs", unit="run", disable=None):
