@@ -77,6 +77,11 @@ def config(task: str, recipe: str, seeds: list[int], langs: list[str]) -> dict:
             "output": {"dir": str(OUT / task / recipe), "save_predictions": False}}
 
 
+def score(run: dict) -> float:
+    """The task's headline score: entity F1 for tagging, macro-F1 for classification."""
+    return run["metrics"]["score"] if "score" in run["metrics"] else run["metrics"]["macro_f1"]
+
+
 def fmt(values: list[float]) -> str:
     if not values:
         return ""
@@ -99,11 +104,11 @@ def table(task: str, recipes: list[str], seeds: list[int], langs: list[str]) -> 
         print("|---|---|---|" + "---|" * len(langs) + "---|---|")
         for recipe, method in dict.fromkeys((r["recipe"], r["method"]) for r in runs):
             mine = [r for r in runs if (r["recipe"], r["method"]) == (recipe, method)]
-            src = [r["metrics"]["score"] for r in source if (r["recipe"], r["method"]) == (recipe, method)]
-            by_lang = {lang: [r["metrics"]["score"] for r in mine if r["language"].split("/")[-1] == lang]
+            src = [score(r) for r in source if (r["recipe"], r["method"]) == (recipe, method)]
+            by_lang = {lang: [score(r) for r in mine if r["language"].split("/")[-1] == lang]
                        for lang in langs}
             seed_means = [np.mean(v) for s in seeds
-                          if len(v := [r["metrics"]["score"] for r in mine if r["seed"] == s]) == len(langs)]
+                          if len(v := [score(r) for r in mine if r["seed"] == s]) == len(langs)]
             collapsed = sum(bool(r["metrics"].get("collapsed")) for r in mine)
             print(f"| {recipe} | {method} | {fmt(src)} | " + " | ".join(fmt(by_lang[lang]) for lang in langs)
                   + f" | {fmt(seed_means)} | {collapsed}/{len(mine)} |")
