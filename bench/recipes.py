@@ -57,6 +57,9 @@ RECIPES = {
         "lora-3ep-fixed": {"training": {"epochs": 3, "patience": 0}},
         "full-5ep-lr5e-5": {"method": {"name": "full"}, "training": {"patience": 0}},
         "full-5ep-lr1e-4": {"method": {"name": "full"}, "training": {"patience": 0, "lr": 1e-4}},
+        # zero-shot only (a few minutes each): does a gentler source stage transfer better to distant languages?
+        "lora-lr3e-4-zero-shot": {"training": {"lr": 3e-4}, "protocol": {"strategies": ["zero_shot"]}},
+        "full-lr5e-5-zero-shot": {"method": {"name": "full"}, "protocol": {"strategies": ["zero_shot"]}},
     },
 }
 
