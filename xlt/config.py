@@ -181,14 +181,18 @@ class Experiment(Strict):
         """The ablation arm: the same experiment with the same rows, their text not rewritten."""
         return self.model_copy(update={"preprocess": self.preprocess.without_rewriting(), "ablate_preprocessing": False})
 
-    def hash(self) -> str:
-        """Hash of everything that changes results (not the output directory or report-only keys)."""
+    def _settings(self, *drop: str) -> dict:
+        """resolved() without the output directory, the report-only keys and `drop`: what a hash covers."""
         d = self.resolved()
-        for key in ("output", "positive_label", "ablate_preprocessing"):
+        for key in ("output", "positive_label", "ablate_preprocessing", *drop):
             d.pop(key, None)
         if d["preprocess"].get("rewrite_text", True):
             d["preprocess"].pop("rewrite_text", None)  # hashes of configs written before the key existed stay valid
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return d
+
+    def hash(self) -> str:
+        """Hash of everything that changes results (not the output directory or report-only keys)."""
+        return _digest(self._settings())
 
     def run_hash(self, method: str, target: DataSource | None, labels: list[str]) -> str:
         """Hash of what one run's result depends on: the shared settings, its method, its target, the labels.
@@ -198,18 +202,17 @@ class Experiment(Strict):
         finished experiment runs only what is new and reuses the saved source stages. `target` is None
         for the source stage and its evaluation; `method` may name a baseline (tfidf-lr, embedding-lr).
         """
-        d = self.resolved()
-        for key in ("output", "positive_label", "ablate_preprocessing", "targets", "method", "methods", "baselines",
-                    "notice", "shortcut_keywords"):
-            d.pop(key, None)
+        d = self._settings("targets", "method", "methods", "baselines", "notice", "shortcut_keywords")
         for key in ("seeds", "strategies", "shots", "skip_shots_above_train"):
             d["protocol"].pop(key, None)
-        if d["preprocess"].get("rewrite_text", True):
-            d["preprocess"].pop("rewrite_text", None)
         cfg = next((m for m in self.method_list() if m.name == method), None)
         d["run"] = {"method": cfg.model_dump(mode="json") if cfg is not None else method, "labels": labels,
                     "target": target.model_dump(mode="json") if target is not None else None}
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return _digest(d)
+
+
+def _digest(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 PRESETS_DIR = Path(__file__).with_name("presets")

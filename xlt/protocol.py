@@ -177,12 +177,10 @@ class SourceStages:
         self.dir.mkdir(exist_ok=True)
 
     def path(self, method: str, seed: int, select_on: LanguageData) -> Path:
-        if select_on is self.ctx.source:
-            tag, h = "source", self.ctx.run_hash(RunKey(method, "source", None, seed, select_on.dataset, select_on.language))
-        else:  # selected on a target's validation split: depends on that target's data too
-            tag = f"select-{select_on.language}"
-            h = self.ctx.run_hash(RunKey(method, "zero_shot", None, seed, select_on.dataset, select_on.language))
-        return self.dir / f"{h}-{method}-seed{seed}-{tag}.safetensors"
+        # a stage selected on a target's validation split depends on that target's data too: hash it as a zero-shot run
+        own = select_on is self.ctx.source
+        h = self.ctx.run_hash(RunKey(method, "source" if own else "zero_shot", None, seed, select_on.dataset, select_on.language))
+        return self.dir / f"{h}-{method}-seed{seed}-{'source' if own else f'select-{select_on.language}'}.safetensors"
 
     def model(self, method_name: str, seed: int, select_on: LanguageData):
         """A model holding the source stage's weights: loaded if saved, else trained and saved."""
@@ -271,12 +269,12 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     ctx.store.finish(run_id, metrics, selection, train_seconds, eval_seconds, versions(), info, preds)
 
 
-def _refuse_mixed_settings(store: Store, keys: list[RunKey], ctx: Context, out: Path) -> None:
+def _refuse_mixed_settings(store: Store, run_ids: dict[RunKey, str], out: Path) -> None:
     """Stop before a changed config adds its runs beside the old ones: one table would hold two recipes."""
     done = {(r["method"], r["strategy"], r["n"], r["seed"], r["dataset"], r["language"]): r["run_id"]
             for r in store.runs("done")}
-    stale = [k for k in keys if done.get((k.method, k.strategy, k.n, k.seed, k.dataset, k.language))
-             not in (None, k.run_id(ctx.run_hash(k)))]
+    stale = [k for k, run_id in run_ids.items()
+             if done.get((k.method, k.strategy, k.n, k.seed, k.dataset, k.language)) not in (None, run_id)]
     if stale:
         raise XltError(f"{out} already holds {len(stale)} finished run(s) made with different settings (first: "
                        f"{stale[0].label()}), and one report would mix the two; give output.dir a new directory, "
@@ -323,8 +321,9 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
     keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted((k for m in methods for k in plan(ctx, m)),
                                                                     key=lambda k: k.seed)
-    _refuse_mixed_settings(store, keys, ctx, out)
-    todo = [k for k in keys if not store.is_done(k.run_id(ctx.run_hash(k)))]
+    run_ids = {k: k.run_id(ctx.run_hash(k)) for k in keys}
+    _refuse_mixed_settings(store, run_ids, out)
+    todo = [k for k in keys if not store.is_done(run_ids[k])]
     if len(todo) < len(keys):
         print(f"resuming: {len(keys) - len(todo)} of {len(keys)} runs already finished")
     for key in tqdm(todo, desc="runs", unit="run", disable=None):
