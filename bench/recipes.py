@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from xlt.config import parse_config
+from xlt.errors import XltError
 from xlt.protocol import run_experiment
 from xlt.store import Store
 
@@ -128,9 +129,14 @@ def main() -> None:
     base = BASES[args.task]
     langs = base["all_langs"] if args.langs == ["all"] else (args.langs or base["langs"])
     recipes = args.recipes or list(RECIPES[args.task])
+    if unknown := [r for r in recipes if r not in RECIPES[args.task]]:
+        ap.error(f"unknown {args.task} recipe(s) {unknown}; choose from {list(RECIPES[args.task])}")
     if not args.table_only:
         for recipe in recipes:
-            run_experiment(parse_config(config(args.task, recipe, args.seeds, langs)), str(DATA))
+            try:
+                run_experiment(parse_config(config(args.task, recipe, args.seeds, langs)), str(DATA))
+            except XltError as e:
+                ap.error(str(e))
             table(args.task, [recipe], args.seeds, langs)
     table(args.task, recipes, args.seeds, langs)
 

@@ -90,8 +90,10 @@ def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
     # a changed recipe into the same directory is refused: one report would mix two configurations
     c["training"]["lr"] = 1e-3
     write_config(cfg, c)
+    resolved = (out / "config.resolved.yaml").read_text()
     res = run_cli(["run", cfg])
     assert res.returncode == 2 and "made with different settings" in res.stderr, res.stderr[-2000:]
+    assert (out / "config.resolved.yaml").read_text() == resolved  # the refused config is not recorded as the store's
 
 
 def test_resume_after_kill_9(tiny_model_dir, tiny_data, tmp_path):

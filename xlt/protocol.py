@@ -286,7 +286,6 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     set_threads(exp.training.threads)
     out = Path(output_dir or exp.output.dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False, allow_unicode=True))
     spec = resolve(exp.model)
     limit = spec.max_tokens()
     if limit is not None and exp.training.max_length > limit:
@@ -298,17 +297,7 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
         raise XltError(f"positive_label {exp.positive_label!r} is not one of the labels {labels}; use one of them")
     positive = exp.positive_label or (labels[-1] if len(labels) == 2 and exp.task == "classification" else None)
     store = Store(out / "results.sqlite")
-    unseen = {t.key(): _unseen(source, t) for t in targets}
     methods = [m.name for m in exp.method_list()]
-    store.set_meta("experiment", {"name": exp.name, "config_hash": exp.hash(), "labels": labels, "task": exp.task,
-                                  "source": source.key(), "targets": [t.key() for t in targets],
-                                  "unseen_in_source": {k: v for k, v in unseen.items() if v},
-                                  "notes": {d.key(): d.notes for d in [source, *targets]},
-                                  "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model,
-                                  "positive_label": positive})
-    if exp.task == "classification":
-        store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits, exp.shortcut_keywords.get(d.language)).to_dict()
-                                     for d in [source, *targets]})
     tokenizer = spec.tokenizer()
     ctx = Context(exp, out, store, spec, tokenizer, labels, source, targets, get_task(exp.task))
     stages = SourceStages(ctx)
@@ -323,6 +312,18 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
                                                                     key=lambda k: k.seed)
     run_ids = {k: k.run_id(ctx.run_hash(k)) for k in keys}
     _refuse_mixed_settings(store, run_ids, out)
+    # written once the config has passed every check, so a rejected config leaves the old store and config as they were
+    atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False, allow_unicode=True))
+    unseen = {t.key(): _unseen(source, t) for t in targets}
+    store.set_meta("experiment", {"name": exp.name, "config_hash": exp.hash(), "labels": labels, "task": exp.task,
+                                  "source": source.key(), "targets": [t.key() for t in targets],
+                                  "unseen_in_source": {k: v for k, v in unseen.items() if v},
+                                  "notes": {d.key(): d.notes for d in [source, *targets]},
+                                  "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model,
+                                  "positive_label": positive})
+    if exp.task == "classification":
+        store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits, exp.shortcut_keywords.get(d.language)).to_dict()
+                                     for d in [source, *targets]})
     todo = [k for k in keys if not store.is_done(run_ids[k])]
     if len(todo) < len(keys):
         print(f"resuming: {len(keys) - len(todo)} of {len(keys)} runs already finished")
