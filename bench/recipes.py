@@ -47,7 +47,9 @@ BASES = {
 RECIPES = {
     "ner": {
         "base-3k-2ep-lr5e-5": {"source": {"train_limit": 3000}},  # the issue-4 run's recipe
-        "4k-3ep-lr5e-5": {"source": {"train_limit": 4000}, "training": {"epochs": 3}},
+        # the chosen recipe, also few-shot (adding a strategy reruns only the new runs on the saved source stage)
+        "4k-3ep-lr5e-5": {"source": {"train_limit": 4000}, "training": {"epochs": 3},
+                          "protocol": {"strategies": ["zero_shot", "few_shot"], "shots": [100]}},
         "4k-3ep-lr1e-4": {"source": {"train_limit": 4000}, "training": {"epochs": 3, "lr": 1e-4}},
         "4k-3ep-lr2e-4": {"source": {"train_limit": 4000}, "training": {"epochs": 3, "lr": 2e-4}},
         "4k-3ep-lr4e-4": {"source": {"train_limit": 4000}, "training": {"epochs": 3, "lr": 4e-4}},
@@ -61,6 +63,18 @@ RECIPES = {
         # zero-shot only (a few minutes each): does a gentler source stage transfer better to distant languages?
         "lora-lr3e-4-zero-shot": {"training": {"lr": 3e-4}, "protocol": {"strategies": ["zero_shot"]}},
         "full-lr5e-5-zero-shot": {"method": {"name": "full"}, "protocol": {"strategies": ["zero_shot"]}},
+        # LP-FT: the head fitted on frozen features first, then fine-tuning at a low lr (zero-shot only)
+        "lpft-lora-lr1e-4-zero-shot": {"training": {"head_init": "probe", "lr": 1e-4},
+                                       "protocol": {"strategies": ["zero_shot"]}},
+        "lpft-lora-lr3e-4-zero-shot": {"training": {"head_init": "probe", "lr": 3e-4},
+                                       "protocol": {"strategies": ["zero_shot"]}},
+        "lpft-full-lr1e-5-zero-shot": {"method": {"name": "full"}, "training": {"head_init": "probe", "lr": 1e-5},
+                                       "protocol": {"strategies": ["zero_shot"]}},
+        # zero-shot and self-training on the unlabelled target texts (the training split's texts, labels unread)
+        "frozen-self-training": {"method": {"name": "frozen"}, "protocol": {"strategies": ["zero_shot", "self_training"]}},
+        "lpft-lora-lr3e-4-self-training": {"training": {"head_init": "probe", "lr": 3e-4},
+                                           "protocol": {"strategies": ["zero_shot", "self_training"],
+                                                        "self_training": {"rounds": 1}}},
     },
 }
 

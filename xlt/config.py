@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from xlt.errors import XltError
 
-STRATEGIES = ("target_only", "zero_shot", "few_shot", "full_shot", "joint")
+STRATEGIES = ("target_only", "zero_shot", "self_training", "few_shot", "full_shot", "joint")
 
 
 class Strict(BaseModel):
@@ -86,12 +86,24 @@ class Preprocess(Strict):
         return self.model_copy(update={"rewrite_text": False})
 
 
+class SelfTraining(Strict):
+    """Zero-shot plus unlabelled target text: the source model labels the target texts, the most
+    confident share of each predicted class joins the source data, and the model is retrained from
+    the source stage; repeated `rounds` times. Balanced per class so a model that leans to one class
+    is not fed more of it (the collapse trap)."""
+
+    rounds: int = Field(3, ge=1)
+    fraction: float = Field(0.6, gt=0, le=1)  # share of the unlabelled texts kept per round, split evenly over classes
+
+
 class Protocol(Strict):
-    strategies: list[Literal["target_only", "zero_shot", "few_shot", "full_shot", "joint"]] = ["target_only", "zero_shot", "few_shot", "full_shot"]
+    strategies: list[Literal["target_only", "zero_shot", "self_training", "few_shot", "full_shot", "joint"]] = \
+        ["target_only", "zero_shot", "few_shot", "full_shot"]
     shots: list[int] = [100, 250, 500, 1000]
     seeds: list[int] = [0]
     zero_shot_selection: Literal["source", "target"] = "source"
     skip_shots_above_train: bool = False  # True: silently skip N larger than a language's training set
+    self_training: SelfTraining = SelfTraining()
 
 
 class Training(Strict):
@@ -107,6 +119,8 @@ class Training(Strict):
     patience: int = 2  # early stopping on validation macro-F1, counted in validations (0 = keep the last epoch)
     max_validations: int = 5  # validate every ceil(epochs / this) epochs, so many short epochs stay cheap
     class_weighted_loss: bool = False
+    # probe: fit the classification head on the untouched encoder's features before fine-tuning (LP-FT)
+    head_init: Literal["random", "probe"] = "random"
     bf16: Literal["auto", "on", "off"] = "auto"
     threads: int | None = None
     eval_batch_size: int = 64
@@ -165,6 +179,12 @@ class Experiment(Strict):
             self.baselines = ["tfidf-lr", "embedding-lr"] if self.task == "classification" else []
         elif self.baselines and self.task != "classification":
             raise ValueError(f"baselines {self.baselines} are text-classification baselines; use baselines: [] for {self.task}")
+        if "self_training" in self.protocol.strategies and self.task != "classification":
+            raise ValueError(f"protocol.strategies: self_training pseudo-labels whole texts (classification); "
+                             f"it is not built for {self.task}: remove it from strategies")
+        if self.training.head_init == "probe" and self.task != "classification":
+            raise ValueError(f"training.head_init: probe fits a sentence classifier's head first; {self.task} trains "
+                             "its per-token head with the encoder: remove head_init")
         if self.ablate_preprocessing and (self.task != "classification" or not self.preprocess.rewrite_text
                                           or not any(getattr(self.preprocess, s) for s in REWRITING_STEPS)):
             raise ValueError("ablate_preprocessing compares text cleaning on and off: it needs a classification task "
@@ -188,6 +208,10 @@ class Experiment(Strict):
             d.pop(key, None)
         if d["preprocess"].get("rewrite_text", True):
             d["preprocess"].pop("rewrite_text", None)  # hashes of configs written before the key existed stay valid
+        if d["training"].get("head_init") == "random":
+            d["training"].pop("head_init")  # likewise
+        if d["protocol"].get("self_training") == SelfTraining().model_dump():
+            d["protocol"].pop("self_training")  # likewise
         return d
 
     def hash(self) -> str:

@@ -37,7 +37,8 @@ from xlt.models import resolve
 from xlt.report.model_card import write_model_card
 from xlt.store import RunKey, Store, versions
 from xlt.tasks import get_task
-from xlt.train import seed_everything, set_threads, train, use_bf16
+from xlt.self_training import self_train
+from xlt.train import probe_head, seed_everything, set_threads, train, use_bf16
 
 
 @dataclass
@@ -81,6 +82,14 @@ class Context:
         model = self.task.load_model(self.spec, self.labels)
         return method, method.prepare(model)
 
+    def probe_head(self, method, model, train_data, val_data, seed: int) -> dict:
+        """With `training.head_init: probe`, fit a fresh model's head on its untouched features first (LP-FT);
+        returns what to record of it."""
+        if self.exp.training.head_init != "probe" or method.frozen_features:
+            return {}
+        res = probe_head(model, self.tokenizer, train_data, val_data, self.exp.training, seed)
+        return {"head_init": {"method": "probe", "val_score": res.best_val_f1, "seconds": round(res.seconds, 1)}}
+
     def data_for(self, key: RunKey) -> LanguageData:
         if key.strategy == "source":
             return self.source
@@ -94,7 +103,8 @@ class Context:
         return enc, lambda model: self.task.validation_score(model, self.tokenizer, enc, self.labels, self.exp.training)
 
     def unlabelled_texts(self, language: str) -> list[str]:
-        """Text for a MAD-X language adapter: the `unlabelled:` file, else the language's training texts."""
+        """Unlabelled text (MAD-X language adapters, self-training): the `unlabelled:` file, else the texts of
+        the language's training and validation splits, their labels unread."""
         for d, src in zip([self.source, *self.targets], [self.exp.source, *self.exp.targets]):
             if d.language != language:
                 continue
@@ -106,7 +116,7 @@ class Context:
             texts = [r.text for r in d.splits["train"] + d.splits["validation"]]
             if texts:
                 return texts
-        raise XltError(f"MAD-X needs unlabelled {language} text for its language adapter and {language} has no "
+        raise XltError(f"MAD-X and self_training need unlabelled {language} text and {language} has no "
                        f"training data; give unlabelled: (a text file, one text per line) in its data source")
 
 
@@ -145,14 +155,16 @@ def plan(ctx: Context, method: str) -> list[RunKey]:
     """Every run the config asks for with one method, source-language evaluation first."""
     p = ctx.exp.protocol
     keys: list[RunKey] = []
-    needs_source = any(s in p.strategies for s in ("zero_shot", "few_shot", "full_shot"))
+    needs_source = any(s in p.strategies for s in ("zero_shot", "self_training", "few_shot", "full_shot"))
     for seed in p.seeds:
         if needs_source:
             keys.append(RunKey(method, "source", None, seed, ctx.source.dataset, ctx.source.language))
         for t in ctx.targets:
             n_train = len(t.splits["train"])
             for strategy in p.strategies:
-                if strategy != "zero_shot" and n_train == 0:
+                if strategy == "self_training" and method in BASELINES:
+                    continue  # the simple baselines stay simple: their zero-shot rows are the comparison
+                if strategy not in ("zero_shot", "self_training") and n_train == 0:
                     raise XltError(f"{t.key()} has no training data, so {strategy} is impossible; use only zero_shot "
                                    "for it (a separate config), or give its files: {train: ...}")
                 if strategy == "few_shot":
@@ -194,10 +206,12 @@ class SourceStages:
         ex = ctx.exp
         lr = ex.training.lr or method.default_lr
         val, validate = ctx.validation(select_on.splits["validation"])
-        result = train(model, method, ctx.tokenizer, ctx.encode(ctx.source.splits["train"]), val, ex.training, lr,
+        rows = ctx.encode(ctx.source.splits["train"])
+        probe = ctx.probe_head(method, model, rows, val, seed)
+        result = train(model, method, ctx.tokenizer, rows, val, ex.training, lr,
                        seed, desc=f"{method_name} source {ctx.source.language} seed {seed}", validate=validate)
         selection = f"{select_on.language}-validation" if ex.training.patience > 0 else "none (fixed budget, last epoch)"
-        info = {**result.__dict__, "lr": lr, "selection": selection}
+        info = {**result.__dict__, "lr": lr, "selection": selection, **probe}
         atomic_write_text(path.with_suffix(".json"), json.dumps(info))
         atomic_save_tensors(path, method.trainable_state(model))
         return method, model, info
@@ -212,7 +226,7 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     ctx.store.mark_started(run_id, key, run_hash, {"experiment": ex.name, "model": ex.model})
     t0 = time.perf_counter()
     info: dict = {}
-    if key.strategy in ("source", "zero_shot", "few_shot", "full_shot"):
+    if key.strategy in ("source", "zero_shot", "self_training", "few_shot", "full_shot"):
         select_on = target if (key.strategy == "zero_shot" and ex.protocol.zero_shot_selection == "target") else ctx.source
         method, model, info = stages.model(key.method, key.seed, select_on)
         method.use_language(model, target.language, ctx.language_adapters)
@@ -227,15 +241,18 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
                         desc=key.label(), validate=validate)
             info = {**res.__dict__, "lr": lr, "source_stage": info}
             selection, n_train = "target-validation", len(rows)
+        elif key.strategy == "self_training":
+            info = {**self_train(ctx, key, method, model, target), "source_stage": info}
     else:
         method, model = ctx.fresh_model(key.seed, key.method)
         method.use_language(model, target.language, ctx.language_adapters)
         rows = target.splits["train"] + (ctx.source.splits["train"] if key.strategy == "joint" else [])
         lr = tr.lr or method.default_lr
         val, validate = ctx.validation(target.splits["validation"])
-        res = train(model, method, ctx.tokenizer, ctx.encode(rows), val, tr, lr, key.seed, desc=key.label(),
-                    validate=validate)
-        info, selection, n_train = {**res.__dict__, "lr": lr}, "target-validation", len(rows)
+        enc = ctx.encode(rows)
+        probe = ctx.probe_head(method, model, enc, val, key.seed)
+        res = train(model, method, ctx.tokenizer, enc, val, tr, lr, key.seed, desc=key.label(), validate=validate)
+        info, selection, n_train = {**res.__dict__, "lr": lr, **probe}, "target-validation", len(rows)
     if tr.patience == 0:
         selection = "none (fixed budget, last epoch)"
     if ctx.language_adapters is not None and ctx.language_adapters.info:
@@ -307,6 +324,9 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
                                                  ctx.unlabelled_texts, source.language)
         for d in [source, *targets]:
             ctx.unlabelled_texts(d.language)  # fail now, not an hour in, when a language has no text
+    if "self_training" in exp.protocol.strategies:
+        for d in targets:
+            ctx.unlabelled_texts(d.language)  # likewise
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
     keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted((k for m in methods for k in plan(ctx, m)),
                                                                     key=lambda k: k.seed)

@@ -20,7 +20,9 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from xlt.data.examples import Example
+from xlt.errors import XltError
 from xlt.evaluate.metrics import macro_f1
+from xlt.methods.frozen import FrozenEncoder
 
 
 @lru_cache(maxsize=1)
@@ -136,7 +138,7 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
     epochs = max(tcfg.epochs, math.ceil(tcfg.min_steps / steps_per_epoch))
     total = epochs * steps_per_epoch
     sched = get_linear_schedule_with_warmup(opt, int(tcfg.warmup_ratio * total), total)
-    loss_fn = nn.CrossEntropyLoss(weight=_class_weights(train_data.labels, model).to(dev) if tcfg.class_weighted_loss else None)
+    loss_fn = nn.CrossEntropyLoss(weight=_class_weights(train_data.labels, model.config.num_labels).to(dev) if tcfg.class_weighted_loss else None)
     lengths = [len(x) for x in train_data.ids]
     rng = random.Random(seed)
     bf16 = use_bf16(tcfg.bf16)
@@ -181,8 +183,7 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
                        time.perf_counter() - start, history)
 
 
-def _class_weights(labels: list[int], model) -> torch.Tensor:
-    k = model.config.num_labels
+def _class_weights(labels: list, k: int) -> torch.Tensor:
     flat = [y for lab in labels for y in (lab if isinstance(lab, list) else [lab])]
     counts = np.bincount([y for y in flat if y >= 0], minlength=k).astype(float)
     return torch.tensor(counts.sum() / (k * np.maximum(counts, 1)), dtype=torch.float)
@@ -243,11 +244,18 @@ def _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, se
     """Frozen encoder: features once, then full-batch-ish head training with early stopping."""
     start = time.perf_counter()
     x = pooled_features(model, tokenizer, train_data.ids, tcfg.eval_batch_size)
-    y = torch.tensor(train_data.labels)
     xv = pooled_features(model, tokenizer, val_data.ids, tcfg.eval_batch_size) if val_data is not None else None
-    head = model.classifier
+    return fit_head(model.classifier, x, train_data.labels, xv, val_data.labels if val_data is not None else None,
+                    tcfg, lr, seed, start)
+
+
+def fit_head(head: nn.Linear, x: torch.Tensor, labels: list[int], xv: torch.Tensor | None, val_labels: list[int] | None,
+             tcfg, lr: float, seed: int, start: float) -> TrainResult:
+    """Train a linear head on fixed features, keeping the checkpoint best on validation macro-F1."""
+    y = torch.tensor(labels)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=tcfg.weight_decay)
-    loss_fn = nn.CrossEntropyLoss(weight=_class_weights(train_data.labels, model) if tcfg.class_weighted_loss else None)
+    weight = _class_weights(labels, head.out_features)
+    loss_fn = nn.CrossEntropyLoss(weight=weight if tcfg.class_weighted_loss else None)
     epochs = max(tcfg.epochs * 20, 200)
     g = torch.Generator().manual_seed(seed)
     best, best_state, best_epoch, history = -1.0, None, epochs, []
@@ -263,7 +271,7 @@ def _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, se
         if xv is not None and epoch % 10 == 0:
             head.eval()
             with torch.no_grad():
-                f1 = macro_f1(val_data.labels, head(xv).argmax(1).tolist())
+                f1 = macro_f1(val_labels, head(xv).argmax(1).tolist())
             history.append({"epoch": epoch, "val_macro_f1": f1})
             if f1 > best:
                 best, best_epoch = f1, epoch
@@ -272,3 +280,50 @@ def _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, se
         head.load_state_dict(best_state)
     return TrainResult(best_epoch, best if best >= 0 else None, epochs, epochs, epochs * len(y),
                        time.perf_counter() - start, history)
+
+
+@torch.inference_mode()
+def head_inputs(model, tokenizer, ids: list[list[int]], batch_size: int = 64) -> torch.Tensor:
+    """What the classification head sees for each text (the pooled encoder output), captured by a hook,
+    so it works through any wrapper (peft, adapters) around the model."""
+    model.eval()
+    dev = next(model.parameters()).device
+    feats = torch.zeros((len(ids), model.config.hidden_size))
+    seen: list[torch.Tensor] = []
+    hook = _classifier(model).register_forward_pre_hook(lambda _m, args: seen.append(args[0].float().cpu()))
+    try:
+        for batch_idx in length_grouped_batches([len(x) for x in ids], batch_size, None):
+            batch = {k: v.to(dev) for k, v in collate([ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
+            seen.clear()
+            model(**batch)
+            feats[batch_idx] = seen[0]
+    finally:
+        hook.remove()
+    return feats
+
+
+def _classifier(model: nn.Module) -> nn.Module:
+    """The top-level classification head module (peft wraps it, but its input is the same)."""
+    for name, module in model.named_modules():
+        if name.split(".")[-1] == "classifier":
+            return module
+    raise XltError("head_init: probe needs a model with a `classifier` head (sequence classification)")
+
+
+def probe_head(model, tokenizer, train_data: Encoded, val_data: Encoded | None, tcfg, seed: int) -> TrainResult:
+    """LP-FT's first step (Kumar et al., 2022): fit the head on the untouched encoder's features before
+    fine-tuning, so the first updates do not bend the pretrained features toward a random head's errors:
+    the features that carry across languages are distorted less."""
+    seed_everything(seed)
+    start = time.perf_counter()
+    x = head_inputs(model, tokenizer, train_data.ids, tcfg.eval_batch_size)
+    xv = head_inputs(model, tokenizer, val_data.ids, tcfg.eval_batch_size) if val_data is not None else None
+    probe = nn.Linear(x.shape[1], model.config.num_labels)
+    result = fit_head(probe, x, train_data.labels, xv, val_data.labels if val_data is not None else None,
+                      tcfg, FrozenEncoder.default_lr, seed, start)  # the frozen method's head recipe
+    with torch.no_grad():  # every copy of the head (peft keeps the original beside its trainable copy)
+        for m in _classifier(model).modules():
+            if isinstance(m, nn.Linear) and m.weight.shape == probe.weight.shape:
+                m.weight.copy_(probe.weight)
+                m.bias.copy_(probe.bias)
+    return result
