@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,14 @@ RECIPES = {
         "4k-3ep-lr1e-4": {"source": {"train_limit": 4000}, "training": {"epochs": 3, "lr": 1e-4}},
         "4k-3ep-lr2e-4": {"source": {"train_limit": 4000}, "training": {"epochs": 3, "lr": 2e-4}},
         "4k-3ep-lr4e-4": {"source": {"train_limit": 4000}, "training": {"epochs": 3, "lr": 4e-4}},
+        # a longer few-shot stage (28 epochs of 7 steps = 196 steps on 100 sentences) continuing the English
+        # stage of 4k-3ep-lr5e-5, reused from its directory (STAGE_FROM); chosen with --score-on dev (BENCHMARKS.md)
+        "4k-3ep-fs-lr5e-5-28ep": {"source": {"train_limit": 4000},
+                                  "training": {"epochs": 3, "lr_continue": 5e-5, "epochs_continue": 28},
+                                  "protocol": {"strategies": ["few_shot"], "shots": [100]}},
+        "4k-3ep-fs-lr1e-4-28ep": {"source": {"train_limit": 4000},
+                                  "training": {"epochs": 3, "lr_continue": 1e-4, "epochs_continue": 28},
+                                  "protocol": {"strategies": ["few_shot"], "shots": [100]}},
     },
     "nusax": {
         "simple-baselines": {"method": {"name": "frozen"}, "baselines": ["tfidf-lr", "embedding-lr"]},
@@ -72,11 +81,23 @@ RECIPES = {
                                        "protocol": {"strategies": ["zero_shot"]}},
         # zero-shot and self-training on the unlabelled target texts (the training split's texts, labels unread)
         "frozen-self-training": {"method": {"name": "frozen"}, "protocol": {"strategies": ["zero_shot", "self_training"]}},
+        # code-switched copies of the English data (English-Indonesian Wiktionary words, Indonesian being close
+        # to every NusaX language; no target label read): ratio 0.9 and 3 copies chosen in a probe scored on the
+        # targets' validation splits (BENCHMARKS.md)
+        "frozen-code-switch": {"method": {"name": "frozen"},
+                               "augment": {"code_switch": {"dictionaries": [{"dictionary": "wiktionary-bli",
+                                                                             "language": "ind"}]}},
+                               "protocol": {"strategies": ["zero_shot", "self_training", "few_shot"]}},
         "lpft-lora-lr3e-4-self-training": {"training": {"head_init": "probe", "lr": 3e-4},
                                            "protocol": {"strategies": ["zero_shot", "self_training"],
                                                         "self_training": {"rounds": 1}}},
     },
 }
+
+
+# recipe -> the recipe whose saved source stages it continues: same experiment name (the name is part of a run's
+# hash) and its stages/ folder linked in, so only the target stage trains
+STAGE_FROM = {"ner": {"4k-3ep-fs-lr5e-5-28ep": "4k-3ep-lr5e-5", "4k-3ep-fs-lr1e-4-28ep": "4k-3ep-lr5e-5"}}
 
 
 def merge(base: dict, changes: dict) -> dict:
@@ -86,13 +107,41 @@ def merge(base: dict, changes: dict) -> dict:
     return out
 
 
-def config(task: str, recipe: str, seeds: list[int], langs: list[str]) -> dict:
-    base = BASES[task]
-    cfg = merge(base["config"], RECIPES[task][recipe])
+def out_dir(task: str, recipe: str, score_on: str) -> Path:
+    return OUT / task / (recipe if score_on == "test" else f"{recipe}.{score_on}")
+
+
+def target(task: str, lang: str, score_on: str) -> dict:
+    """A target language; with score_on="dev" its dev split stands in for the test split, so recipe
+    settings can be chosen without looking at test scores (token datasets only: their dev files are real)."""
+    dataset = BASES[task]["dataset"]
+    if score_on == "test":
+        return {"dataset": dataset, "language": lang}
+    folder = DATA / dataset / lang
+    return {"name": f"{dataset}-dev", "language": lang, "format": "conll",
+            "files": {"train": str(folder / "train.txt"), "validation": str(folder / "dev.txt"),
+                      "test": str(folder / "dev.txt")}}
+
+
+def config(task: str, recipe: str, seeds: list[int], langs: list[str], score_on: str = "test") -> dict:
+    cfg = merge(BASES[task]["config"], RECIPES[task][recipe])
     cfg["protocol"] = {**cfg["protocol"], "seeds": seeds}
-    return {**cfg, "name": f"recipe-{task}-{recipe}",
-            "targets": [{"dataset": base["dataset"], "language": lang} for lang in langs],
-            "output": {"dir": str(OUT / task / recipe), "save_predictions": False}}
+    return {**cfg, "name": f"recipe-{task}-{STAGE_FROM.get(task, {}).get(recipe, recipe)}",
+            "targets": [target(task, lang, score_on) for lang in langs],
+            "output": {"dir": str(out_dir(task, recipe, score_on)), "save_predictions": False}}
+
+
+def link_stages(task: str, recipe: str, score_on: str) -> None:
+    """Hard-link the saved source stages of the recipe this one continues (STAGE_FROM), or of its own
+    test-scored run when scoring on dev, into its directory: the English stage trains once."""
+    parent = STAGE_FROM.get(task, {}).get(recipe, recipe)
+    src, dst = OUT / task / parent / "stages", out_dir(task, recipe, score_on) / "stages"
+    if src == dst:
+        return
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.glob("*") if src.exists() else []:
+        if not (dst / f.name).exists():
+            os.link(f, dst / f.name)
 
 
 def score(run: dict) -> float:
@@ -106,11 +155,13 @@ def fmt(values: list[float]) -> str:
     return f"{100 * np.mean(values):.1f}" + (f" ± {100 * np.std(values, ddof=1):.1f}" if len(values) > 1 else "")
 
 
-def table(task: str, recipes: list[str], seeds: list[int], langs: list[str]) -> None:
+def table(task: str, recipes: list[str], seeds: list[int], langs: list[str], score_on: str = "test") -> None:
     """One block per setting; one row per (recipe, method), methods including the simple baselines."""
     rows: dict[tuple, list[dict]] = {}
+    if score_on != "test":
+        print(f"\n(scored on the targets' {score_on} splits, not their test splits)")
     for recipe in recipes:
-        db = OUT / task / recipe / "results.sqlite"
+        db = out_dir(task, recipe, score_on) / "results.sqlite"
         for r in Store(db).runs("done") if db.exists() else []:
             if r["seed"] in seeds and r["language"].split("/")[-1] in [*langs, "eng"]:
                 rows.setdefault((r["strategy"], r["n"]), []).append({**r, "recipe": recipe})
@@ -139,20 +190,25 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--langs", nargs="+", help="target languages; 'all' for every language of the dataset")
     ap.add_argument("--table-only", action="store_true", help="print what has been measured, train nothing")
+    ap.add_argument("--score-on", choices=["test", "dev"], default="test",
+                    help="dev: score targets on their dev splits (for choosing settings; token tasks only)")
     args = ap.parse_args()
     base = BASES[args.task]
     langs = base["all_langs"] if args.langs == ["all"] else (args.langs or base["langs"])
     recipes = args.recipes or list(RECIPES[args.task])
     if unknown := [r for r in recipes if r not in RECIPES[args.task]]:
         ap.error(f"unknown {args.task} recipe(s) {unknown}; choose from {list(RECIPES[args.task])}")
+    if args.score_on == "dev" and args.task != "ner":
+        ap.error("--score-on dev needs a dataset with real dev files (ner); NusaX's validation split is 100 rows")
     if not args.table_only:
         for recipe in recipes:
+            link_stages(args.task, recipe, args.score_on)
             try:
-                run_experiment(parse_config(config(args.task, recipe, args.seeds, langs)), str(DATA))
+                run_experiment(parse_config(config(args.task, recipe, args.seeds, langs, args.score_on)), str(DATA))
             except XltError as e:
                 ap.error(str(e))
-            table(args.task, [recipe], args.seeds, langs)
-    table(args.task, recipes, args.seeds, langs)
+            table(args.task, [recipe], args.seeds, langs, args.score_on)
+    table(args.task, recipes, args.seeds, langs, args.score_on)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,10 @@ def test_run_hash_depends_on_what_changes_a_run():
     assert h(base, lab=["neg", "neu", "pos"]) != same
     assert h(wider, method="full") != same
     assert h(base, target=None) != same  # the source stage does not depend on the target
+    # the target stage's own settings change target runs, never the source stage (so it is reused)
+    continued = {**base, "training": {"lr_continue": 1e-4, "epochs_continue": 20}}
+    assert h(continued) != same and h(continued, target=None) == h(base, target=None)
+    assert h({**base, "training": {"epochs": 9}}, target=None) != h(base, target=None)
 
 
 def test_new_config_keys_at_their_defaults_keep_old_hashes():

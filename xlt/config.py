@@ -96,6 +96,38 @@ class SelfTraining(Strict):
     fraction: float = Field(0.6, gt=0, le=1)  # share of the unlabelled texts kept per round, split evenly over classes
 
 
+class Dictionary(Strict):
+    """A bilingual word list for code-switching: a named one (dictionary + language) or your own file."""
+
+    dictionary: Literal["wiktionary-bli", "muse"] | None = None
+    language: str | None = None  # ISO 639-3 code of the other language (ind, swa, rus, ...)
+    path: str | None = None
+    order: Literal["source-target", "target-source"] | None = None  # own files: which word comes first
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if (self.dictionary is None) == (self.path is None):
+            raise ValueError("give dictionary: (wiktionary-bli or muse) with language:, or path: with order:")
+        if self.dictionary is not None and (self.language is None or self.order is not None):
+            raise ValueError(f"dictionary: {self.dictionary} needs language: (an ISO 639-3 code) and no order:")
+        if self.path is not None and self.order is None:
+            raise ValueError(f"{self.path}: say which word comes first on each line: order: source-target "
+                             "(as MUSE en-xx files) or order: target-source (as Wiktionary BLI xx-en files)")
+        return self
+
+
+class CodeSwitch(Strict):
+    """Code-switched copies of the source training data (CoSDA-ML); see xlt/data/code_switch.py."""
+
+    dictionaries: list[Dictionary] = Field(min_length=1)
+    ratio: float = Field(0.9, gt=0, le=1)  # chance that a word the dictionaries know is replaced
+    copies: int = Field(3, ge=1)  # code-switched copies of each source example, added to the originals
+
+
+class Augment(Strict):
+    code_switch: CodeSwitch | None = None
+
+
 class Protocol(Strict):
     strategies: list[Literal["target_only", "zero_shot", "self_training", "few_shot", "full_shot", "joint"]] = \
         ["target_only", "zero_shot", "few_shot", "full_shot"]
@@ -158,6 +190,7 @@ class Experiment(Strict):
     preprocess: Preprocess = Field(default_factory=Preprocess)
     protocol: Protocol = Field(default_factory=Protocol)
     training: Training = Field(default_factory=Training)
+    augment: Augment = Field(default_factory=Augment)
     output: Output = Field(default_factory=Output)
     data_dir: str | None = None
     split_seed: int = 0
@@ -212,6 +245,8 @@ class Experiment(Strict):
             d["training"].pop("head_init")  # likewise
         if d["protocol"].get("self_training") == SelfTraining().model_dump():
             d["protocol"].pop("self_training")  # likewise
+        if d.get("augment") == Augment().model_dump(mode="json"):
+            d.pop("augment")  # likewise
         return d
 
     def hash(self) -> str:
@@ -223,12 +258,15 @@ class Experiment(Strict):
 
         Seeds, strategies, shots and the other targets and methods are left out (k-shot samples are
         nested and depend only on N and the seed), so adding a seed, an N, a language or a method to a
-        finished experiment runs only what is new and reuses the saved source stages. `target` is None
+        finished experiment runs only what is new and reuses the saved source stages; so does changing
+        the target stage's own settings (lr_continue, epochs_continue), which the source stage never reads. `target` is None
         for the source stage and its evaluation; `method` may name a baseline (tfidf-lr, embedding-lr).
         """
         d = self._settings("targets", "method", "methods", "baselines", "notice", "shortcut_keywords")
         for key in ("seeds", "strategies", "shots", "skip_shots_above_train"):
             d["protocol"].pop(key, None)
+        if target is None:  # the source stage never reads the target stage's settings: changing them reuses it
+            d["training"]["lr_continue"] = d["training"]["epochs_continue"] = None
         cfg = next((m for m in self.method_list() if m.name == method), None)
         d["run"] = {"method": cfg.model_dump(mode="json") if cfg is not None else method, "labels": labels,
                     "target": target.model_dump(mode="json") if target is not None else None}

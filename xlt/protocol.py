@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -24,6 +24,7 @@ from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from xlt.config import PREPROCESS_ABLATION_DIR, Experiment
+from xlt.data.code_switch import code_switch, load_dictionaries
 from xlt.data.examples import Example, LanguageData
 from xlt.data.load import load_language
 from xlt.data.splits import k_shot
@@ -55,6 +56,8 @@ class Context:
     targets: list[LanguageData]
     task: object = None
     language_adapters: LanguageAdapters | None = None
+    switch_words: dict[str, list[str]] | None = None  # merged code-switching dictionaries (augment.code_switch)
+    _switched: dict = field(default_factory=dict)  # seed -> (code-switched source rows, stats)
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -69,6 +72,18 @@ class Context:
         if key.strategy != "source":
             target = next(cfg for cfg, ld in zip(self.exp.targets, self.targets) if ld.key() == f"{key.dataset}/{key.language}")
         return self.exp.run_hash(key.method, target, self.labels)
+
+    def source_train(self, seed: int) -> tuple[list, dict]:
+        """The source training rows every source-trained run learns from: the originals plus, with
+        augment.code_switch, their code-switched copies (seeded); and what to record of the copies."""
+        cfg = self.exp.augment.code_switch
+        if cfg is None:
+            return self.source.splits["train"], {}
+        if seed not in self._switched:
+            rows, stats = code_switch(self.source.splits["train"], self.switch_words, cfg.ratio, cfg.copies, seed)
+            self._switched[seed] = (rows, {"code_switch": stats.as_dict()})
+        rows, info = self._switched[seed]
+        return self.source.splits["train"] + rows, info
 
     def method_cfg(self, name: str):
         return next(m for m in self.exp.method_list() if m.name == name)
@@ -206,12 +221,13 @@ class SourceStages:
         ex = ctx.exp
         lr = ex.training.lr or method.default_lr
         val, validate = ctx.validation(select_on.splits["validation"])
-        rows = ctx.encode(ctx.source.splits["train"])
+        source_rows, augmented = ctx.source_train(seed)
+        rows = ctx.encode(source_rows)
         probe = ctx.probe_head(method, model, rows, val, seed)
         result = train(model, method, ctx.tokenizer, rows, val, ex.training, lr,
                        seed, desc=f"{method_name} source {ctx.source.language} seed {seed}", validate=validate)
         selection = f"{select_on.language}-validation" if ex.training.patience > 0 else "none (fixed budget, last epoch)"
-        info = {**result.__dict__, "lr": lr, "selection": selection, **probe}
+        info = {**result.__dict__, "lr": lr, "selection": selection, **probe, **augmented}
         atomic_write_text(path.with_suffix(".json"), json.dumps(info))
         atomic_save_tensors(path, method.trainable_state(model))
         return method, model, info
@@ -246,7 +262,7 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     else:
         method, model = ctx.fresh_model(key.seed, key.method)
         method.use_language(model, target.language, ctx.language_adapters)
-        rows = target.splits["train"] + (ctx.source.splits["train"] if key.strategy == "joint" else [])
+        rows = target.splits["train"] + (ctx.source_train(key.seed)[0] if key.strategy == "joint" else [])
         lr = tr.lr or method.default_lr
         val, validate = ctx.validation(target.splits["validation"])
         enc = ctx.encode(rows)
@@ -302,12 +318,15 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     """Run every planned run not already finished; returns the output directory."""
     set_threads(exp.training.threads)
     out = Path(output_dir or exp.output.dir)
-    out.mkdir(parents=True, exist_ok=True)
     spec = resolve(exp.model)
     limit = spec.max_tokens()
     if limit is not None and exp.training.max_length > limit:
         raise XltError(f"training.max_length {exp.training.max_length} is longer than {exp.model} can read "
                        f"({limit} tokens, its position embeddings); set training.max_length to {limit} or less")
+    switch_words, switch_lines = None, []
+    if exp.augment.code_switch is not None:  # a missing word list fails before anything is written
+        switch_words, switch_lines = load_dictionaries(exp.augment.code_switch.dictionaries, data_dir or exp.data_dir)
+    out.mkdir(parents=True, exist_ok=True)
     source, targets = load_data(exp, data_dir, out)
     labels = sorted(set(source.labels).union(*[t.labels for t in targets]))
     if exp.positive_label is not None and exp.positive_label not in labels:
@@ -327,6 +346,11 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     if "self_training" in exp.protocol.strategies:
         for d in targets:
             ctx.unlabelled_texts(d.language)  # likewise
+    if exp.augment.code_switch is not None:
+        ctx.switch_words = switch_words
+        report = out / "data_report.txt"
+        atomic_write_text(report, report.read_text(encoding="utf-8") + "\n".join(
+            ["## code-switching dictionaries (augment.code_switch)", *switch_lines, ""]))
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
     keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted((k for m in methods for k in plan(ctx, m)),
                                                                     key=lambda k: k.seed)

@@ -48,7 +48,7 @@ def self_train(ctx, key, method, model, target) -> dict:
         keep = confident_per_class(probs, cfg.fraction)
         pseudo = [Example(text=texts[i], label=ctx.labels[int(probs[i].argmax())]) for i in keep]
         method.load_trainable_state(model, stage)  # every round starts again from the source stage
-        res = train(model, method, ctx.tokenizer, ctx.encode(ctx.source.splits["train"] + pseudo), val, continue_cfg,
+        res = train(model, method, ctx.tokenizer, ctx.encode(ctx.source_train(key.seed)[0] + pseudo), val, continue_cfg,
                     lr, key.seed, desc=f"{key.label()} round {r}", validate=validate)
         counts = {lab: sum(p.label == lab for p in pseudo) for lab in ctx.labels}
         rounds.append({"round": r, "unlabelled": len(texts), "pseudo_labelled": counts,
