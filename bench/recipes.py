@@ -132,16 +132,16 @@ def config(task: str, recipe: str, seeds: list[int], langs: list[str], score_on:
 
 
 def link_stages(task: str, recipe: str, score_on: str) -> None:
-    """Hard-link the saved source stages of the recipe this one continues (STAGE_FROM), or of its own
-    test-scored run when scoring on dev, into its directory: the English stage trains once."""
+    """Hard-link the saved source stages of the recipe this one continues (STAGE_FROM; its test- or
+    dev-scored directory), or of its own test-scored run when scoring on dev, into its directory: the
+    English stage trains once."""
     parent = STAGE_FROM.get(task, {}).get(recipe, recipe)
-    src, dst = OUT / task / parent / "stages", out_dir(task, recipe, score_on) / "stages"
-    if src == dst:
-        return
-    dst.mkdir(parents=True, exist_ok=True)
-    for f in src.glob("*") if src.exists() else []:
-        if not (dst / f.name).exists():
-            os.link(f, dst / f.name)
+    dst = out_dir(task, recipe, score_on) / "stages"
+    for src in {out_dir(task, parent, s) / "stages" for s in ("test", score_on)} - {dst}:
+        dst.mkdir(parents=True, exist_ok=True)
+        for f in src.glob("*") if src.exists() else []:
+            if not (dst / f.name).exists():
+                os.link(f, dst / f.name)
 
 
 def score(run: dict) -> float:

@@ -69,11 +69,14 @@ def test_code_switched_copies_reach_the_source_stage(tiny_model_dir, tiny_data, 
     cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "run", method={"name": "frozen"}, baselines=[],
                       augment={"code_switch": {"dictionaries": [{"path": str(words), "order": "source-target"}],
                                                "ratio": 0.5, "copies": 2}})
-    cfg["protocol"] = {"strategies": ["zero_shot"], "seeds": [0]}
+    cfg["protocol"] = {"strategies": ["zero_shot", "few_shot"], "shots": [10], "seeds": [0]}
     run_experiment(parse_config(cfg))
-    src = next(r for r in Store(tmp_path / "run" / "results.sqlite").runs() if r["strategy"] == "source")
-    cs = src["train_info"]["code_switch"]
+    runs = {r["strategy"]: r for r in Store(tmp_path / "run" / "results.sqlite").runs()}
+    cs = runs["source"]["train_info"]["code_switch"]
     assert cs["rows_added"] == 2 * 100 and 0 < cs["words_replaced"] < cs["words"]
+    # the frozen method's convex head is refitted on the source rows, their copies and the 10 target rows
+    assert runs["few_shot"]["train_info"]["examples_seen"] == 100 + 200 + 10
+    assert runs["few_shot"]["train_info"]["head_c"] is not None
     assert "tiny-en.txt: 5 source words" in (tmp_path / "run" / "data_report.txt").read_text()
     missing = tiny_config(tiny_model_dir, tiny_data, tmp_path / "run2", augment={"code_switch": {
         "dictionaries": [{"path": str(tmp_path / "absent.txt"), "order": "source-target"}]}})

@@ -92,3 +92,34 @@ def test_probe_head_fits_the_head_of_a_wrapped_model_before_fine_tuning(spec):
     with torch.no_grad():
         hidden = model.base_model.model.bert(**batch).last_hidden_state
     torch.testing.assert_close(head_inputs(model, tok, enc.ids[:4]), mean_pool(hidden, batch["attention_mask"]))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_frozen_head_is_the_logistic_regression_chosen_on_validation(n_classes):
+    """The frozen method's head predicts what scikit-learn's fitted model predicts (two classes are
+    stored as one row by sklearn), C comes from the validation data, and a class never seen in
+    training is never predicted."""
+    from sklearn.linear_model import LogisticRegression
+
+    from xlt.methods.frozen import C_GRID, fit_logistic_head
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(n_classes, 16, generator=g) * 2
+    y = [i % n_classes for i in range(300)]
+    x = centres[y] + torch.randn(300, 16, generator=g) * 2  # overlapping clusters: C matters
+    xv, yv, xt = x[:100], y[:100], torch.randn(200, 16, generator=g) * 3
+    head = torch.nn.Linear(16, 4)  # one more output than classes: the absent class 3
+    fit = fit_logistic_head(head, x[100:], y[100:], xv, yv, balanced=False, seed=0)
+    assert [h["C"] for h in fit["history"]] == list(C_GRID)
+    assert fit["val_macro_f1"] == max(h["val_macro_f1"] for h in fit["history"])
+    ref = LogisticRegression(C=fit["C"], max_iter=3000).fit(x[100:].numpy(), y[100:])
+    with torch.no_grad():
+        pred = head(xt).argmax(1).tolist()
+    assert pred == ref.predict(xt.numpy()).tolist()
+    assert 3 not in pred and len(set(pred)) == n_classes
+    # per-example weights reach the fit (few-shot refits weigh the target rows up)
+    w = [5.0 if i % 7 == 0 else 1.0 for i in range(200)]
+    fit_w = fit_logistic_head(head, x[100:], y[100:], None, None, balanced=False, seed=0, weights=w)
+    ref_w = LogisticRegression(C=1.0, max_iter=3000).fit(x[100:].numpy(), y[100:], sample_weight=w)
+    with torch.no_grad():
+        assert fit_w["C"] == 1.0 and head(xt).argmax(1).tolist() == ref_w.predict(xt.numpy()).tolist()

@@ -250,10 +250,17 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
         n_train = len(ctx.source.splits["train"])
         if key.strategy in ("few_shot", "full_shot"):
             rows = k_shot(target.splits["train"], key.n, key.seed) if key.n else target.splits["train"]
+            weights = None
+            if method.frozen_features:  # a convex head: refitted on source and target, both weighing the same
+                source_rows = ctx.source_train(key.seed)[0]
+                weights = [1.0] * len(source_rows) + [len(source_rows) / len(rows)] * len(rows)
+                rows = source_rows + rows
+            enc = ctx.encode(rows)
+            enc.weights = weights
             lr = tr.lr_continue or method.default_lr_continue
             continue_cfg = tr.model_copy(update={"epochs": tr.epochs_continue or tr.epochs})
             val, validate = ctx.validation(target.splits["validation"])
-            res = train(model, method, ctx.tokenizer, ctx.encode(rows), val, continue_cfg, lr, key.seed,
+            res = train(model, method, ctx.tokenizer, enc, val, continue_cfg, lr, key.seed,
                         desc=key.label(), validate=validate)
             info = {**res.__dict__, "lr": lr, "source_stage": info}
             selection, n_train = "target-validation", len(rows)

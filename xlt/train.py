@@ -22,7 +22,7 @@ from transformers import get_linear_schedule_with_warmup
 from xlt.data.examples import Example
 from xlt.errors import XltError
 from xlt.evaluate.metrics import macro_f1
-from xlt.methods.frozen import FrozenEncoder
+from xlt.methods.frozen import fit_logistic_head
 
 
 @lru_cache(maxsize=1)
@@ -63,6 +63,7 @@ class Encoded:
 
     ids: list[list[int]]
     labels: list[int]
+    weights: list[float] | None = None  # per-example weight in the loss (the frozen head's refit; None: all 1)
 
 
 def encode(tokenizer, rows: list[Example], prefix: str, max_length: int, label2id: dict[str, int]) -> Encoded:
@@ -108,6 +109,7 @@ class TrainResult:
     examples_seen: int
     seconds: float
     history: list[dict] = field(default_factory=list)
+    head_c: float | None = None  # frozen method: the logistic-regression head's chosen regularisation
 
 
 def batch_labels(labels: list, width: int) -> torch.Tensor:
@@ -241,45 +243,18 @@ def predict_frozen(model, tokenizer, ids: list[list[int]], batch_size: int = 64)
 
 
 def _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, seed, desc) -> TrainResult:
-    """Frozen encoder: features once, then full-batch-ish head training with early stopping."""
+    """Frozen encoder: features once, then the head fitted as logistic regression (methods/frozen.py)."""
     start = time.perf_counter()
     x = pooled_features(model, tokenizer, train_data.ids, tcfg.eval_batch_size)
     xv = pooled_features(model, tokenizer, val_data.ids, tcfg.eval_batch_size) if val_data is not None else None
-    return fit_head(model.classifier, x, train_data.labels, xv, val_data.labels if val_data is not None else None,
-                    tcfg, lr, seed, start)
+    return _head_result(fit_logistic_head(model.classifier, x, train_data.labels, xv,
+                                          val_data.labels if val_data is not None else None,
+                                          tcfg.class_weighted_loss, seed, train_data.weights), len(x), start)
 
 
-def fit_head(head: nn.Linear, x: torch.Tensor, labels: list[int], xv: torch.Tensor | None, val_labels: list[int] | None,
-             tcfg, lr: float, seed: int, start: float) -> TrainResult:
-    """Train a linear head on fixed features, keeping the checkpoint best on validation macro-F1."""
-    y = torch.tensor(labels)
-    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=tcfg.weight_decay)
-    weight = _class_weights(labels, head.out_features)
-    loss_fn = nn.CrossEntropyLoss(weight=weight if tcfg.class_weighted_loss else None)
-    epochs = max(tcfg.epochs * 20, 200)
-    g = torch.Generator().manual_seed(seed)
-    best, best_state, best_epoch, history = -1.0, None, epochs, []
-    for epoch in range(1, epochs + 1):
-        head.train()
-        perm = torch.randperm(len(y), generator=g)
-        for i in range(0, len(y), tcfg.batch_size * 4):
-            b = perm[i:i + tcfg.batch_size * 4]
-            loss = loss_fn(head(x[b]), y[b])
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-        if xv is not None and epoch % 10 == 0:
-            head.eval()
-            with torch.no_grad():
-                f1 = macro_f1(val_labels, head(xv).argmax(1).tolist())
-            history.append({"epoch": epoch, "val_macro_f1": f1})
-            if f1 > best:
-                best, best_epoch = f1, epoch
-                best_state = {k: v.clone() for k, v in head.state_dict().items()}
-    if best_state is not None:
-        head.load_state_dict(best_state)
-    return TrainResult(best_epoch, best if best >= 0 else None, epochs, epochs, epochs * len(y),
-                       time.perf_counter() - start, history)
+def _head_result(fit: dict, n: int, start: float) -> TrainResult:
+    return TrainResult(best_epoch=1, best_val_f1=fit["val_macro_f1"], epochs_run=1, steps=0, examples_seen=n,
+                       seconds=time.perf_counter() - start, history=fit["history"], head_c=fit["C"])
 
 
 @torch.inference_mode()
@@ -319,8 +294,9 @@ def probe_head(model, tokenizer, train_data: Encoded, val_data: Encoded | None, 
     x = head_inputs(model, tokenizer, train_data.ids, tcfg.eval_batch_size)
     xv = head_inputs(model, tokenizer, val_data.ids, tcfg.eval_batch_size) if val_data is not None else None
     probe = nn.Linear(x.shape[1], model.config.num_labels)
-    result = fit_head(probe, x, train_data.labels, xv, val_data.labels if val_data is not None else None,
-                      tcfg, FrozenEncoder.default_lr, seed, start)  # the frozen method's head recipe
+    result = _head_result(fit_logistic_head(probe, x, train_data.labels, xv,  # the frozen method's head recipe
+                                            val_data.labels if val_data is not None else None,
+                                            tcfg.class_weighted_loss, seed), len(x), start)
     with torch.no_grad():  # every copy of the head (peft keeps the original beside its trainable copy)
         for m in _classifier(model).modules():
             if isinstance(m, nn.Linear) and m.weight.shape == probe.weight.shape:
