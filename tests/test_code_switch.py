@@ -82,3 +82,10 @@ def test_code_switched_copies_reach_the_source_stage(tiny_model_dir, tiny_data, 
         "dictionaries": [{"path": str(tmp_path / "absent.txt"), "order": "source-target"}]}})
     with pytest.raises(XltError, match="absent.txt does not exist"):
         run_experiment(parse_config(missing))
+
+
+def test_a_word_list_that_is_not_utf8_is_one_clear_error(tmp_path):
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("café kafe\n".encode("latin-1"))
+    with pytest.raises(XltError, match=r"latin1.txt is not valid UTF-8 \(byte 3\); re-save it as UTF-8"):
+        read_pairs(bad, "source-target")

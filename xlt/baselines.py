@@ -17,11 +17,11 @@ import time
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from xlt.data.preprocess import NO_SPACE_RE
 from xlt.data.splits import k_shot
-from xlt.evaluate.metrics import classification_metrics, macro_f1
+from xlt.evaluate.metrics import classification_metrics
+from xlt.methods.frozen import logistic_regression_by_validation
 from xlt.store import versions
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)
@@ -84,13 +84,7 @@ def run_baseline(ctx, key) -> None:
     train, val, test, selection = _rows(ctx, key)
     x_train, x_val, x_test, features = _features(ctx, key.method, train, val, test)
     y_train = [r.label for r in train]
-    best = None
-    for c in C_GRID:
-        clf = LogisticRegression(C=c, max_iter=3000).fit(x_train, y_train)
-        f1 = macro_f1([r.label for r in val], clf.predict(x_val))
-        if best is None or f1 > best[0]:
-            best = (f1, c, clf)
-    val_f1, c, clf = best
+    clf, c, val_f1, _ = logistic_regression_by_validation(x_train, y_train, x_val, [r.label for r in val], C_GRID)
     train_seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
     pred = list(clf.predict(x_test))

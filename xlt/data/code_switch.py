@@ -58,15 +58,18 @@ class SwitchStats:
 def read_pairs(path: Path, order: str) -> dict[str, list[str]]:
     """source word (lower-cased) -> its one-word translations, in file order, without repeats."""
     words: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8-sig") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) != 2:
-                continue  # empty side or a multi-word entry: not a one-for-one replacement
-            src, tgt = parts if order == "source-target" else parts[::-1]
-            cands = words.setdefault(src.lower(), [])
-            if tgt not in cands and tgt.lower() != src.lower():
-                cands.append(tgt)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise XltError(f"{path} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8") from None
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue  # empty side or a multi-word entry: not a one-for-one replacement
+        src, tgt = parts if order == "source-target" else parts[::-1]
+        cands = words.setdefault(src.lower(), [])
+        if tgt not in cands and tgt.lower() != src.lower():
+            cands.append(tgt)
     return {w: c for w, c in words.items() if c}
 
 
