@@ -11,8 +11,10 @@ Parts (--parts, default all):
   protocol  wall time of target-only, zero-shot, few-shot N=100/250, full-shot over the seeds and
             languages, and macro-F1 of both per language and setting (the agreement check); seed by
             seed, each seed's result kept in bench/out/ so an interrupted run resumes
+  protocol-xlt  xlt's side alone, with where its time goes (training loops, evaluation, the rest)
   train     training examples/s of one epoch on the English train split, per method
-  predict   texts/s of xlt's Predictor against transformers.pipeline on 2,000 texts
+  predict   texts/s of xlt's Predictor (PyTorch, and its ONNX exports int8/fp32) against
+            transformers.pipeline on 2,000 texts, and the macro-F1 each keeps on the test splits
   memory    peak resident memory of one LoRA training epoch, each side in its own subprocess
   mfu       achieved training FLOP/s (counted by torch's FlopCounterMode) over the FLOP/s torch.matmul
             reaches on the model's own matrix shapes, measured in the same run
@@ -156,10 +158,45 @@ def xlt_protocol(b: Bench, method: str, seeds: list[int], langs: list[str]) -> d
                     ld.splits = {s: rows[:60] for s, rows in ld.splits.items()}
                 return src, tgts
             protocol.load_data = small
+        t = time.perf_counter()
         run_experiment(exp, str(DATA))
+        wall = time.perf_counter() - t
         runs = Store(Path(tmp) / "results.sqlite").runs("done")
-    return {(r["language"], r["strategy"], r["n"], r["seed"]): r["metrics"]["macro_f1"]
-            for r in runs if r["strategy"] != "source"}
+        stage_loops = sum(json.loads(f.read_text())["seconds"] for f in (Path(tmp) / "stages").glob("*.json"))
+    scores = {(r["language"], r["strategy"], r["n"], r["seed"]): r["metrics"]["macro_f1"]
+              for r in runs if r["strategy"] != "source"}
+    return scores, time_breakdown(runs, stage_loops, wall)
+
+
+def time_breakdown(runs: list[dict], stage_loops: float, wall: float) -> dict:
+    """Where xlt's wall time goes, from its own results store: training loops (source stages + target
+    trainings), test-set evaluation, the rest of each run (model loading, encoding, saving), and the time
+    outside runs (data loading and checks, before the first run)."""
+    inside = sum(r["finished"] - r["started"] for r in runs)
+    target_loops = sum(r["train_info"].get("seconds", 0.0) for r in runs
+                       if r["strategy"] in ("target_only", "few_shot", "full_shot"))
+    evaluation = sum(r["eval_seconds"] for r in runs)
+    return {"wall": wall, "source stage training loops": stage_loops, "target training loops": target_loops,
+            "test evaluation": evaluation, "rest of the runs": inside - stage_loops - target_loops - evaluation,
+            "outside runs": wall - inside}
+
+
+def print_breakdown(breakdown: dict) -> None:
+    print("\n| xlt time | seconds | share |\n|---|---|---|")
+    for k, v in breakdown.items():
+        print(f"| {k} | {v:.0f} | {v / breakdown['wall']:.0%} |")
+
+
+def part_protocol_xlt(b: Bench, args) -> None:
+    """xlt's side of the protocol alone, with its time breakdown (for profiling; no ratio)."""
+    t = time.perf_counter()
+    scores, breakdown = xlt_protocol(b, args.method, args.seeds, args.langs)
+    print(f"\n## xlt's protocol alone ({args.method}; seeds {args.seeds}; {', '.join(args.langs)}): "
+          f"{time.perf_counter() - t:.0f} s")
+    print_breakdown(breakdown)
+    print("| language | setting | seed | macro-F1 |\n|---|---|---|---|")
+    for (lang, strategy, n, seed), f1 in sorted(scores.items(), key=str):
+        print(f"| {lang} | {strategy}{f' N={n}' if n else ''} | {seed} | {f1:.3f} |")
 
 
 def part_protocol(b: Bench, args) -> None:
@@ -181,13 +218,13 @@ def part_protocol(b: Bench, args) -> None:
         base = baseline_protocol(b, args.method, [seed], args.langs)
         t_base = time.perf_counter() - t
         t = time.perf_counter()
-        mine = xlt_protocol(b, args.method, [seed], args.langs)
+        mine, breakdown = xlt_protocol(b, args.method, [seed], args.langs)
         t_xlt = time.perf_counter() - t
         print(f"seed {seed}: usual recipe {t_base:.0f} s, xlt {t_xlt:.0f} s, {t_base / t_xlt:.2f}x", flush=True)
         done[str(seed)] = {"baseline_seconds": t_base, "xlt_seconds": t_xlt, "cpu": cpu_name(),
                            "threads": torch.get_num_threads(), "finished": time.strftime("%Y-%m-%d %H:%M"),
                            "baseline": {"|".join(map(str, k)): v for k, v in base.items()},
-                           "xlt": {"|".join(map(str, k)): v for k, v in mine.items()}}
+                           "xlt": {"|".join(map(str, k)): v for k, v in mine.items()}, "xlt_breakdown": breakdown}
         path.parent.mkdir(exist_ok=True)
         atomic_write_text(path, json.dumps(done, indent=1))
     seeds = [s for s in args.seeds if str(s) in done]
@@ -202,6 +239,10 @@ def part_protocol(b: Bench, args) -> None:
         print(f"| {s} | {d['baseline_seconds']:.0f} | {d['xlt_seconds']:.0f} | "
               f"{d['baseline_seconds'] / d['xlt_seconds']:.2f}x | {d['finished']}, {d['threads']} threads |")
     print(f"| all | {t_base:.0f} | {t_xlt:.0f} | {t_base / t_xlt:.2f}x | |")
+    for s in seeds:
+        if "xlt_breakdown" in done[str(s)]:
+            print(f"\nseed {s}:", end="")
+            print_breakdown(done[str(s)]["xlt_breakdown"])
     print("\n| language | setting | xlt macro-F1 | usual recipe macro-F1 | difference | within seed spread |")
     print("|---|---|---|---|---|---|")
     for lang in args.langs:
@@ -248,24 +289,56 @@ def part_train(b: Bench, args) -> None:
 
 
 def part_predict(b: Bench, args) -> None:
+    """texts/s on 2,000 texts and macro-F1 on the test splits of `transformers.pipeline`, xlt's Predictor
+    (PyTorch) and xlt's Predictor on the ONNX exports (int8 and fp32), all on one model fine-tuned here
+    (full fine-tuning, 2 epochs on English), so the ratio and the F1 each backend keeps come from one run.
+    Two rounds, the backends interleaved; each backend's faster round is reported."""
     from transformers import pipeline
 
+    from xlt.serve.onnx import export_onnx
     from xlt.serve.predict import Predictor
 
     texts = [r.text for ld in b.data.values() for s in ("train", "validation", "test") for r in ld.splits[s]]
     texts = (texts * (2000 // len(texts) + 1))[: 200 if b.quick else 2000]
+    m = get_method(Method(name="full"))
+    model = m.prepare(b.model(0))
+    enc = encode(b.tok, b.data["eng"].splits["train"], b.spec.text_prefix, MAX_LEN, b.l2i)
+    train(model, m, b.tok, enc, None, Training(epochs=2, min_steps=0, patience=0, batch_size=BATCH), m.default_lr, 0)
+    tests = {lang: ld.splits["test"] for lang, ld in b.data.items()}
     with tempfile.TemporaryDirectory() as tmp:
-        save_for_transformers(b.model(0), b.tok, Path(tmp))
-        pred = Predictor(tmp)
-        t = time.perf_counter()
-        pred.predict(texts)
-        mine = len(texts) / (time.perf_counter() - t)
+        save_for_transformers(model, b.tok, Path(tmp), {"xlt_text_prefix": b.spec.text_prefix})
+        checks = {p: export_onnx(tmp, p) for p in ("int8", "fp32")}
         pipe = pipeline("text-classification", model=tmp, tokenizer=tmp, trust_remote_code=True, device="cpu")
-        t = time.perf_counter()
-        pipe(texts, truncation=True, max_length=MAX_LEN)
-        base = len(texts) / (time.perf_counter() - t)
-    print(f"\n## prediction ({len(texts)} texts)\n| xlt predict texts/s | transformers.pipeline texts/s | ratio |\n|---|---|---|")
-    print(f"| {mine:.1f} | {base:.1f} | {mine / base:.2f}x |")
+        backends = {"transformers.pipeline": lambda x: [o["label"] for o in pipe([b.spec.text_prefix + t for t in x],
+                                                                                 truncation=True, max_length=MAX_LEN)],
+                    "xlt predict (PyTorch)": Predictor(tmp), "xlt predict --onnx int8": Predictor(tmp, onnx="int8"),
+                    "xlt predict --onnx fp32": Predictor(tmp, onnx="fp32")}
+        run = {k: (v if callable(v) else (lambda x, p=v: [o["label"] for o in p.predict(x, max_length=MAX_LEN)]))
+               for k, v in backends.items()}
+        rate = {k: 0.0 for k in run}
+        for _ in range(2):
+            for k, f in run.items():
+                t = time.perf_counter()
+                f(texts)
+                rate[k] = max(rate[k], len(texts) / (time.perf_counter() - t))
+        labels = {k: {lang: f([r.text for r in rows]) for lang, rows in tests.items()} for k, f in run.items()}
+    f1 = {k: {lang: macro_f1([r.label for r in rows], labels[k][lang]) for lang, rows in tests.items()} for k in run}
+    ref = labels["xlt predict (PyTorch)"]
+    agree = {k: np.mean([a == c for lang in tests for a, c in zip(labels[k][lang], ref[lang])]) for k in run}
+    base = rate["transformers.pipeline"]
+    langs = list(tests)
+    print(f"\n## prediction ({len(texts)} texts; macro-F1 on the {', '.join(langs)} test splits, model fine-tuned "
+          "2 epochs on English)")
+    print(f"| backend | texts/s | vs pipeline | {' | '.join(f'F1 {lang}' for lang in langs)} | mean F1 | "
+          "labels as PyTorch's |")
+    print("|---|---|---|" + "---|" * (len(langs) + 2))
+    for k in run:
+        scores = [f1[k][lang] for lang in langs]
+        print(f"| {k} | {rate[k]:.1f} | {rate[k] / base:.2f}x | {' | '.join(f'{x:.4f}' for x in scores)} | "
+              f"{np.mean(scores):.4f} | {agree[k]:.1%} |")
+    for p, c in checks.items():
+        print(f"ONNX {p}: {c['size_mb']} MB, labels agree with PyTorch on {c['labels_agree']} check texts, "
+              f"largest probability difference {c['max_abs_prob_diff']:.4f}")
 
 
 MEMORY_SIDES = {"xlt": "xlt's training loop", "xlt-trim": "xlt, glibc M_TRIM_THRESHOLD 16 MB (memory handed back sooner)",
@@ -371,7 +444,7 @@ def main() -> None:
     print(f"CPU: {cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads"
           f"{'; QUICK MODE: not a measurement' if args.quick else ''}")
     b = Bench(args.langs, args.quick)
-    parts = {"protocol": part_protocol, "train": part_train, "predict": part_predict, "memory": part_memory,
+    parts = {"protocol": part_protocol, "protocol-xlt": part_protocol_xlt, "train": part_train, "predict": part_predict, "memory": part_memory,
              "mfu": part_mfu}
     for p in args.parts:
         parts[p](b, args)

@@ -62,6 +62,13 @@ RECIPES = {
         "4k-3ep-fs-lr1e-4-28ep": {"source": {"train_limit": 4000},
                                   "training": {"epochs": 3, "lr_continue": 1e-4, "epochs_continue": 28},
                                   "protocol": {"strategies": ["few_shot"], "shots": [100]}},
+        # parameter-efficient against full fine-tuning on the same budget (4,000 sentences, 3 epochs, zero-shot)
+        "full-4k-3ep-zero-shot": {"source": {"train_limit": 4000}, "training": {"epochs": 3}},
+        "lora-r8-qv-4k-3ep-zero-shot": {"method": {"name": "lora"}, "source": {"train_limit": 4000},
+                                        "training": {"epochs": 3}},
+        "lora-r16-all-4k-3ep-zero-shot": {"method": {"name": "lora", "r": 16, "alpha": 32,
+                                                     "target_modules": ["query", "key", "value", "dense"]},
+                                          "source": {"train_limit": 4000}, "training": {"epochs": 3}},
     },
     "nusax": {
         "simple-baselines": {"method": {"name": "frozen"}, "baselines": ["tfidf-lr", "embedding-lr"]},

@@ -73,6 +73,10 @@ def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     labels = [json.loads(line)["label"] for line in res.stdout.strip().splitlines()]
     assert labels == ["positive", "negative"]
+    res = run_cli(["export-onnx", model_dir, "--precision", "fp32"])  # the same model through ONNX Runtime
+    assert res.returncode == 0 and "labels agree on 6/6" in res.stdout, res.stderr[-2000:]
+    res = run_cli(["predict", model_dir, "great movie and happy day", "awful sad day", "--json", "--onnx", "fp32"])
+    assert [json.loads(line)["label"] for line in res.stdout.strip().splitlines()] == labels, res.stderr[-2000:]
     res = run_cli(["data", "inspect", cfg])
     assert res.returncode == 0 and "== tiny/tgt" in res.stdout and "rows: 160 -> 160" in res.stdout
     # rerunning skips everything

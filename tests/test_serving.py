@@ -40,3 +40,88 @@ def test_server_binds_to_localhost_by_default():
     from xlt.serve.http import serve
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
+
+
+TEXTS = ["a good day", "a sad day and a long night", "x", "the film was bad, the music worse, the end too long " * 4]
+
+
+@pytest.fixture(scope="module")
+def confident_model(tiny_model_dir, tmp_path_factory):
+    """A tiny classifier whose head spreads TEXTS apart (centred on their mean feature, scaled), so the
+    comparisons below are between probabilities far from uniform that differ from text to text."""
+    import torch
+
+    from xlt.models import load_classifier, resolve, save_for_transformers
+    from xlt.train import pooled_features
+
+    spec = resolve(str(tiny_model_dir))
+    tok = spec.tokenizer()
+    torch.manual_seed(0)
+    model = load_classifier(spec, 3, {0: "neg", 1: "neu", 2: "pos"})
+    feats = pooled_features(model, tok, tok(["query: " + t for t in TEXTS], truncation=True, max_length=128)["input_ids"])
+    centred = feats - feats.mean(0)
+    with torch.no_grad():
+        w = torch.randn_like(model.classifier.weight)
+        w *= 4 / (centred @ w.T).std()
+        model.classifier.weight.copy_(w)
+        model.classifier.bias.copy_(-(feats.mean(0) @ w.T))
+    out = tmp_path_factory.mktemp("onnx") / "model"
+    save_for_transformers(model, tok, out, {"xlt_text_prefix": "query: "})
+    return out
+
+
+def test_onnx_export_predicts_what_pytorch_predicts(confident_model):
+    import numpy as np
+
+    from xlt.serve.onnx import export_onnx
+    from xlt.serve.predict import Predictor
+
+    want = Predictor(confident_model).predict(TEXTS, batch_size=2)
+    probs = lambda out: np.array([list(o["probabilities"].values()) for o in out])  # noqa: E731
+    assert probs(want).max(1).min() < 0.9 and len({o["label"] for o in want}) > 1  # not a trivial comparison
+
+    res = export_onnx(confident_model, "fp32")
+    assert res["labels_agree"] == "6/6" and res["max_abs_prob_diff"] < 1e-4
+    got = Predictor(confident_model, onnx="fp32").predict(TEXTS, batch_size=2)  # order restored after length sorting
+    assert [o["label"] for o in got] == [o["label"] for o in want]
+    assert np.abs(probs(got) - probs(want)).max() < 1e-3
+
+    res8 = export_onnx(confident_model, "int8")
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(confident_model / "onnx" / "model_quantized.onnx")).graph.node}
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops, ops  # the matrix products really run in int8
+    got8 = Predictor(confident_model, onnx="int8").predict(TEXTS)
+    clear = [i for i, o in enumerate(want) if max(o["probabilities"].values()) > 0.6]  # not on a class border
+    assert len(clear) >= 3 and all(got8[i]["label"] == want[i]["label"] for i in clear), (res8, got8, want)
+
+
+def test_onnx_prediction_errors_say_what_to_do(confident_model, tmp_path):
+    import json
+    import shutil
+
+    from xlt.errors import XltError
+    from xlt.serve.predict import Predictor
+
+    bare = tmp_path / "bare"
+    shutil.copytree(confident_model, bare, ignore=shutil.ignore_patterns("onnx"))
+    with pytest.raises(XltError, match="xlt export-onnx"):
+        Predictor(bare, onnx="int8")
+    with pytest.raises(XltError, match="int8"):
+        Predictor(bare, onnx="int4")
+    cfg = json.loads((bare / "config.json").read_text())
+    (bare / "config.json").write_text(json.dumps({**cfg, "xlt_task": "ner"}))
+    with pytest.raises(XltError, match="classification models only"):
+        Predictor(bare, onnx="int8")
+
+
+def test_http_server_on_the_onnx_export(confident_model):
+    from xlt.serve.http import create_app
+    from xlt.serve.onnx import export_onnx
+    from xlt.serve.predict import Predictor
+
+    export_onnx(confident_model, "fp32")
+    client = TestClient(create_app(confident_model, onnx="fp32"))
+    res = client.post("/predict", json={"texts": TEXTS[:2]})
+    assert res.status_code == 200
+    assert [p["label"] for p in res.json()["predictions"]] == [o["label"] for o in Predictor(confident_model).predict(TEXTS[:2])]

@@ -83,7 +83,9 @@ def demo(output: str = typer.Option("runs/demo", help="output directory"),
 @app.command()
 def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts to classify"),
             file: Optional[Path] = typer.Option(None, help="a file with one text per line"),
-            as_json: bool = typer.Option(False, "--json", help="print JSON lines")):
+            as_json: bool = typer.Option(False, "--json", help="print JSON lines"),
+            onnx: Optional[str] = typer.Option(None, help="run the ONNX export instead of PyTorch: int8 or fp32 "
+                                                       "(make it first with xlt export-onnx)")):
     """Classify texts (or tag their words, for NER/POS models) with a saved model directory."""
     from xlt.serve.predict import Predictor
 
@@ -94,7 +96,7 @@ def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts
         items += [line.rstrip("\n") for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not items:
         raise XltError("no texts: give them as arguments or with --file")
-    p = Predictor(model_dir)
+    p = Predictor(model_dir, onnx=onnx)
     if p.notice:
         typer.echo(f"notice: {p.notice}", err=True)
     for text, res in zip(items, p.predict(items)):
@@ -110,11 +112,23 @@ def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts
 @app.command()
 def serve(model_dir: Path, host: str = typer.Option("127.0.0.1", help="bind address (localhost by default)"),
           port: int = typer.Option(8000), max_texts: int = typer.Option(64, help="texts per request at most"),
-          max_chars: int = typer.Option(10_000, help="characters per text at most")):
+          max_chars: int = typer.Option(10_000, help="characters per text at most"),
+          onnx: Optional[str] = typer.Option(None, help="serve the ONNX export (int8 or fp32) instead of PyTorch")):
     """Serve a saved model over HTTP: POST /predict {"texts": [...]}, GET /health."""
     from xlt.serve.http import serve as run_server
 
-    run_server(model_dir, host=host, port=port, max_texts=max_texts, max_chars=max_chars)
+    run_server(model_dir, host=host, port=port, max_texts=max_texts, max_chars=max_chars, onnx=onnx)
+
+
+@app.command("export-onnx")
+def export_onnx(model_dir: Path, precision: str = typer.Option("int8", help="int8 (weights quantized per channel) "
+                                                                            "or fp32")):
+    """Export a saved classification model to <model_dir>/onnx/ for faster CPU prediction (--onnx in predict/serve)."""
+    from xlt.serve.onnx import export_onnx as export
+
+    res = export(model_dir, precision)
+    typer.echo(f"wrote {res['path']} ({res['size_mb']} MB); checked against PyTorch: labels agree "
+               f"on {res['labels_agree']} texts, largest probability difference {res['max_abs_prob_diff']:.4f}")
 
 
 @data_app.command("inspect")

@@ -21,6 +21,7 @@ from pathlib import Path
 from xlt.data import registry
 from xlt.data.examples import Example, TokenExample
 from xlt.errors import XltError
+from xlt.files import read_utf8
 
 WIKTIONARY_BLI = "https://raw.githubusercontent.com/mikeizbicki/wiktionary_bli/a75387f3acb839fa8a26b983b8e382925420c9bc/final"
 MUSE = "https://dl.fbaipublicfiles.com/arrival/dictionaries"
@@ -58,10 +59,7 @@ class SwitchStats:
 def read_pairs(path: Path, order: str) -> dict[str, list[str]]:
     """source word (lower-cased) -> its one-word translations, in file order, without repeats."""
     words: dict[str, list[str]] = {}
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise XltError(f"{path} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8") from None
+    text = read_utf8(path)
     for line in text.splitlines():
         parts = line.split()
         if len(parts) != 2:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from xlt.data.examples import TokenExample
 from xlt.errors import XltError
+from xlt.files import read_utf8
 
 
 @dataclass
@@ -129,10 +130,7 @@ def _read_text(path: Path) -> str:
         raise XltError(f"data file not found: {path}")
     if path.stat().st_size == 0:
         raise XltError(f"data file is empty: {path}")
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise XltError(f"{path} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8") from None
+    return read_utf8(path, keep_bom=True)
 
 
 def _finish(path: Path, sentences: list, rep: TagReadReport, entity_tags: bool | None = None) -> tuple[list[TokenExample], TagReadReport]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from xlt.data.examples import Example
 from xlt.errors import XltError
+from xlt.files import read_utf8
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".xlsx": "xlsx"}
 
@@ -28,10 +29,7 @@ def read_records(path: str | Path, fmt: str | None = None) -> list[dict]:
         raise XltError(f"data file is empty: {path}")
     if fmt == "xlsx":
         return _read_xlsx(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise XltError(f"{path} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8") from None
+    text = read_utf8(path)
     if fmt == "jsonl":
         rows = []
         for i, line in enumerate(text.splitlines(), 1):

@@ -16,8 +16,8 @@ class PredictRequest(BaseModel):
 
 
 def create_app(model_dir: str | Path, max_texts: int = 64, max_chars: int = 10_000,
-               max_body_bytes: int = 1_000_000) -> FastAPI:
-    predictor = Predictor(model_dir)
+               max_body_bytes: int = 1_000_000, onnx: str | None = None) -> FastAPI:
+    predictor = Predictor(model_dir, onnx=onnx)
     app = FastAPI(title="xlt prediction server")
 
     @app.get("/health")
