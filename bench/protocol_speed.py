@@ -15,6 +15,8 @@ Parts (--parts, default all):
   train     training examples/s of one epoch on the English train split, per method
   predict   texts/s of xlt's Predictor (PyTorch, and its ONNX exports int8/fp32) against
             transformers.pipeline on 2,000 texts, and the macro-F1 each keeps on the test splits
+  predict-saved  macro-F1 and label agreement of PyTorch and the int8 ONNX export on a model an
+            experiment saved (--saved-model DIR --saved-config DIR/../../config.resolved.yaml)
   memory    peak resident memory of one LoRA training epoch, each side in its own subprocess
   mfu       achieved training FLOP/s (counted by torch's FlopCounterMode) over the FLOP/s torch.matmul
             reaches on the model's own matrix shapes, measured in the same run
@@ -341,6 +343,34 @@ def part_predict(b: Bench, args) -> None:
               f"largest probability difference {c['max_abs_prob_diff']:.4f}")
 
 
+def part_predict_saved(b: Bench, args) -> None:
+    """What int8 ONNX costs on a model saved by an experiment (--saved-model DIR --saved-config its
+    config.resolved.yaml): macro-F1 of PyTorch and of the int8 export on each target's test split, and
+    the share of labels that stay the same. The model directory is copied, not written into."""
+    import shutil
+
+    from xlt.config import load_config
+    from xlt.serve.onnx import export_onnx
+    from xlt.serve.predict import Predictor
+
+    exp = load_config(args.saved_config)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "model"
+        shutil.copytree(args.saved_model, model, ignore=shutil.ignore_patterns("onnx"))
+        export_onnx(model, "int8")
+        torch_pred, int8_pred = Predictor(model), Predictor(model, onnx="int8")
+        print(f"\n## int8 ONNX on {args.saved_model}\n| target | test rows | PyTorch macro-F1 | int8 macro-F1 | "
+              "difference (points) | labels as PyTorch's |\n|---|---|---|---|---|---|")
+        for src in exp.targets:
+            rows = load_language(src, exp.preprocess, str(DATA), exp.split_seed)[0].splits["test"]
+            texts, gold = [r.text for r in rows], [r.label for r in rows]
+            want = [o["label"] for o in torch_pred.predict(texts)]
+            got = [o["label"] for o in int8_pred.predict(texts)]
+            f_t, f_q = macro_f1(gold, want), macro_f1(gold, got)
+            print(f"| {src.dataset} {src.language or ''} | {len(rows)} | {f_t:.4f} | {f_q:.4f} | {100 * (f_q - f_t):+.2f} | "
+                  f"{np.mean([a == c for a, c in zip(want, got)]):.1%} |")
+
+
 MEMORY_SIDES = {"xlt": "xlt's training loop", "xlt-trim": "xlt, glibc M_TRIM_THRESHOLD 16 MB (memory handed back sooner)",
                 "trainer": "the usual recipe (Trainer, padded 128)"}
 
@@ -436,6 +466,8 @@ def main() -> None:
     ap.add_argument("--langs", nargs="+", default=["jav", "sun"])
     ap.add_argument("--method", default="lora")
     ap.add_argument("--quick", action="store_true", help="60 texts per split: checks the script runs, measures nothing")
+    ap.add_argument("--saved-model", help="predict-saved: a model directory an experiment saved")
+    ap.add_argument("--saved-config", help="predict-saved: that experiment's config.resolved.yaml")
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     set_threads(None)
@@ -444,7 +476,8 @@ def main() -> None:
     print(f"CPU: {cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads"
           f"{'; QUICK MODE: not a measurement' if args.quick else ''}")
     b = Bench(args.langs, args.quick)
-    parts = {"protocol": part_protocol, "protocol-xlt": part_protocol_xlt, "train": part_train, "predict": part_predict, "memory": part_memory,
+    parts = {"protocol": part_protocol, "protocol-xlt": part_protocol_xlt, "train": part_train, "predict": part_predict,
+             "predict-saved": part_predict_saved, "memory": part_memory,
              "mfu": part_mfu}
     for p in args.parts:
         parts[p](b, args)

@@ -87,13 +87,14 @@ def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts
             onnx: Optional[str] = typer.Option(None, help="run the ONNX export instead of PyTorch: int8 or fp32 "
                                                        "(make it first with xlt export-onnx)")):
     """Classify texts (or tag their words, for NER/POS models) with a saved model directory."""
+    from xlt.files import read_utf8
     from xlt.serve.predict import Predictor
 
     items = list(texts or [])
     if file is not None:
         if not file.exists():
             raise XltError(f"file not found: {file}")
-        items += [line.rstrip("\n") for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        items += [line for line in read_utf8(file).splitlines() if line.strip()]
     if not items:
         raise XltError("no texts: give them as arguments or with --file")
     p = Predictor(model_dir, onnx=onnx)

@@ -202,11 +202,20 @@ def predict_encoded(model, tokenizer, ids: list[list[int]], batch_size: int = 64
     """Class ids and probabilities, in input order; batches sorted by length."""
     model.eval()
     dev = next(model.parameters()).device
-    probs = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
-    for batch_idx in length_grouped_batches([len(x) for x in ids], batch_size, None):
-        batch = {k: v.to(dev) for k, v in collate([ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
+
+    def logits_of(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(**batch).logits
+            return model(**{k: v.to(dev) for k, v in batch.items()}).logits
+
+    return predict_batches(logits_of, ids, tokenizer.pad_token_id, model.config.num_labels, batch_size)
+
+
+def predict_batches(logits_of, ids: list[list[int]], pad_id: int, num_labels: int, batch_size: int = 64):
+    """Class ids and probabilities, in input order, from `logits_of(padded batch)`: batches of similar
+    length (little padding), shared by the PyTorch and the ONNX Runtime paths."""
+    probs = np.zeros((len(ids), num_labels), dtype=np.float32)
+    for batch_idx in length_grouped_batches([len(x) for x in ids], batch_size, None):
+        logits = torch.as_tensor(logits_of(collate([ids[i] for i in batch_idx], pad_id)))
         probs[batch_idx] = torch.softmax(logits.float(), -1).cpu().numpy()
     return probs.argmax(1), probs
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from xlt.errors import XltError
-from xlt.train import collate, length_grouped_batches
+from xlt.train import predict_batches, predict_encoded
 
 ONNX_FILES = {"fp32": "model.onnx", "int8": "model_quantized.onnx"}
 # texts of several lengths and scripts: the exported graph is checked against PyTorch on them
@@ -98,11 +98,8 @@ def export_onnx(model_dir: str | Path, precision: str = "int8") -> dict:
 def compare_with_torch(torch_pred, path: Path) -> dict:
     """Both backends on CHECK_TEXTS: largest probability difference and how many labels agree."""
     ids = torch_pred.tokenizer([torch_pred.prefix + t for t in CHECK_TEXTS], truncation=True, max_length=128)["input_ids"]
-    from xlt.train import predict_encoded
-
-    with torch.inference_mode():
-        _, want = predict_encoded(torch_pred.model, torch_pred.tokenizer, ids, 4)
-    _, got = predict_onnx(open_session(path), ids, torch_pred.tokenizer.pad_token_id, 4)
+    _, want = predict_encoded(torch_pred.model, torch_pred.tokenizer, ids, 4)
+    _, got = predict_onnx(open_session(path), ids, torch_pred.tokenizer.pad_token_id, len(torch_pred.labels), 4)
     return {"max_abs_prob_diff": float(np.abs(want - got).max()),
             "labels_agree": f"{int((want.argmax(1) == got.argmax(1)).sum())}/{len(ids)}"}
 
@@ -119,13 +116,7 @@ def open_session(path: str | Path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def predict_onnx(session, ids: list[list[int]], pad_id: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Class ids and probabilities, in input order; batches sorted by length (as `train.predict_encoded`)."""
-    probs = None
-    for batch_idx in length_grouped_batches([len(x) for x in ids], batch_size, None):
-        batch = collate([ids[i] for i in batch_idx], pad_id)
-        logits = session.run(None, {k: v.numpy() for k, v in batch.items()})[0]
-        if probs is None:
-            probs = np.zeros((len(ids), logits.shape[1]), dtype=np.float32)
-        probs[batch_idx] = torch.softmax(torch.from_numpy(logits).float(), -1).numpy()
-    return probs.argmax(1), probs
+def predict_onnx(session, ids: list[list[int]], pad_id: int, num_labels: int, batch_size: int = 64):
+    """Class ids and probabilities, in input order (the batching of `train.predict_batches`)."""
+    return predict_batches(lambda batch: session.run(None, {k: v.numpy() for k, v in batch.items()})[0],
+                           ids, pad_id, num_labels, batch_size)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from xlt.errors import XltError
@@ -71,10 +70,10 @@ class Predictor:
         if self.session is not None:
             from xlt.serve.onnx import predict_onnx
 
-            pred, probs = predict_onnx(self.session, enc["input_ids"], self.tokenizer.pad_token_id, batch_size)
+            pred, probs = predict_onnx(self.session, enc["input_ids"], self.tokenizer.pad_token_id, len(self.labels),
+                                       batch_size)
         else:
-            with torch.inference_mode():
-                pred, probs = predict_encoded(self.model, self.tokenizer, enc["input_ids"], batch_size, self.bf16)
+            pred, probs = predict_encoded(self.model, self.tokenizer, enc["input_ids"], batch_size, self.bf16)
         return [{"label": self.labels[p], "probabilities": {lab: round(float(x), 4) for lab, x in zip(self.labels, pr)}}
                 for p, pr in zip(pred, probs)]
 
