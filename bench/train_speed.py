@@ -1,9 +1,11 @@
 """Training throughput of the embedded model on this machine, side by side in one process:
-xlt's default (fp32, dynamic padding, length-grouped batches) against bf16 autocast and against
-padding every text to max_length 128 (the usual recipe). LoRA r=8 on query/value, batch 16,
-the first --texts of NusaX-senti Javanese train, one epoch each, repeated `--rounds` times interleaved.
+xlt's default (fp32, dynamic padding, length-grouped batches, cheaper dropout masks on a CPU) against
+PyTorch's own dropout, bf16 autocast, and padding every text to max_length 128 (the usual recipe).
+LoRA r=8 on query/value (or --method), batch 16, the first --texts of NusaX-senti Javanese train, one
+epoch each, repeated `--rounds` times interleaved.
 
-    python bench/train_speed.py [--rounds 2] [--method lora] [--texts 160]
+    python bench/train_speed.py [--rounds 2] [--method lora] [--texts 160] [--skip-bf16]
+    python bench/train_speed.py --profile   # where one epoch's CPU time goes, by operator, per dropout kind
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--method", default="lora")
     ap.add_argument("--texts", type=int, default=160, help="texts per epoch (bf16 on AVX2 CPUs is very slow)")
+    ap.add_argument("--skip-bf16", action="store_true", help="leave out bf16 (minutes on a CPU without native bf16)")
+    ap.add_argument("--profile", action="store_true", help="operator profile of one epoch instead of the timing")
     args = ap.parse_args()
     set_threads(None)
     ld, _ = load_language(DataSource(dataset="nusax-senti", language="jav"), Preprocess(), str(DATA))
@@ -46,23 +50,51 @@ def main() -> None:
     l2i = {lab: i for i, lab in enumerate(ld.labels)}
     enc = encode(tok, ld.splits["train"][: args.texts], spec.text_prefix, 128, l2i)
     padded = Encoded([x + [tok.pad_token_id] * (128 - len(x)) for x in enc.ids], enc.labels)
-    variants = {"xlt default (fp32, dynamic padding)": (enc, "off"),
-                "bf16 autocast, dynamic padding": (enc, "on"),
-                "fp32, padded to 128": (padded, "off")}
+    variants = {"xlt default (fp32, dynamic padding)": (enc, "off", "auto"),
+                "PyTorch's dropout (fast_dropout off)": (enc, "off", "off"),
+                "bf16 autocast, dynamic padding": (enc, "on", "auto"),
+                "fp32, padded to 128, PyTorch's dropout": (padded, "off", "off")}
+    if args.skip_bf16 or args.profile:
+        del variants["bf16 autocast, dynamic padding"]
+    if args.profile:
+        for name in list(variants)[:2]:
+            profile_epoch(name, *variants[name], args.method, spec, tok, ld, l2i)
+        return
     speeds: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(args.rounds):
-        for name, (data, bf16) in variants.items():
+        for name, (data, bf16, dropout) in variants.items():
             method = get_method(Method(name=args.method))
             model = method.prepare(load_classifier(spec, len(l2i), dict(enumerate(ld.labels))))
             t = time.perf_counter()
-            train(model, method, tok, data, None, Training(epochs=1, min_steps=0, patience=0, bf16=bf16), 1e-3, 0)
+            train(model, method, tok, data, None, Training(epochs=1, min_steps=0, patience=0, bf16=bf16,
+                                                                     fast_dropout=dropout), 1e-3, 0)
             speeds[name].append(len(data.ids) / (time.perf_counter() - t))
     base = max(speeds["xlt default (fp32, dynamic padding)"])
     print(f"CPU: {cpu_name()}; torch threads {torch.get_num_threads()}; native bf16: {cpu_has_native_bf16()}")
-    print(f"method {args.method}, batch 16, {len(enc.ids)} texts (mean {sum(map(len, enc.ids)) / len(enc.ids):.0f} tokens)")
+    mean_len = sum(map(len, enc.ids)) / len(enc.ids)
+    print(f"method {args.method}, batch 16, {len(enc.ids)} texts (mean {mean_len:.0f} tokens)")
     print(f"{'variant':<40} {'best ex/s':>10} {'ratio to xlt default':>22}")
     for name, vals in speeds.items():
         print(f"{name:<40} {max(vals):>10.1f} {max(vals) / base:>21.2f}x")
+
+
+def profile_epoch(name: str, data: Encoded, bf16: str, dropout: str, method_name: str, spec, tok, ld, l2i) -> None:
+    """torch.profiler over one epoch: the operators with the largest share of CPU time, and the share
+    of the operators that draw dropout masks (torch's `bernoulli_`, xlt's `random_`)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    method = get_method(Method(name=method_name))
+    model = method.prepare(load_classifier(spec, len(l2i), dict(enumerate(ld.labels))))
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        train(model, method, tok, data, None,
+              Training(epochs=1, min_steps=0, patience=0, bf16=bf16, fast_dropout=dropout), 1e-3, 0)
+    ops = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+    total = sum(e.self_cpu_time_total for e in ops)
+    masks = sum(e.self_cpu_time_total for e in ops if e.key in ("aten::bernoulli_", "aten::random_"))
+    print(f"\n{name}: {len(data.ids)} texts; mask drawing (bernoulli_/random_) {100 * masks / total:.1f}% "
+          f"of operator time")
+    for e in sorted(ops, key=lambda e: -e.self_cpu_time_total)[:8]:
+        print(f"  {e.key:<28} {100 * e.self_cpu_time_total / total:5.1f}%  calls {e.count}")
 
 
 if __name__ == "__main__":

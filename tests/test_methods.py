@@ -123,3 +123,29 @@ def test_frozen_head_is_the_logistic_regression_chosen_on_validation(n_classes):
     ref_w = LogisticRegression(C=1.0, max_iter=3000).fit(x[100:].numpy(), y[100:], sample_weight=w)
     with torch.no_grad():
         assert fit_w["C"] == 1.0 and head(xt).argmax(1).tolist() == ref_w.predict(xt.numpy()).tolist()
+
+
+def test_fast_dropout_keeps_rate_scale_and_seeding_and_restores_the_model(spec):
+    from xlt.fast_dropout import FastDropout, effective_rate, fast_dropout
+
+    drop = FastDropout(0.1)
+    x = torch.ones(400, 1000, requires_grad=True)
+    torch.manual_seed(0)
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.9) < 0.003  # 400k draws: 3 SD is 0.0014
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / (1 - effective_rate(0.1))))
+    assert abs(effective_rate(0.1) - 0.1) < 1e-5
+    y.sum().backward()
+    assert torch.equal(x.grad != 0, kept)  # dropped units get no gradient
+    torch.manual_seed(0)
+    assert torch.equal(drop(x) != 0, kept)  # torch.manual_seed repeats the mask
+    assert torch.equal(drop.eval()(x), x)
+
+    _, model = fresh(spec, "lora", 0)  # LoRA adds its own dropout layers (peft's lora_dropout)
+    before = [type(m) for m in model.modules()]
+    with fast_dropout(model):
+        swapped = [m for m in model.modules() if isinstance(m, FastDropout)]
+        assert swapped and not [m for m in model.modules() if type(m) is torch.nn.Dropout]
+        assert any("lora_dropout" in name for name, m in model.named_modules() if isinstance(m, FastDropout))
+    assert [type(m) for m in model.modules()] == before

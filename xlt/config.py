@@ -154,6 +154,8 @@ class Training(Strict):
     # probe: fit the classification head on the untouched encoder's features before fine-tuning (LP-FT)
     head_init: Literal["random", "probe"] = "random"
     bf16: Literal["auto", "on", "off"] = "auto"
+    # dropout masks from 16 random bits per element (xlt/fast_dropout.py); auto: on a CPU only
+    fast_dropout: Literal["auto", "on", "off"] = "auto"
     threads: int | None = None
     eval_batch_size: int = 64
 
@@ -243,6 +245,8 @@ class Experiment(Strict):
             d["preprocess"].pop("rewrite_text", None)  # hashes of configs written before the key existed stay valid
         if d["training"].get("head_init") == "random":
             d["training"].pop("head_init")  # likewise
+        if d["training"].get("fast_dropout") == "off":
+            d["training"].pop("fast_dropout")  # torch's dropout, as before the key existed: those runs stay valid
         if d["protocol"].get("self_training") == SelfTraining().model_dump():
             d["protocol"].pop("self_training")  # likewise
         if d.get("augment") == Augment().model_dump(mode="json"):

@@ -2,7 +2,8 @@
 
 Speed choices (see BENCHMARKS.md): texts are tokenized once; batches group texts of similar
 length and are padded only to their own longest text; bf16 autocast only where the CPU has native
-bf16 (on an AVX2-only CPU it measured 28x slower than fp32, bench/train_speed.py); frozen encoders compute features once.
+bf16 (on an AVX2-only CPU it measured 28x slower than fp32, bench/train_speed.py); on a CPU, dropout masks
+from 16 random bits per element (xlt/fast_dropout.py); frozen encoders compute features once.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from transformers import get_linear_schedule_with_warmup
 from xlt.data.examples import Example
 from xlt.errors import XltError
 from xlt.evaluate.metrics import macro_f1
+from xlt.fast_dropout import fast_dropout, use_fast_dropout
 from xlt.methods.frozen import fit_logistic_head
 
 
@@ -146,39 +148,41 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
     bf16 = use_bf16(tcfg.bf16)
     best, best_state, best_epoch, history, bad_epochs, steps = -1.0, None, epochs, [], 0, 0
     start = time.perf_counter()
-    bar = tqdm(total=total, desc=desc, leave=False, disable=None)
-    for epoch in range(1, epochs + 1):
-        model.train()
-        run_loss = 0.0
-        for batch_idx in length_grouped_batches(lengths, tcfg.batch_size, rng):
-            batch = {k: v.to(dev) for k, v in collate([train_data.ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
-            y = batch_labels([train_data.labels[i] for i in batch_idx], batch["input_ids"].shape[1]).to(dev)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = model(**batch).logits
-            loss = loss_fn(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            run_loss += loss.item()
-            steps += 1
-            bar.update(1)
-        entry = {"epoch": epoch, "loss": run_loss / steps_per_epoch}
-        validate_now = epoch % math.ceil(epochs / max(tcfg.max_validations, 1)) == 0 or epoch == epochs
-        if val_data is not None and tcfg.patience > 0 and validate_now:
-            f1 = validate(model) if validate else validation_macro_f1(model, tokenizer, val_data, tcfg)
-            entry["val_score"] = f1
-            if f1 > best:
-                best, best_epoch, bad_epochs = f1, epoch, 0
-                best_state = method.trainable_state(model)
-            else:
-                bad_epochs += 1
-        history.append(entry)
-        bar.set_postfix(entry)
-        if val_data is not None and tcfg.patience > 0 and bad_epochs >= tcfg.patience:
-            break
-    bar.close()
+    with fast_dropout(model, use_fast_dropout(tcfg.fast_dropout)):
+        bar = tqdm(total=total, desc=desc, leave=False, disable=None)
+        for epoch in range(1, epochs + 1):
+            model.train()
+            run_loss = 0.0
+            for batch_idx in length_grouped_batches(lengths, tcfg.batch_size, rng):
+                padded = collate([train_data.ids[i] for i in batch_idx], tokenizer.pad_token_id)
+                batch = {k: v.to(dev) for k, v in padded.items()}
+                y = batch_labels([train_data.labels[i] for i in batch_idx], batch["input_ids"].shape[1]).to(dev)
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                    logits = model(**batch).logits
+                loss = loss_fn(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+                run_loss += loss.item()
+                steps += 1
+                bar.update(1)
+            entry = {"epoch": epoch, "loss": run_loss / steps_per_epoch}
+            validate_now = epoch % math.ceil(epochs / max(tcfg.max_validations, 1)) == 0 or epoch == epochs
+            if val_data is not None and tcfg.patience > 0 and validate_now:
+                f1 = validate(model) if validate else validation_macro_f1(model, tokenizer, val_data, tcfg)
+                entry["val_score"] = f1
+                if f1 > best:
+                    best, best_epoch, bad_epochs = f1, epoch, 0
+                    best_state = method.trainable_state(model)
+                else:
+                    bad_epochs += 1
+            history.append(entry)
+            bar.set_postfix(entry)
+            if val_data is not None and tcfg.patience > 0 and bad_epochs >= tcfg.patience:
+                break
+        bar.close()
     if best_state is not None:
         method.load_trainable_state(model, best_state)
     return TrainResult(best_epoch, best if best >= 0 else None, len(history), steps, steps * tcfg.batch_size,

@@ -27,6 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from xlt.errors import XltError
+from xlt.fast_dropout import fast_dropout, use_fast_dropout
 from xlt.files import atomic_save_tensors, atomic_write_text
 from xlt.methods.base import AdaptationMethod, head_parameters
 
@@ -205,15 +206,16 @@ def train_language_adapter(spec, tokenizer, texts: list[str], language: str, c, 
 
     sched = get_linear_schedule_with_warmup(opt, int(0.1 * c.lang_steps), c.lang_steps)
     start, losses = time.perf_counter(), []
-    for batch in tqdm(_mlm_batches(tokenizer, texts, training.batch_size, training.max_length, c.lang_steps, 0),
-                      total=c.lang_steps, desc=f"language adapter {language}", leave=False, disable=None):
-        loss = _masked_loss(mlm, batch)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+    with fast_dropout(mlm, use_fast_dropout(training.fast_dropout)):
+        for batch in tqdm(_mlm_batches(tokenizer, texts, training.batch_size, training.max_length, c.lang_steps, 0),
+                          total=c.lang_steps, desc=f"language adapter {language}", leave=False, disable=None):
+            loss = _masked_loss(mlm, batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss.item())
     k = max(1, len(losses) // 10)
     info = {"language": language, "texts": len(texts), "steps": c.lang_steps, "seconds": time.perf_counter() - start,
             "mlm_loss_first": sum(losses[:k]) / k, "mlm_loss_last": sum(losses[-k:]) / k,
