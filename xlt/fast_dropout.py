@@ -1,11 +1,12 @@
 """Cheaper dropout masks for CPU training.
 
 On a CPU, PyTorch draws a dropout mask one random number per element from a single-threaded generator
-(`bernoulli_`); profiled on the embedded model's LoRA training step that was 19% of the step
-(bench/train_speed.py). Here each element gets 16 random bits instead, cut from 64-bit draws: a quarter
-of the generator calls. The drop rate is round(p * 65536) / 65536 (within 8e-6 of p) and kept units are
-scaled by 1 / (1 - rate), so the expected activation is unchanged, as with `nn.Dropout`. Masks come
-from torch's default generator, so `torch.manual_seed` makes runs repeatable.
+(`bernoulli_`); on the embedded model's LoRA training step that was 22% of operator time
+(`python bench/train_speed.py --profile`, BENCHMARKS.md). Here each element gets 16 random bits
+instead, cut from 64-bit draws: a quarter of the generator calls. The drop rate is
+round(p * 65536) / 65536 (within 8e-6 of p) and kept units are scaled by 1 / (1 - rate), so the
+expected activation is unchanged, as with `nn.Dropout`. Masks come from torch's default
+generator, so `torch.manual_seed` makes runs repeatable.
 
 `fast_dropout(model)` swaps the model's dropout layers for the duration of training and puts the
 originals back afterwards. Attention-probability dropout inside `scaled_dot_product_attention` keeps

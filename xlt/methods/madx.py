@@ -110,7 +110,10 @@ class LanguageAdapters:
     def __call__(self, language: str) -> dict[str, torch.Tensor]:
         texts = self.texts_for(language)
         c = self.cfg
-        path = self.dir / f"lang-{language}-{self._key(language, len(texts), texts[:50], c.lang_reduction, c.lang_steps, c.lang_lr)}.safetensors"
+        parts = [language, len(texts), texts[:50], c.lang_reduction, c.lang_steps, c.lang_lr]
+        if use_fast_dropout(self.training.fast_dropout):  # other masks, another adapter; torch's keeps the old keys
+            parts.append("fast_dropout")
+        path = self.dir / f"lang-{language}-{self._key(*parts)}.safetensors"
         if not path.exists():
             if self._head is None:
                 self._head = self._mlm_head()
