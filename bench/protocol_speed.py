@@ -257,6 +257,13 @@ def part_protocol(b: Bench, args) -> None:
             agree = ("yes" if abs(ma - mc) <= spread else "no") if len(seeds) > 1 else "n/a (one seed)"
             print(f"| {lang} | {strategy}{f' N={n}' if n else ''} | {ma:.3f} ± {sa:.3f} | {mc:.3f} ± {sc:.3f} | "
                   f"{ma - mc:+.3f} | {agree} |")
+    # the protocol as a whole: each seed's mean over all settings, then mean ± SD over seeds
+    per_seed = {side: [sum(done[str(s)][side].values()) / len(done[str(s)][side]) for s in seeds]
+                for side in ("xlt", "baseline")}
+    (ma, sa), (mc, sc) = mean_sd(per_seed["xlt"]), mean_sd(per_seed["baseline"])
+    agree = ("yes" if abs(ma - mc) <= max(sa, sc) * 2 else "no") if len(seeds) > 1 else "n/a (one seed)"
+    print(f"| all | mean of the settings | {ma:.3f} ± {sa:.3f} | {mc:.3f} ± {sc:.3f} | {ma - mc:+.3f} | {agree} |")
+    print("(within seed spread: |difference| <= 2 x the larger SD over seeds)")
 
 
 # ---------------------------------------------------------------- throughput, memory, MFU
@@ -415,13 +422,13 @@ def part_mfu(b: Bench, args) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
     from xlt.fast_dropout import fast_dropout
-    from xlt.train import collate, length_grouped_batches
+    from xlt.train import collate, training_batches
 
     m = get_method(Method(name=args.method))
     model = m.prepare(b.model(0))
     rows = b.data["eng"].splits["train"]
     enc = encode(b.tok, rows, b.spec.text_prefix, MAX_LEN, b.l2i)
-    batches = list(length_grouped_batches([len(x) for x in enc.ids], BATCH, random.Random(0)))
+    batches = training_batches([len(x) for x in enc.ids], enc.labels, BATCH, random.Random(0), Training().batching)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
 

@@ -34,7 +34,9 @@ NUSAX_ALL = ["ace", "ban", "bbc", "bjn", "bug", "jav", "mad", "min", "nij", "sun
 # Per task: the base experiment (targets filled in from the language list), the default and full
 # language lists, and the settings the issue's targets name. Both keep torch's dropout (fast_dropout: off),
 # as every run stored before xlt's cheaper CPU masks existed: the recipes stay comparable with those runs
-# and reuse them (a different mask stream changes results the way another seed does).
+# and reuse them (a different mask stream changes results the way another seed does). NusaX also keeps
+# batches grouped by length alone (batching: length), as before stratified batches became xlt's default:
+# a recipe that measures the default sets batching: stratified.
 BASES = {
     "ner": {"config": {"task": "ner", "source": {"dataset": "conll2003", "language": "eng", "label_map": {"MISC": None}},
                        "method": {"name": "full"},
@@ -43,7 +45,7 @@ BASES = {
                        "protocol": {"strategies": ["zero_shot"]}},
             "dataset": "masakhaner2", "langs": NER_LANGS, "all_langs": NER_ALL},
     "nusax": {"config": {"task": "classification", "source": {"dataset": "nusax-senti", "language": "eng"},
-                         "training": {"fast_dropout": "off"},
+                         "training": {"fast_dropout": "off", "batching": "length"},
                          "baselines": [], "protocol": {"strategies": ["zero_shot", "few_shot"], "shots": [100]}},
               "dataset": "nusax-senti", "langs": NUSAX_ALL, "all_langs": NUSAX_ALL},
 }

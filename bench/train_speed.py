@@ -50,24 +50,25 @@ def main() -> None:
     l2i = {lab: i for i, lab in enumerate(ld.labels)}
     enc = encode(tok, ld.splits["train"][: args.texts], spec.text_prefix, 128, l2i)
     padded = Encoded([x + [tok.pad_token_id] * (128 - len(x)) for x in enc.ids], enc.labels)
-    variants = {"xlt default (fp32, dynamic padding)": (enc, "off", "auto"),
-                "PyTorch's dropout (fast_dropout off)": (enc, "off", "off"),
-                "bf16 autocast, dynamic padding": (enc, "on", "auto"),
-                "fp32, padded to 128, PyTorch's dropout": (padded, "off", "off")}
+    variants = {"xlt default (fp32, dynamic padding)": (enc, "off", "auto", "stratified"),
+                "batches by length alone (batching length)": (enc, "off", "auto", "length"),
+                "PyTorch's dropout (fast_dropout off)": (enc, "off", "off", "stratified"),
+                "bf16 autocast, dynamic padding": (enc, "on", "auto", "stratified"),
+                "fp32, padded to 128, PyTorch's dropout": (padded, "off", "off", "random")}
     if args.skip_bf16 or args.profile:
         del variants["bf16 autocast, dynamic padding"]
     if args.profile:
-        for name in list(variants)[:2]:
-            profile_epoch(name, *variants[name], args.method, spec, tok, ld, l2i)
+        for name in ("xlt default (fp32, dynamic padding)", "PyTorch's dropout (fast_dropout off)"):
+            profile_epoch(name, *variants[name][:3], args.method, spec, tok, ld, l2i)
         return
     speeds: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(args.rounds):
-        for name, (data, bf16, dropout) in variants.items():
+        for name, (data, bf16, dropout, batching) in variants.items():
             method = get_method(Method(name=args.method))
             model = method.prepare(load_classifier(spec, len(l2i), dict(enumerate(ld.labels))))
             t = time.perf_counter()
             train(model, method, tok, data, None, Training(epochs=1, min_steps=0, patience=0, bf16=bf16,
-                                                                     fast_dropout=dropout), 1e-3, 0)
+                                                           fast_dropout=dropout, batching=batching), 1e-3, 0)
             speeds[name].append(len(data.ids) / (time.perf_counter() - t))
     base = max(speeds["xlt default (fp32, dynamic padding)"])
     print(f"CPU: {cpu_name()}; torch threads {torch.get_num_threads()}; native bf16: {cpu_has_native_bf16()}")

@@ -105,14 +105,15 @@ def test_lora_fine_tunes_and_saved_model_reloads_without_xlt(spec, tmp_path):
     from xlt.models import load_classifier, save_for_transformers
     from xlt.train import encode, predict_encoded, train
 
-    rows = [Example("I love this, wonderful day", "pos"), Example("terrible, I hate it", "neg")] * 8
+    rows = [Example("I love this, wonderful day", "pos"), Example("terrible, I hate it", "neg")] * 7
     tok = spec.tokenizer()
     method = get_method(Method(name="lora"))
     model = method.prepare(load_classifier(spec, 2, {0: "neg", 1: "pos"}))
     before = {k: v.clone() for k, v in model.named_parameters() if v.requires_grad}
     data = encode(tok, rows, spec.text_prefix, 64, {"neg": 0, "pos": 1})
     res = train(model, method, tok, data, None, Training(epochs=1, min_steps=4, batch_size=8, patience=0), 1e-3, 0)
-    assert res.steps == 4  # 16 rows, batch 8: 2 steps an epoch, min_steps 4 -> 2 epochs
+    assert res.steps == 4  # 14 rows, batch 8: 2 steps an epoch, min_steps 4 -> 2 epochs
+    assert res.examples_seen == 28  # the short last batch (6 rows) counted as it is
     after = dict(model.named_parameters())
     assert any(not torch.equal(before[k], after[k]) for k in before)
     test_texts = ["what a wonderful film", "this is awful", "so-so"]

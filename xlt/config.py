@@ -156,6 +156,9 @@ class Training(Strict):
     bf16: Literal["auto", "on", "off"] = "auto"
     # dropout masks from 16 random bits per element (xlt/fast_dropout.py); auto: on a CPU only
     fast_dropout: Literal["auto", "on", "off"] = "auto"
+    # batches of similar length (less padding), each with the data's class mix ("stratified"); "length": by
+    # length alone (xlt before 2026-11-23; batches of one class where length predicts the label); "random"
+    batching: Literal["stratified", "length", "random"] = "stratified"
     threads: int | None = None
     eval_batch_size: int = 64
 
@@ -247,6 +250,9 @@ class Experiment(Strict):
             d["training"].pop("head_init")  # likewise
         if d["training"].get("fast_dropout") == "off":
             d["training"].pop("fast_dropout")  # torch's dropout, as before the key existed: those runs stay valid
+        if d["training"].get("batching") == "length" or (d["training"].get("batching") == "stratified"
+                                                          and d["task"] != "classification"):
+            d["training"].pop("batching")  # the batches before the key existed (token tasks: stratified is length)
         if d["protocol"].get("self_training") == SelfTraining().model_dump():
             d["protocol"].pop("self_training")  # likewise
         if d.get("augment") == Augment().model_dump(mode="json"):

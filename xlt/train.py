@@ -1,7 +1,7 @@
 """The one training loop every method and strategy uses, and batched prediction.
 
 Speed choices (see BENCHMARKS.md): texts are tokenized once; batches group texts of similar
-length and are padded only to their own longest text; bf16 autocast only where the CPU has native
+length (keeping each class's share in every batch) and are padded only to their own longest text; bf16 autocast only where the CPU has native
 bf16 (on an AVX2-only CPU it measured 28x slower than fp32, bench/train_speed.py); on a CPU, dropout masks
 from 16 random bits per element (xlt/fast_dropout.py); frozen encoders compute features once.
 """
@@ -75,21 +75,54 @@ def encode(tokenizer, rows: list[Example], prefix: str, max_length: int, label2i
     return Encoded(enc["input_ids"], [label2id.get(r.label, -100) for r in rows])
 
 
-def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random | None) -> list[list[int]]:
-    """Batches of similar length. Training (rng given): shuffle, sort within pools of 50 batches,
-    shuffle the batch order. Prediction (no rng): sort everything by length."""
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random | None,
+                           strata: list | None = None) -> list[list[int]]:
+    """Batches of similar length. Prediction (no rng): sort everything by length. Training (rng given):
+    shuffle, sort within pools of 50 batches, shuffle the batch order.
+
+    With `strata` (one class label per text) the sort key is a text's length rank within its own class,
+    so each batch holds every class in the data's proportions, at about the same length quantile of
+    each: where length predicts the label (NusaX-senti: neutral posts are half as long as positive
+    ones), sorting by length alone fills whole batches with one class (bench/batching.py)."""
     idx = list(range(len(lengths)))
     if rng is None:
         idx.sort(key=lambda i: lengths[i])
         return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
     rng.shuffle(idx)
+    key = lengths if strata is None else _rank_within_stratum(idx, lengths, strata)
     pool = batch_size * 50
     batches = []
     for start in range(0, len(idx), pool):
-        chunk = sorted(idx[start:start + pool], key=lambda i: lengths[i])
+        chunk = sorted(idx[start:start + pool], key=lambda i: key[i])
         batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
+
+
+def _rank_within_stratum(order: list[int], lengths: list[int], strata: list) -> list[float]:
+    """Each text's length quantile within its stratum; equal lengths keep their (shuffled) `order`."""
+    groups: dict = {}
+    for i in order:
+        groups.setdefault(strata[i], []).append(i)
+    key = [0.0] * len(lengths)
+    for members in groups.values():
+        members.sort(key=lambda i: lengths[i])
+        for rank, i in enumerate(members):
+            key[i] = (rank + 0.5) / len(members)
+    return key
+
+
+def training_batches(lengths: list[int], labels: list, batch_size: int, rng: random.Random,
+                     batching: str) -> list[list[int]]:
+    """One epoch's batches as `training.batching` says: "stratified" (length-grouped with each class's
+    share in every batch; for token tasks, whose labels are per word, the same as "length"), "length"
+    (length-grouped alone) or "random" (shuffled; still padded only to each batch's longest text)."""
+    if batching == "random":
+        idx = list(range(len(lengths)))
+        rng.shuffle(idx)
+        return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+    per_text = bool(labels) and not isinstance(labels[0], list)
+    return length_grouped_batches(lengths, batch_size, rng, labels if batching == "stratified" and per_text else None)
 
 
 def collate(ids: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -146,14 +179,14 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
     lengths = [len(x) for x in train_data.ids]
     rng = random.Random(seed)
     bf16 = use_bf16(tcfg.bf16)
-    best, best_state, best_epoch, history, bad_epochs, steps = -1.0, None, epochs, [], 0, 0
+    best, best_state, best_epoch, history, bad_epochs, steps, seen = -1.0, None, epochs, [], 0, 0, 0
     start = time.perf_counter()
     with fast_dropout(model, use_fast_dropout(tcfg.fast_dropout)):
         bar = tqdm(total=total, desc=desc, leave=False, disable=None)
         for epoch in range(1, epochs + 1):
             model.train()
             run_loss = 0.0
-            for batch_idx in length_grouped_batches(lengths, tcfg.batch_size, rng):
+            for batch_idx in training_batches(lengths, train_data.labels, tcfg.batch_size, rng, tcfg.batching):
                 padded = collate([train_data.ids[i] for i in batch_idx], tokenizer.pad_token_id)
                 batch = {k: v.to(dev) for k, v in padded.items()}
                 y = batch_labels([train_data.labels[i] for i in batch_idx], batch["input_ids"].shape[1]).to(dev)
@@ -167,6 +200,7 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
                 opt.zero_grad(set_to_none=True)
                 run_loss += loss.item()
                 steps += 1
+                seen += len(batch_idx)
                 bar.update(1)
             entry = {"epoch": epoch, "loss": run_loss / steps_per_epoch}
             validate_now = epoch % math.ceil(epochs / max(tcfg.max_validations, 1)) == 0 or epoch == epochs
@@ -185,7 +219,7 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
         bar.close()
     if best_state is not None:
         method.load_trainable_state(model, best_state)
-    return TrainResult(best_epoch, best if best >= 0 else None, len(history), steps, steps * tcfg.batch_size,
+    return TrainResult(best_epoch, best if best >= 0 else None, len(history), steps, seen,
                        time.perf_counter() - start, history)
 
 
