@@ -87,7 +87,7 @@ def main() -> None:
                 OUT.parent.mkdir(exist_ok=True)
                 atomic_write_text(OUT, json.dumps(done, indent=1))
     print(f"\n| batching | {' | '.join(args.langs)} | mean | collapsed | training s (ratio to random) |")
-    print("|---|" + "---|" * (len(args.langs) + 4))
+    print("|---|" + "---|" * (len(args.langs) + 3))
     base = sum(done[f"{lang}|{s}|random|{args.method}"]["train_seconds"] for lang in args.langs for s in args.seeds
                if f"{lang}|{s}|random|{args.method}" in done)
     for b in args.batching:
