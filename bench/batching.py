@@ -48,7 +48,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--langs", nargs="+", default=["jav", "sun"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--batching", nargs="+", default=["stratified", "length", "random"])
+    ap.add_argument("--batching", nargs="+", default=["stratified", "length", "random"],
+                    choices=["stratified", "length", "random"])
     ap.add_argument("--method", default="lora")
     args = ap.parse_args()
     set_threads(None)

@@ -1,8 +1,9 @@
 """The one training loop every method and strategy uses, and batched prediction.
 
 Speed choices (see BENCHMARKS.md): texts are tokenized once; batches group texts of similar
-length (keeping each class's share in every batch) and are padded only to their own longest text; bf16 autocast only where the CPU has native
-bf16 (on an AVX2-only CPU it measured 28x slower than fp32, bench/train_speed.py); on a CPU, dropout masks
+length (keeping each class's share in every batch) and are padded only to their own longest text;
+bf16 autocast only where the CPU has native bf16 (on an AVX2-only CPU it measured 28x slower than
+fp32, bench/train_speed.py); on a CPU, dropout masks
 from 16 random bits per element (xlt/fast_dropout.py); frozen encoders compute features once.
 """
 from __future__ import annotations
@@ -87,16 +88,20 @@ def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Rand
     idx = list(range(len(lengths)))
     if rng is None:
         idx.sort(key=lambda i: lengths[i])
-        return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+        return _chunks(idx, batch_size)
     rng.shuffle(idx)
     key = lengths if strata is None else _rank_within_stratum(idx, lengths, strata)
     pool = batch_size * 50
     batches = []
     for start in range(0, len(idx), pool):
         chunk = sorted(idx[start:start + pool], key=lambda i: key[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        batches += _chunks(chunk, batch_size)
     rng.shuffle(batches)
     return batches
+
+
+def _chunks(idx: list[int], size: int) -> list[list[int]]:
+    return [idx[i:i + size] for i in range(0, len(idx), size)]
 
 
 def _rank_within_stratum(order: list[int], lengths: list[int], strata: list) -> list[float]:
@@ -120,9 +125,9 @@ def training_batches(lengths: list[int], labels: list, batch_size: int, rng: ran
     if batching == "random":
         idx = list(range(len(lengths)))
         rng.shuffle(idx)
-        return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
-    per_text = bool(labels) and not isinstance(labels[0], list)
-    return length_grouped_batches(lengths, batch_size, rng, labels if batching == "stratified" and per_text else None)
+        return _chunks(idx, batch_size)
+    stratify = batching == "stratified" and not per_word(labels)
+    return length_grouped_batches(lengths, batch_size, rng, labels if stratify else None)
 
 
 def collate(ids: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -147,9 +152,14 @@ class TrainResult:
     head_c: float | None = None  # frozen method: the logistic-regression head's chosen regularisation
 
 
+def per_word(labels: list) -> bool:
+    """Token tasks label each subword (a list per text); classification one class id per text."""
+    return bool(labels) and isinstance(labels[0], list)
+
+
 def batch_labels(labels: list, width: int) -> torch.Tensor:
     """Class ids (one per text) or per-subword tag ids padded with -100 to the batch width."""
-    if labels and isinstance(labels[0], list):
+    if per_word(labels):
         y = torch.full((len(labels), width), -100, dtype=torch.long)
         for i, lab in enumerate(labels):
             y[i, : len(lab)] = torch.tensor(lab)
