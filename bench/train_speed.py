@@ -1,6 +1,7 @@
 """Training throughput of the embedded model on this machine, side by side in one process:
-xlt's default (fp32, dynamic padding, length-grouped batches, cheaper dropout masks on a CPU) against
-PyTorch's own dropout, bf16 autocast, and padding every text to max_length 128 (the usual recipe).
+xlt's default (fp32, dynamic padding, stratified length-grouped batches run as length-sorted pieces,
+cheaper dropout masks on a CPU) against one pass per batch (and other piece costs), batches by length
+alone, PyTorch's own dropout, bf16 autocast, and padding every text to max_length 128 (the usual recipe).
 LoRA r=8 on query/value (or --method), batch 16, the first --texts of NusaX-senti Javanese train, one
 epoch each, repeated `--rounds` times interleaved.
 
@@ -20,6 +21,7 @@ from xlt.config import DataSource, Method, Preprocess, Training
 from xlt.data.load import load_language
 from xlt.methods import get_method
 from xlt.models import load_classifier, resolve
+import xlt.train as xlt_train
 from xlt.train import Encoded, cpu_has_native_bf16, encode, set_threads, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -50,26 +52,33 @@ def main() -> None:
     l2i = {lab: i for i, lab in enumerate(ld.labels)}
     enc = encode(tok, ld.splits["train"][: args.texts], spec.text_prefix, 128, l2i)
     padded = Encoded([x + [tok.pad_token_id] * (128 - len(x)) for x in enc.ids], enc.labels)
-    variants = {"xlt default (fp32, dynamic padding)": (enc, "off", "auto", "stratified"),
-                "batches by length alone (batching length)": (enc, "off", "auto", "length"),
-                "PyTorch's dropout (fast_dropout off)": (enc, "off", "off", "stratified"),
-                "bf16 autocast, dynamic padding": (enc, "on", "auto", "stratified"),
-                "fp32, padded to 128, PyTorch's dropout": (padded, "off", "off", "random")}
+    # name -> (data, Training overrides, micro-batch piece cost in tokens or None for xlt's)
+    variants = {"xlt default (fp32, dynamic padding)": (enc, {}, None),
+                "one pass per batch (micro_batching off)": (enc, {"micro_batching": "off"}, None),
+                "micro-batch piece cost 8 tokens": (enc, {}, 8),
+                "micro-batch piece cost 96 tokens": (enc, {}, 96),
+                "batches by length alone (batching length)": (enc, {"batching": "length"}, None),
+                "PyTorch's dropout (fast_dropout off)": (enc, {"fast_dropout": "off"}, None),
+                "bf16 autocast, dynamic padding": (enc, {"bf16": "on"}, None),
+                "fp32, padded to 128, PyTorch's dropout": (padded, {"fast_dropout": "off", "batching": "random",
+                                                                   "micro_batching": "off"}, None)}
     if args.skip_bf16 or args.profile:
         del variants["bf16 autocast, dynamic padding"]
     if args.profile:
         for name in ("xlt default (fp32, dynamic padding)", "PyTorch's dropout (fast_dropout off)"):
-            profile_epoch(name, *variants[name][:3], args.method, spec, tok, ld, l2i)
+            profile_epoch(name, *variants[name][:2], args.method, spec, tok, ld, l2i)
         return
     speeds: dict[str, list[float]] = {k: [] for k in variants}
+    default_piece_cost = xlt_train.PIECE_COST_TOKENS
     for _ in range(args.rounds):
-        for name, (data, bf16, dropout, batching) in variants.items():
+        for name, (data, overrides, piece_cost) in variants.items():
             method = get_method(Method(name=args.method))
             model = method.prepare(load_classifier(spec, len(l2i), dict(enumerate(ld.labels))))
+            xlt_train.PIECE_COST_TOKENS = piece_cost or default_piece_cost
             t = time.perf_counter()
-            train(model, method, tok, data, None, Training(epochs=1, min_steps=0, patience=0, bf16=bf16,
-                                                           fast_dropout=dropout, batching=batching), 1e-3, 0)
+            train(model, method, tok, data, None, Training(epochs=1, min_steps=0, patience=0, **overrides), 1e-3, 0)
             speeds[name].append(len(data.ids) / (time.perf_counter() - t))
+        xlt_train.PIECE_COST_TOKENS = default_piece_cost
     base = max(speeds["xlt default (fp32, dynamic padding)"])
     print(f"CPU: {cpu_name()}; torch threads {torch.get_num_threads()}; native bf16: {cpu_has_native_bf16()}")
     mean_len = sum(map(len, enc.ids)) / len(enc.ids)
@@ -79,7 +88,7 @@ def main() -> None:
         print(f"{name:<40} {max(vals):>10.1f} {max(vals) / base:>21.2f}x")
 
 
-def profile_epoch(name: str, data: Encoded, bf16: str, dropout: str, method_name: str, spec, tok, ld, l2i) -> None:
+def profile_epoch(name: str, data: Encoded, overrides: dict, method_name: str, spec, tok, ld, l2i) -> None:
     """torch.profiler over one epoch: the operators with the largest share of CPU time, and the share
     of the operators that draw dropout masks (torch's `bernoulli_`, xlt's `random_`)."""
     from torch.profiler import ProfilerActivity, profile
@@ -88,7 +97,7 @@ def profile_epoch(name: str, data: Encoded, bf16: str, dropout: str, method_name
     model = method.prepare(load_classifier(spec, len(l2i), dict(enumerate(ld.labels))))
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         train(model, method, tok, data, None,
-              Training(epochs=1, min_steps=0, patience=0, bf16=bf16, fast_dropout=dropout), 1e-3, 0)
+              Training(epochs=1, min_steps=0, patience=0, **overrides), 1e-3, 0)
     ops = [e for e in prof.key_averages() if e.key.startswith("aten::")]
     total = sum(e.self_cpu_time_total for e in ops)
     masks = sum(e.self_cpu_time_total for e in ops if e.key in ("aten::bernoulli_", "aten::random_"))

@@ -121,26 +121,31 @@ def test_new_config_keys_at_their_defaults_keep_old_hashes():
     """Finished stores resume only while their runs' hashes stay the same: a key added later
     (head_init, self_training, rewrite_text) must not enter the hash at the value that does what xlt
     did before it existed. The literals were computed before those keys existed (commit 2693e09 and
-    earlier). fast_dropout and batching are the exceptions that prove it: their defaults (cheaper masks
-    on a CPU; batches that keep the class mix) train differently, so those runs are new; `off` (torch's
-    dropout) and `length` keep the old hashes, and for token tasks, where stratified batches are length
-    batches, so does the default."""
+    earlier). fast_dropout, batching and micro_batching are the exceptions that prove it: their defaults
+    (cheaper masks on a CPU; batches that keep the class mix; batches run as pieces, which draws dropout
+    masks in another order) train differently, so those runs are new; `off` (torch's dropout), `length`
+    and `off` keep the old hashes, and for token tasks, where stratified batches are length batches, so
+    does batching's default."""
     from xlt.config import parse_config
 
     cfg = {"name": "h", "model": "embedded:multilingual-e5-small", "method": {"name": "lora"},
            "source": {"dataset": "nusax-senti", "language": "eng"},
            "targets": [{"dataset": "nusax-senti", "language": "jav"}],
            "protocol": {"strategies": ["zero_shot", "few_shot"], "shots": [100], "seeds": [0]},
-           "training": {"fast_dropout": "off", "batching": "length"}}
+           "training": {"fast_dropout": "off", "batching": "length", "micro_batching": "off"}}
     e = parse_config(cfg)
     assert e.hash() == "4e81b522f53a3063"
     assert e.run_hash("lora", e.targets[0], ["negative", "neutral", "positive"]) == "30ee28bf0d5f332c"
     assert e.run_hash("lora", None, ["a"]) == "d744fb1cf648ecfd"
     assert parse_config({**cfg, "training": {}}).hash() != "4e81b522f53a3063"  # the default draws other masks
-    assert parse_config({**cfg, "training": {"fast_dropout": "off"}}).hash() != "4e81b522f53a3063"  # other batches
-    ner = {**cfg, "task": "ner", "method": {"name": "full"}, "baselines": [], "training": {"fast_dropout": "off"},
+    assert parse_config({**cfg, "training": {"fast_dropout": "off", "micro_batching": "off"}}).hash() \
+        != "4e81b522f53a3063"  # other batches
+    assert parse_config({**cfg, "training": {"fast_dropout": "off", "batching": "length"}}).hash() \
+        != "4e81b522f53a3063"  # pieces
+    ner = {**cfg, "task": "ner", "method": {"name": "full"}, "baselines": [],
+           "training": {"fast_dropout": "off", "micro_batching": "off"},
            "source": {"dataset": "conll2003", "language": "eng"},
            "targets": [{"dataset": "masakhaner2", "language": "hau"}]}
     assert parse_config(ner).hash() == "e6995d36dc84b4a4"  # computed before batching existed (commit d9b14ab)
-    cfg["training"] = {"fast_dropout": "off", "head_init": "probe"}
+    cfg["training"] = {"fast_dropout": "off", "micro_batching": "off", "head_init": "probe"}
     assert parse_config(cfg).hash() != "4e81b522f53a3063"  # a non-default value is part of the hash

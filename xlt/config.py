@@ -159,6 +159,9 @@ class Training(Strict):
     # batches of similar length (less padding), each with the data's class mix ("stratified"); "length": by
     # length alone (xlt before 2026-11-23; batches of one class where length predicts the label); "random"
     batching: Literal["stratified", "length", "random"] = "stratified"
+    # auto: a training batch is run as length-sorted pieces where that saves padding (xlt/train.py
+    # micro_batches; the optimiser step is still over the whole batch); off: one pass per batch (before 2026-11-24)
+    micro_batching: Literal["auto", "off"] = "auto"
     threads: int | None = None
     eval_batch_size: int = 64
 
@@ -250,6 +253,8 @@ class Experiment(Strict):
             d["training"].pop("head_init")  # likewise
         if d["training"].get("fast_dropout") == "off":
             d["training"].pop("fast_dropout")  # torch's dropout, as before the key existed: those runs stay valid
+        if d["training"].get("micro_batching") == "off":
+            d["training"].pop("micro_batching")  # one pass per batch, as before the key existed
         if d["training"].get("batching") == "length" or (d["training"].get("batching") == "stratified"
                                                           and d["task"] != "classification"):
             d["training"].pop("batching")  # the batches before the key existed (token tasks: stratified is length)
