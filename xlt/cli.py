@@ -142,7 +142,12 @@ def data_inspect(config: Path, data_dir: Optional[str] = typer.Option(None)):
     for src in [exp.source, *exp.targets]:
         ld, rep = load_language(src, exp.preprocess, data_dir or exp.data_dir, exp.split_seed)
         typer.echo(f"== {ld.key()}")
-        for line in rep.lines():
+        lines = rep.lines()
+        if src is exp.source and exp.augment.silver_tags:
+            from xlt.data.silver_dates import add_silver_dates
+
+            lines += add_silver_dates(ld)
+        for line in lines:
             typer.echo(line)
         typer.echo("splits: " + ", ".join(f"{k} {len(v)}" for k, v in ld.splits.items()))
         for n in ld.notes:

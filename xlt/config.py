@@ -125,7 +125,12 @@ class CodeSwitch(Strict):
 
 
 class Augment(Strict):
+    """What is added to the source data: code-switched copies, and entity types its annotation lacks."""
+
     code_switch: CodeSwitch | None = None
+    # NER: tag English date expressions DATE by rules (xlt/data/silver_dates.py) in a source, such as
+    # CoNLL-2003, whose annotation has no DATE type but whose targets do (MasakhaNER)
+    silver_tags: list[Literal["DATE"]] = []
 
 
 class Protocol(Strict):
@@ -223,6 +228,8 @@ class Experiment(Strict):
         if "self_training" in self.protocol.strategies and self.task != "classification":
             raise ValueError(f"protocol.strategies: self_training pseudo-labels whole texts (classification); "
                              f"it is not built for {self.task}: remove it from strategies")
+        if self.augment.silver_tags and self.task != "ner":
+            raise ValueError(f"augment.silver_tags adds entity tags to NER data; this is a {self.task} task: remove it")
         if self.training.head_init == "probe" and self.task != "classification":
             raise ValueError(f"training.head_init: probe fits a sentence classifier's head first; {self.task} trains "
                              "its per-token head with the encoder: remove head_init")
@@ -260,7 +267,9 @@ class Experiment(Strict):
             d["training"].pop("batching")  # the batches before the key existed (token tasks: stratified is length)
         if d["protocol"].get("self_training") == SelfTraining().model_dump():
             d["protocol"].pop("self_training")  # likewise
-        if d.get("augment") == Augment().model_dump(mode="json"):
+        if not d["augment"].get("silver_tags"):
+            d["augment"].pop("silver_tags", None)  # likewise
+        if d.get("augment") == {"code_switch": None}:
             d.pop("augment")  # likewise
         return d
 
