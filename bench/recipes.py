@@ -88,6 +88,8 @@ RECIPES = {
         "lora-r16-all-4k-3ep-lr5e-4-zero-shot": {"method": {"name": "lora", "r": 16, "alpha": 32,
                                                             "target_modules": ["query", "key", "value", "dense"]},
                                                  "source": {"train_limit": 4000}, "training": {"epochs": 3, "lr": 5e-4}},
+        # the same in fp32 where the CPU has native bf16 (bf16: auto would autocast): does bf16 cost NER transfer?
+        "full-4k-3ep-fp32-zero-shot": {"source": {"train_limit": 4000}, "training": {"epochs": 3, "bf16": "off"}},
         # the same full fine-tuning with English date expressions tagged DATE by rules (augment.silver_tags):
         # CoNLL-2003 has no DATE, MasakhaNER does; no target data read
         "full-4k-3ep-silver-date-zero-shot": {"source": {"train_limit": 4000}, "training": {"epochs": 3},
