@@ -137,17 +137,13 @@ def data_inspect(config: Path, data_dir: Optional[str] = typer.Option(None)):
     """Show, per language, what each preprocessing step changed or dropped, and the splits."""
     from xlt import load_config
     from xlt.data.load import load_language
+    from xlt.data.silver_dates import silver_tags_for
 
     exp = load_config(config)
     for src in [exp.source, *exp.targets]:
         ld, rep = load_language(src, exp.preprocess, data_dir or exp.data_dir, exp.split_seed)
         typer.echo(f"== {ld.key()}")
-        lines = rep.lines()
-        if src is exp.source and exp.augment.silver_tags:
-            from xlt.data.silver_dates import add_silver_dates
-
-            lines += add_silver_dates(ld)
-        for line in lines:
+        for line in rep.lines() + silver_tags_for(exp, src, ld):
             typer.echo(line)
         typer.echo("splits: " + ", ".join(f"{k} {len(v)}" for k, v in ld.splits.items()))
         for n in ld.notes:

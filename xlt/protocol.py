@@ -27,7 +27,7 @@ from xlt.config import PREPROCESS_ABLATION_DIR, Experiment
 from xlt.data.code_switch import code_switch, load_dictionaries
 from xlt.data.examples import Example, LanguageData
 from xlt.data.load import load_language
-from xlt.data.silver_dates import add_silver_dates
+from xlt.data.silver_dates import silver_tags_for
 from xlt.data.splits import k_shot
 from xlt.errors import XltError
 from xlt.files import atomic_save_tensors, atomic_write_text
@@ -147,10 +147,7 @@ def load_data(exp: Experiment, data_dir: str | None, out: Path | None = None) ->
             raise XltError(f"{ld.key()} is {kind} data but the config says task: {exp.task}; set task: "
                            f"{'ner or pos' if ld.is_tokens else 'classification'}")
         loaded.append(ld)
-        lines += [f"## {ld.key()}", *rep.lines(), *[f"note: {n}" for n in ld.notes]]
-        if src is exp.source and exp.augment.silver_tags:
-            lines += add_silver_dates(ld)
-        lines.append("")
+        lines += [f"## {ld.key()}", *rep.lines(), *[f"note: {n}" for n in ld.notes], *silver_tags_for(exp, src, ld), ""]
     if out is not None:
         atomic_write_text(out / "data_report.txt", "\n".join(lines))
     return loaded[0], loaded[1:]

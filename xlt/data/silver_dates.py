@@ -89,6 +89,11 @@ def add_date_tags(words: tuple[str, ...], tags: tuple[str, ...]) -> tuple[tuple[
     return tuple(out), added
 
 
+def silver_tags_for(exp, src, loaded: LanguageData) -> list[str]:
+    """Apply the config's augment.silver_tags when `src` is its source; the report lines (none otherwise)."""
+    return add_silver_dates(loaded) if src is exp.source and exp.augment.silver_tags else []
+
+
 def add_silver_dates(source: LanguageData) -> list[str]:
     """Tag DATE by the rules above in every split of an English NER source; returns the report lines.
 
