@@ -85,7 +85,7 @@ class MadX(AdaptationMethod):
         names the stack (`xlt_adapters`) so `xlt predict` rebuilds Stack(lang, task)."""
         from xlt.models import save_for_transformers
 
-        stack = [str(n) for n in model.active_adapters.flatten()]
+        stack = list(model.active_adapters.children)  # in order, lang first (flatten() gives an unordered set)
         every = list(model.adapters_config.adapters)
         base = {k: v for k, v in model.state_dict().items() if not any(f".{a}." in k for a in every)}
         save_for_transformers(model, tokenizer, out, {**extra_config, "xlt_adapters": stack}, state_dict=base)

@@ -50,7 +50,8 @@ class Predictor:
             adapters.init(self.model)
             for name in stack:
                 self.model.load_adapter(str(model_dir / "adapters" / name), load_as=name, with_head=False)
-            self.model.set_active_adapters(Stack(*stack))
+            # the task adapter on top (models saved by earlier xlt listed the names in set order, either way round)
+            self.model.set_active_adapters(Stack(*sorted(stack, key=lambda name: name == "task")))
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, fix_mistral_regex=False)
         self.prefix = getattr(config, "xlt_text_prefix", "")
         self.notice = getattr(config, "xlt_notice", "")
