@@ -94,6 +94,12 @@ RECIPES = {
         # CoNLL-2003 has no DATE, MasakhaNER does; no target data read
         "full-4k-3ep-silver-date-zero-shot": {"source": {"train_limit": 4000}, "training": {"epochs": 3},
                                               "augment": {"silver_tags": ["DATE"]}},
+        # zero-shot plus self-training on the targets' unlabelled train+dev sentences (tags unread), one round of
+        # one epoch over the English data and the pseudo-tagged sentences, from the English stage of
+        # full-4k-3ep-zero-shot (STAGE_FROM): its zero-shot rows are re-scored in the same store beside it
+        "4k-3ep-self-training": {"source": {"train_limit": 4000}, "training": {"epochs": 3, "epochs_continue": 1},
+                                 "protocol": {"strategies": ["zero_shot", "self_training"],
+                                              "self_training": {"rounds": 1}}},
     },
     "nusax": {
         "simple-baselines": {"method": {"name": "frozen"}, "baselines": ["tfidf-lr", "embedding-lr"]},
@@ -132,7 +138,7 @@ RECIPES = {
 # recipe -> the recipe whose saved source stages it continues: same experiment name (the name is part of a run's
 # hash) and its stages/ folder linked in, so only the target stage trains
 STAGE_FROM = {"ner": {r: "full-4k-3ep-zero-shot" for r in ("4k-3ep-fs-default", "4k-3ep-fs-lr5e-5-28ep",
-                                                         "4k-3ep-fs-lr1e-4-28ep")}}
+                                                         "4k-3ep-fs-lr1e-4-28ep", "4k-3ep-self-training")}}
 
 
 def merge(base: dict, changes: dict) -> dict:

@@ -114,6 +114,8 @@ def test_run_hash_depends_on_what_changes_a_run():
     # the target stage's own settings change target runs, never the source stage (so it is reused)
     continued = {**base, "training": {"lr_continue": 1e-4, "epochs_continue": 20}}
     assert h(continued) != same and h(continued, target=None) == h(base, target=None)
+    retrained = {**base, "protocol": {"self_training": {"rounds": 1}}}
+    assert h(retrained) != same and h(retrained, target=None) == h(base, target=None)
     assert h({**base, "training": {"epochs": 9}}, target=None) != h(base, target=None)
 
 

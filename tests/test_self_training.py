@@ -9,7 +9,7 @@ import pytest
 
 from conftest import tiny_config
 from xlt.errors import XltError
-from xlt.self_training import confident_per_class
+from xlt.self_training import confident_per_class, confident_sentences, repair_iob2
 
 
 def test_confident_per_class_is_balanced_and_most_confident_first():
@@ -19,6 +19,24 @@ def test_confident_per_class_is_balanced_and_most_confident_first():
     assert confident_per_class(probs, 1.0) == [0, 1, 4, 5]
     assert confident_per_class(probs, 0.5) == [0, 4, 5]  # 1 per class
     assert confident_per_class(probs, 0.01) == [0, 4, 5]  # never fewer than one of a predicted class
+
+
+def test_confident_sentences_rank_by_least_sure_word_and_cap_entity_free_ones():
+    tags = [["B-PER", "O"], ["O", "O"], ["B-LOC", "I-LOC"], ["O"], ["O", "B-ORG"], ["O", "O"]]
+    conf = [[0.99, 0.6], [0.99, 0.99], [0.9, 0.8], [0.97], [0.7, 0.95], [0.5, 0.99]]
+    # least sure word: 0.6, 0.99, 0.8, 0.97, 0.7, 0.5. With entities, ranked: 2 (0.8), 4 (0.7), 0 (0.6)
+    assert confident_sentences(tags, conf, 1.0, 0.0) == [0, 2, 4]  # no entity-free sentence in the source
+    assert confident_sentences(tags, conf, 0.67, 0.0) == [2, 4]  # floor(0.67 * 3) = 2
+    # entity-free share 0.5: as many entity-free as with entities, the surest first (1 at 0.99, 3 at 0.97)
+    assert confident_sentences(tags, conf, 0.67, 0.5) == [1, 2, 3, 4]
+    assert confident_sentences(tags, conf, 0.5, None) == [1, 2, 3]  # POS: the top half of all sentences
+    assert confident_sentences([], [], 0.5, 0.2) == []
+
+
+def test_repair_iob2_starts_entities_that_do_not_continue_one():
+    assert repair_iob2(["I-PER", "I-PER", "O", "I-LOC", "B-ORG", "I-LOC"]) == ["B-PER", "I-PER", "O", "B-LOC",
+                                                                                "B-ORG", "B-LOC"]
+    assert repair_iob2(["B-PER", "I-PER", "I-PER"]) == ["B-PER", "I-PER", "I-PER"]
 
 
 def _relabel(path, label: str, out):
@@ -85,7 +103,6 @@ def test_lora_with_probed_head_records_the_probe(tiny_model_dir, tiny_data, tmp_
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"task": "ner", "protocol": {"strategies": ["zero_shot", "self_training"]}}, "self_training pseudo-labels"),
     ({"task": "ner", "training": {"head_init": "probe"}}, "head_init: probe fits"),
     ({"protocol": {"self_training": {"fraction": 0}}}, "fraction"),
 ])

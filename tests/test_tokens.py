@@ -275,6 +275,48 @@ def test_full_fine_tuning_ner_saves_a_model_that_predicts(tiny_mlm_dir, tmp_path
     assert set(row["tags"]) <= {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"}
 
 
+def _ner_self_training(tiny_mlm_dir, files: dict, out: Path) -> dict:
+    from xlt import run_experiment
+    from xlt.config import parse_config
+    from xlt.store import Store
+
+    cfg = {"name": "st-tiny", "task": "ner", "model": str(tiny_mlm_dir), "method": {"name": "full"},
+           "source": {"files": {s: files[("src", s)] for s in ("train", "validation", "test")}, "format": "conll",
+                      "language": "src", "name": "toy"},
+           "targets": [{"files": {s: files[("tgt", s)] for s in ("train", "validation", "test")}, "format": "conll",
+                        "language": "tgt", "name": "toy"}],
+           "protocol": {"strategies": ["zero_shot", "self_training"], "seeds": [0],
+                        "self_training": {"rounds": 1, "fraction": 0.5}},
+           "training": {"epochs": 8, "batch_size": 8, "lr": 5e-3, "lr_continue": 1e-3, "threads": 1, "bf16": "off"},
+           "output": {"dir": str(out)}}
+    run_experiment(parse_config(cfg))
+    return {r["strategy"]: r for r in Store(out / "results.sqlite").runs()}
+
+
+def test_ner_self_training_pseudo_tags_target_text_without_reading_its_tags(tiny_mlm_dir, tmp_path):
+    """Self-training on token data: the source model tags the target's train and validation sentences,
+    keeps the surest half of those with an entity (the toy source has no entity-free sentence, so none
+    of those), retrains from the source stage; replacing every target train/validation tag changes nothing."""
+    files = {}
+    for lang, seed in (("src", 1), ("tgt", 2)):
+        for split, n in (("train", 80), ("validation", 20), ("test", 20)):
+            files[(lang, split)] = str(write(tmp_path / f"{lang}_{split}.txt", ner_sentences(lang, n, seed + n)))
+    runs = _ner_self_training(tiny_mlm_dir, files, tmp_path / "a")
+    assert set(runs) == {"source", "zero_shot", "self_training"}
+    (rnd,) = runs["self_training"]["train_info"]["self_training"]
+    assert rnd["unlabelled"] == 100 and rnd["source_entity_free_share"] == 0.0
+    kept = rnd["pseudo_labelled"]
+    assert 0 < kept["sentences"] <= 50 and kept["entity_free"] == 0 and sum(kept["entities"].values()) >= kept["sentences"]
+    assert runs["self_training"]["selection"] == "source-validation"
+    for split in ("train", "validation"):  # every target tag outside test becomes O
+        rows = Path(files[("tgt", split)]).read_text().splitlines()
+        files[("tgt", split)] = str(write(tmp_path / f"o_{split}.txt", "\n".join(
+            f"{line.split()[0]} O" if line.strip() else "" for line in rows) + "\n"))
+    other = _ner_self_training(tiny_mlm_dir, files, tmp_path / "b")
+    assert other["self_training"]["train_info"]["self_training"][0]["pseudo_labelled"] == kept
+    assert other["self_training"]["metrics"]["f1"] == runs["self_training"]["metrics"]["f1"]
+
+
 def test_paired_comparison_statistics_with_known_answers():
     from scipy import stats
 

@@ -88,12 +88,14 @@ class Preprocess(Strict):
 
 class SelfTraining(Strict):
     """Zero-shot plus unlabelled target text: the source model labels the target texts, the most
-    confident share of each predicted class joins the source data, and the model is retrained from
-    the source stage; repeated `rounds` times. Balanced per class so a model that leans to one class
-    is not fed more of it (the collapse trap)."""
+    confident of them join the source data, and the model is retrained from the source stage; repeated
+    `rounds` times. Kept so a model that leans one way is not fed more of it (the collapse trap): an
+    even share per predicted class, or for NER entity-free sentences only in the source's share."""
 
     rounds: int = Field(3, ge=1)
-    fraction: float = Field(0.6, gt=0, le=1)  # share of the unlabelled texts kept per round, split evenly over classes
+    # share of the unlabelled texts kept per round: split evenly over classes; for NER, of the sentences
+    # with a predicted entity; for POS, of all sentences
+    fraction: float = Field(0.6, gt=0, le=1)
 
 
 class Dictionary(Strict):
@@ -225,9 +227,6 @@ class Experiment(Strict):
             self.baselines = ["tfidf-lr", "embedding-lr"] if self.task == "classification" else []
         elif self.baselines and self.task != "classification":
             raise ValueError(f"baselines {self.baselines} are text-classification baselines; use baselines: [] for {self.task}")
-        if "self_training" in self.protocol.strategies and self.task != "classification":
-            raise ValueError(f"protocol.strategies: self_training pseudo-labels whole texts (classification); "
-                             f"it is not built for {self.task}: remove it from strategies")
         if self.augment.silver_tags and self.task != "ner":
             raise ValueError(f"augment.silver_tags adds entity tags to NER data; this is a {self.task} task: remove it")
         if self.training.head_init == "probe" and self.task != "classification":
@@ -283,14 +282,16 @@ class Experiment(Strict):
         Seeds, strategies, shots and the other targets and methods are left out (k-shot samples are
         nested and depend only on N and the seed), so adding a seed, an N, a language or a method to a
         finished experiment runs only what is new and reuses the saved source stages; so does changing
-        the target stage's own settings (lr_continue, epochs_continue), which the source stage never reads. `target` is None
-        for the source stage and its evaluation; `method` may name a baseline (tfidf-lr, embedding-lr).
+        the target stage's own settings (lr_continue, epochs_continue, protocol.self_training), which
+        the source stage never reads. `target` is None for the source stage and its evaluation; `method`
+        may name a baseline (tfidf-lr, embedding-lr).
         """
         d = self._settings("targets", "method", "methods", "baselines", "notice", "shortcut_keywords")
         for key in ("seeds", "strategies", "shots", "skip_shots_above_train"):
             d["protocol"].pop(key, None)
         if target is None:  # the source stage never reads the target stage's settings: changing them reuses it
             d["training"]["lr_continue"] = d["training"]["epochs_continue"] = None
+            d["protocol"].pop("self_training", None)
         cfg = next((m for m in self.method_list() if m.name == method), None)
         d["run"] = {"method": cfg.model_dump(mode="json") if cfg is not None else method, "labels": labels,
                     "target": target.model_dump(mode="json") if target is not None else None}

@@ -1,19 +1,29 @@
 """The self_training strategy: zero-shot transfer that also reads unlabelled target-language text.
 
 The source-stage model labels the target's unlabelled texts (its `unlabelled:` file, else the texts
-of its training and validation splits with their labels ignored); the most confident share of each
-predicted class is added to the source training data and the model is retrained from the source
-stage. No target label is read, so selection stays on the source validation split. On NusaX-senti
-this lifted the frozen-embedding recipe most on the languages furthest from the model's
-pretraining (BENCHMARKS.md, "Transfer-quality recipes").
+of its training and validation splits with their labels ignored); the most confident of them are
+added to the source training data and the model is retrained from the source stage. No target label
+is read, so selection stays on the source validation split.
+
+Which pseudo-labels are kept guards against the collapse trap (a model that leans one way teaching
+itself more of it):
+- classification: the same number of texts from each predicted class at most;
+- NER: sentences ranked by their least confident word; those with a predicted entity kept by rank,
+  entity-free ones only in the share the source training data has them (all-O sentences are the
+  most confident, and a model fed them unlearns entities);
+- POS: sentences ranked by their least confident word.
+
+On NusaX-senti this lifted the frozen-embedding recipe most on the languages furthest from the
+model's pretraining (BENCHMARKS.md, "Transfer-quality recipes").
 """
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 
-from xlt.data.examples import Example
+from xlt.data.examples import Example, TokenExample
 from xlt.train import train, use_bf16
 
 
@@ -29,29 +39,83 @@ def confident_per_class(probs: np.ndarray, fraction: float) -> list[int]:
     return sorted(keep)
 
 
+def confident_sentences(tags: list[list[str]], confidence: list[list[float]], fraction: float,
+                        entity_free_share: float | None) -> list[int]:
+    """Indices of the sentences to keep, ranked by their least confident word: the top `fraction` of
+    all sentences, or with `entity_free_share` (NER) the top `fraction` of those with a predicted
+    entity plus at most as many entity-free ones as make up that share of the kept set."""
+    order = sorted(range(len(tags)), key=lambda i: -min(confidence[i], default=0.0))
+    if entity_free_share is None:
+        return sorted(order[:math.floor(fraction * len(tags))])
+    with_entity = [i for i in order if any(t != "O" for t in tags[i])]
+    without = [i for i in order if all(t == "O" for t in tags[i])]
+    keep = with_entity[:math.floor(fraction * len(with_entity))]
+    share = min(entity_free_share, 0.99)
+    return sorted(keep + without[:math.floor(len(keep) * share / (1 - share))])
+
+
+def repair_iob2(tags: list[str]) -> list[str]:
+    """An I-X that does not continue an X entity starts one (B-X), as strict IOB2 scoring reads it."""
+    out: list[str] = []
+    for t in tags:
+        if t.startswith("I-") and (not out or out[-1] == "O" or out[-1][2:] != t[2:]):
+            t = "B-" + t[2:]
+        out.append(t)
+    return out
+
+
+def _pseudo_texts(ctx, model, method, texts: list[str], fraction: float) -> tuple[list[Example], dict]:
+    tr = ctx.exp.training
+    enc = ctx.encode([Example(text=t, label=ctx.labels[0]) for t in texts])  # the label is never read
+    _, probs = ctx.task.predict(model, ctx.tokenizer, enc, ctx.labels, tr.eval_batch_size, use_bf16(tr.bf16),
+                                method.frozen_features)
+    probs = np.asarray(probs)
+    keep = confident_per_class(probs, fraction)
+    pseudo = [Example(text=texts[i], label=ctx.labels[int(probs[i].argmax())]) for i in keep]
+    return pseudo, {"pseudo_labelled": {lab: sum(p.label == lab for p in pseudo) for lab in ctx.labels},
+                    "min_confidence": float(probs.max(1)[keep].min()) if keep else None}
+
+
+def _pseudo_sentences(ctx, model, texts: list[str], fraction: float, seed: int) -> tuple[list[TokenExample], dict]:
+    from xlt.tasks.tagging import predict_words_with_confidence
+
+    tr = ctx.exp.training
+    rows = [TokenExample(tuple(t.split()), ("O",) * len(t.split())) for t in texts]  # the tags are never read
+    tags, conf = predict_words_with_confidence(model, ctx.tokenizer, ctx.encode(rows), ctx.labels, ctx.task.fallback,
+                                               tr.eval_batch_size, use_bf16(tr.bf16))
+    share = None
+    if ctx.task.name == "ner":
+        source = ctx.source_train(seed)[0]
+        share = sum(all(t == "O" for t in r.tags) for r in source) / max(1, len(source))
+    keep = confident_sentences(tags, conf, fraction, share)
+    pseudo = [TokenExample(rows[i].tokens, tuple(repair_iob2(tags[i]))) for i in keep]
+    entities = Counter(t[2:] for r in pseudo for t in r.tags if t.startswith("B-"))
+    return pseudo, {"pseudo_labelled": {"sentences": len(pseudo),
+                                        "entity_free": sum(all(t == "O" for t in r.tags) for r in pseudo),
+                                        **({"entities": dict(sorted(entities.items()))} if share is not None else {})},
+                    "min_confidence": min((min(conf[i], default=0.0) for i in keep), default=None),
+                    **({"source_entity_free_share": round(share, 3)} if share is not None else {})}
+
+
 def self_train(ctx, key, method, model, target) -> dict:
     """Run `rounds` rounds of pseudo-labelling and retraining on `model` (holding the source stage);
     returns what to record of each round."""
     ex, tr = ctx.exp, ctx.exp.training
     cfg = ex.protocol.self_training
     texts = ctx.unlabelled_texts(target.language)
-    enc_u = ctx.encode([Example(text=t, label=ctx.labels[0]) for t in texts])  # the label is never read
     stage = method.trainable_state(model)
     lr = tr.lr_continue or method.default_lr_continue
     continue_cfg = tr.model_copy(update={"epochs": tr.epochs_continue or tr.epochs})
     val, validate = ctx.validation(ctx.source.splits["validation"])
     rounds = []
     for r in range(1, cfg.rounds + 1):
-        _, probs = ctx.task.predict(model, ctx.tokenizer, enc_u, ctx.labels, tr.eval_batch_size, use_bf16(tr.bf16),
-                                    method.frozen_features)
-        probs = np.asarray(probs)
-        keep = confident_per_class(probs, cfg.fraction)
-        pseudo = [Example(text=texts[i], label=ctx.labels[int(probs[i].argmax())]) for i in keep]
+        if ex.task == "classification":
+            pseudo, record = _pseudo_texts(ctx, model, method, texts, cfg.fraction)
+        else:
+            pseudo, record = _pseudo_sentences(ctx, model, texts, cfg.fraction, key.seed)
         method.load_trainable_state(model, stage)  # every round starts again from the source stage
         res = train(model, method, ctx.tokenizer, ctx.encode(ctx.source_train(key.seed)[0] + pseudo), val, continue_cfg,
                     lr, key.seed, desc=f"{key.label()} round {r}", validate=validate)
-        counts = {lab: sum(p.label == lab for p in pseudo) for lab in ctx.labels}
-        rounds.append({"round": r, "unlabelled": len(texts), "pseudo_labelled": counts,
-                       "min_confidence": float(probs.max(1)[keep].min()) if keep else None,
+        rounds.append({"round": r, "unlabelled": len(texts), **record,
                        "val_score": res.best_val_f1, "steps": res.steps, "seconds": round(res.seconds, 1)})
     return {"lr": lr, "self_training": rounds}

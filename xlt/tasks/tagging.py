@@ -44,23 +44,33 @@ def encode_words(tokenizer, rows: list[TokenExample], max_length: int, label2id:
     return WordEncoded(ids, labels, firsts)
 
 
-@torch.inference_mode()
 def predict_words(model, tokenizer, enc: WordEncoded, labels: list[str], fallback: str, batch_size: int = 64,
                   bf16: bool = False) -> list[list[str]]:
     """Word-level tags, in input order; batches sorted by length."""
+    return predict_words_with_confidence(model, tokenizer, enc, labels, fallback, batch_size, bf16)[0]
+
+
+@torch.inference_mode()
+def predict_words_with_confidence(model, tokenizer, enc: WordEncoded, labels: list[str], fallback: str,
+                                  batch_size: int = 64, bf16: bool = False) -> tuple[list[list[str]], list[list[float]]]:
+    """Word-level tags and each tag's probability (softmax at the word's first subword; 0 for a word
+    given the fallback tag), in input order; batches sorted by length."""
     from xlt.train import collate, length_grouped_batches
 
     model.eval()
     dev = next(model.parameters()).device
-    out: list[list[str]] = [[] for _ in enc.ids]
+    tags: list[list[str]] = [[] for _ in enc.ids]
+    confidence: list[list[float]] = [[] for _ in enc.ids]
     for batch_idx in length_grouped_batches([len(x) for x in enc.ids], batch_size, None):
         batch = {k: v.to(dev) for k, v in collate([enc.ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(**batch).logits
-        best = logits.float().argmax(-1).cpu().numpy()
+        prob, best = torch.softmax(logits.float(), -1).max(-1)
+        prob, best = prob.cpu().numpy(), best.cpu().numpy()
         for row, i in enumerate(batch_idx):
-            out[i] = [labels[best[row, p]] if p >= 0 else fallback for p in enc.first_subword[i]]
-    return out
+            tags[i] = [labels[best[row, p]] if p >= 0 else fallback for p in enc.first_subword[i]]
+            confidence[i] = [float(prob[row, p]) if p >= 0 else 0.0 for p in enc.first_subword[i]]
+    return tags, confidence
 
 
 def entity_metrics(gold: list[list[str]], pred: list[list[str]]) -> dict:
