@@ -64,9 +64,8 @@ def repair_iob2(tags: list[str]) -> list[str]:
     return out
 
 
-def _pseudo_texts(ctx, model, method, texts: list[str], fraction: float) -> tuple[list[Example], dict]:
+def _pseudo_texts(ctx, model, method, texts: list[str], enc, fraction: float) -> tuple[list[Example], dict]:
     tr = ctx.exp.training
-    enc = ctx.encode([Example(text=t, label=ctx.labels[0]) for t in texts])  # the label is never read
     _, probs = ctx.task.predict(model, ctx.tokenizer, enc, ctx.labels, tr.eval_batch_size, use_bf16(tr.bf16),
                                 method.frozen_features)
     probs = np.asarray(probs)
@@ -76,25 +75,22 @@ def _pseudo_texts(ctx, model, method, texts: list[str], fraction: float) -> tupl
                     "min_confidence": float(probs.max(1)[keep].min()) if keep else None}
 
 
-def _pseudo_sentences(ctx, model, texts: list[str], fraction: float, seed: int) -> tuple[list[TokenExample], dict]:
+def _pseudo_sentences(ctx, model, rows: list[TokenExample], enc, fraction: float,
+                      entity_free_share: float | None) -> tuple[list[TokenExample], dict]:
     from xlt.tasks.tagging import predict_words_with_confidence
 
     tr = ctx.exp.training
-    rows = [TokenExample(tuple(t.split()), ("O",) * len(t.split())) for t in texts]  # the tags are never read
-    tags, conf = predict_words_with_confidence(model, ctx.tokenizer, ctx.encode(rows), ctx.labels, ctx.task.fallback,
+    tags, conf = predict_words_with_confidence(model, ctx.tokenizer, enc, ctx.labels, ctx.task.fallback,
                                                tr.eval_batch_size, use_bf16(tr.bf16))
-    share = None
-    if ctx.task.name == "ner":
-        source = ctx.source_train(seed)[0]
-        share = sum(all(t == "O" for t in r.tags) for r in source) / max(1, len(source))
-    keep = confident_sentences(tags, conf, fraction, share)
+    keep = confident_sentences(tags, conf, fraction, entity_free_share)
     pseudo = [TokenExample(rows[i].tokens, tuple(repair_iob2(tags[i]))) for i in keep]
+    ner = entity_free_share is not None
     entities = Counter(t[2:] for r in pseudo for t in r.tags if t.startswith("B-"))
     return pseudo, {"pseudo_labelled": {"sentences": len(pseudo),
                                         "entity_free": sum(all(t == "O" for t in r.tags) for r in pseudo),
-                                        **({"entities": dict(sorted(entities.items()))} if share is not None else {})},
+                                        **({"entities": dict(sorted(entities.items()))} if ner else {})},
                     "min_confidence": min((min(conf[i], default=0.0) for i in keep), default=None),
-                    **({"source_entity_free_share": round(share, 3)} if share is not None else {})}
+                    **({"source_entity_free_share": round(entity_free_share, 3)} if ner else {})}
 
 
 def self_train(ctx, key, method, model, target) -> dict:
@@ -103,6 +99,15 @@ def self_train(ctx, key, method, model, target) -> dict:
     ex, tr = ctx.exp, ctx.exp.training
     cfg = ex.protocol.self_training
     texts = ctx.unlabelled_texts(target.language)
+    if ex.task == "classification":
+        unlabelled = [Example(text=t, label=ctx.labels[0]) for t in texts]  # the label is never read
+    else:
+        unlabelled = [TokenExample(tuple(t.split()), ("O",) * len(t.split())) for t in texts]  # nor the tags
+    enc_u = ctx.encode(unlabelled)  # once: every round relabels the same text
+    entity_free_share = None  # NER: the share of the source's training sentences without an entity
+    if ex.task == "ner":
+        source = ctx.source_train(key.seed)[0]
+        entity_free_share = sum(all(t == "O" for t in r.tags) for r in source) / max(1, len(source))
     stage = method.trainable_state(model)
     lr = tr.lr_continue or method.default_lr_continue
     continue_cfg = tr.model_copy(update={"epochs": tr.epochs_continue or tr.epochs})
@@ -110,9 +115,9 @@ def self_train(ctx, key, method, model, target) -> dict:
     rounds = []
     for r in range(1, cfg.rounds + 1):
         if ex.task == "classification":
-            pseudo, record = _pseudo_texts(ctx, model, method, texts, cfg.fraction)
+            pseudo, record = _pseudo_texts(ctx, model, method, texts, enc_u, cfg.fraction)
         else:
-            pseudo, record = _pseudo_sentences(ctx, model, texts, cfg.fraction, key.seed)
+            pseudo, record = _pseudo_sentences(ctx, model, unlabelled, enc_u, cfg.fraction, entity_free_share)
         method.load_trainable_state(model, stage)  # every round starts again from the source stage
         res = train(model, method, ctx.tokenizer, ctx.encode(ctx.source_train(key.seed)[0] + pseudo), val, continue_cfg,
                     lr, key.seed, desc=f"{key.label()} round {r}", validate=validate)

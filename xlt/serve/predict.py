@@ -43,6 +43,8 @@ class Predictor:
             import adapters
             from adapters.composition import Stack
 
+            from xlt.methods.madx import TASK
+
             missing = [n for n in stack if not (model_dir / "adapters" / n / "adapter_config.json").exists()]
             if missing:
                 raise XltError(f"{model_dir} is a MAD-X model but adapters/{missing[0]} is missing or incomplete; "
@@ -51,7 +53,7 @@ class Predictor:
             for name in stack:
                 self.model.load_adapter(str(model_dir / "adapters" / name), load_as=name, with_head=False)
             # the task adapter on top (models saved by earlier xlt listed the names in set order, either way round)
-            self.model.set_active_adapters(Stack(*sorted(stack, key=lambda name: name == "task")))
+            self.model.set_active_adapters(Stack(*sorted(stack, key=lambda name: name == TASK)))
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, fix_mistral_regex=False)
         self.prefix = getattr(config, "xlt_text_prefix", "")
         self.notice = getattr(config, "xlt_notice", "")
