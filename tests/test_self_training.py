@@ -112,3 +112,20 @@ def test_bad_recipe_settings_end_in_one_error(tiny_model_dir, tiny_data, tmp_pat
     cfg = {**tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", baselines=[]), **change}
     with pytest.raises(XltError, match=message):
         parse_config(cfg)
+
+
+@pytest.mark.parametrize("content, message", [(b"", "has no text"), (b"\n  \n", "has no text"),
+                                              (b"caf\xe9 au lait\n", "is not UTF-8")])
+def test_unusable_unlabelled_file_ends_in_one_error_before_training(tiny_model_dir, tiny_data, tmp_path, content,
+                                                                      message):
+    from xlt import run_experiment
+    from xlt.config import parse_config
+    from xlt.store import Store
+
+    (tmp_path / "u.txt").write_bytes(content)
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", method={"name": "frozen"}, baselines=[])
+    cfg["targets"][0]["unlabelled"] = str(tmp_path / "u.txt")
+    cfg["protocol"] = {"strategies": ["zero_shot", "self_training"], "seeds": [0]}
+    with pytest.raises(XltError, match=message):
+        run_experiment(parse_config(cfg))
+    assert Store(tmp_path / "out" / "results.sqlite").runs() == []  # failed before any run, none left behind

@@ -128,7 +128,14 @@ class Context:
                 path = Path(src.unlabelled)
                 if not path.exists():
                     raise XltError(f"unlabelled text file not found: {path}")
-                return [t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
+                try:
+                    texts = [t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
+                except UnicodeDecodeError as e:
+                    raise XltError(f"unlabelled text file {path} is not UTF-8 (byte {e.start}); re-save it as UTF-8") from e
+                if not texts:
+                    raise XltError(f"unlabelled text file {path} has no text; give one text per line, or remove "
+                                   "unlabelled: to use the language's train and validation texts")
+                return texts
             texts = [r.text for r in d.splits["train"] + d.splits["validation"]]
             if texts:
                 return texts
