@@ -151,3 +151,26 @@ def test_new_config_keys_at_their_defaults_keep_old_hashes():
     assert parse_config(ner).hash() == "e6995d36dc84b4a4"  # computed before batching existed (commit d9b14ab)
     cfg["training"] = {"fast_dropout": "off", "micro_batching": "off", "head_init": "probe"}
     assert parse_config(cfg).hash() != "4e81b522f53a3063"  # a non-default value is part of the hash
+
+
+def test_lora_takes_the_tagging_defaults_for_token_tasks_and_written_values_win():
+    """NER/POS LoRA: r 16 on every linear layer at lr 5e-4 unless the config says otherwise; classification
+    keeps r 8 on query/value at lr 1e-3 (and its old hashes, checked above)."""
+    from xlt.config import parse_config
+    from xlt.methods import get_method
+
+    base = {"name": "t", "model": "embedded:multilingual-e5-small", "baselines": [],
+            "source": {"dataset": "conll2003", "language": "eng"},
+            "targets": [{"dataset": "masakhaner2", "language": "hau"}]}
+    for task in ("ner", "pos"):
+        m = parse_config({**base, "task": task}).method  # no method: section: LoRA
+        assert (m.name, m.r, m.alpha, m.target_modules) == ("lora", 16, 32, ["query", "key", "value", "dense"])
+        assert get_method(m, task).default_lr == 5e-4
+    m = parse_config({**base, "task": "ner", "method": {"name": "lora", "r": 4, "target_modules": ["query"]}}).method
+    assert (m.r, m.alpha, m.target_modules) == (4, 32, ["query"])
+    two = parse_config({**base, "task": "ner", "methods": [{"name": "lora"}, {"name": "full"}]}).methods
+    assert two[0].r == 16 and two[1].r == 8  # only LoRA is touched (full ignores r)
+    cls = parse_config({**base, "source": {"dataset": "nusax-senti", "language": "eng"},
+                        "targets": [{"dataset": "nusax-senti", "language": "jav"}]}).method
+    assert (cls.r, cls.alpha, cls.target_modules) == (8, 16, ["query", "value"])
+    assert get_method(cls, "classification").default_lr == 1e-3

@@ -173,6 +173,13 @@ class Training(Strict):
     eval_batch_size: int = 64
 
 
+# LoRA for word tagging (NER, POS): each of r, alpha, target_modules the config leaves unset takes this value
+# (the Method defaults below are classification's). On MasakhaNER 2.0 zero-shot, r 8 on query/value was 7.4
+# entity F1 below full fine-tuning and still underfitted English; r 16 on every linear layer (at lr 5e-4,
+# methods/lora.py) came within 2 (BENCHMARKS.md, "LoRA against full fine-tuning").
+TOKEN_LORA = {"r": 16, "alpha": 32, "target_modules": ["query", "key", "value", "dense"]}
+
+
 class Method(Strict):
     name: str = "lora"
     r: int = 8
@@ -223,6 +230,11 @@ class Experiment(Strict):
         names = [m.name for m in self.method_list()]
         if len(set(names)) != len(names):
             raise ValueError(f"methods: each method name once (got {names})")
+        if self.task != "classification":
+            for m in self.method_list():
+                for key, value in TOKEN_LORA.items() if m.name == "lora" else ():
+                    if key not in m.model_fields_set:
+                        setattr(m, key, list(value) if isinstance(value, list) else value)
         if self.baselines is None:
             self.baselines = ["tfidf-lr", "embedding-lr"] if self.task == "classification" else []
         elif self.baselines and self.task != "classification":
