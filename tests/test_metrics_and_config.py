@@ -174,3 +174,19 @@ def test_lora_takes_the_tagging_defaults_for_token_tasks_and_written_values_win(
                         "targets": [{"dataset": "nusax-senti", "language": "jav"}]}).method
     assert (cls.r, cls.alpha, cls.target_modules) == (8, 16, ["query", "value"])
     assert get_method(cls, "classification").default_lr == 1e-3
+
+
+def test_lora_target_modules_that_match_no_layer_get_one_clear_error():
+    """A hub encoder with other layer names (DistilBERT's q_lin) must not end in peft's traceback."""
+    from transformers import BertConfig, BertForTokenClassification
+
+    from xlt.config import Method
+    from xlt.errors import XltError
+    from xlt.methods import get_method
+
+    model = BertForTokenClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                  num_attention_heads=2, intermediate_size=32, num_labels=3))
+    with pytest.raises(XltError, match=r"\['q_lin'\] match no linear layer.*'dense', 'key', 'query', 'value'"):
+        get_method(Method(name="lora", target_modules=["query", "q_lin"]), "ner").prepare(model)
+    peft_model = get_method(Method(name="lora", target_modules=["attention.self.query", "dense"]), "ner").prepare(model)
+    assert any("lora_A" in n for n, _ in peft_model.named_parameters())
