@@ -4,6 +4,7 @@ Errors name the key, the file and line, and suggest the nearest valid key.
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -230,11 +231,11 @@ class Experiment(Strict):
         names = [m.name for m in self.method_list()]
         if len(set(names)) != len(names):
             raise ValueError(f"methods: each method name once (got {names})")
-        if self.task != "classification":
-            for m in self.method_list():
-                for key, value in TOKEN_LORA.items() if m.name == "lora" else ():
+        for m in self.method_list():
+            if m.name == "lora" and self.task != "classification":
+                for key, value in TOKEN_LORA.items():
                     if key not in m.model_fields_set:
-                        setattr(m, key, list(value) if isinstance(value, list) else value)
+                        setattr(m, key, copy.deepcopy(value))
         if self.baselines is None:
             self.baselines = ["tfidf-lr", "embedding-lr"] if self.task == "classification" else []
         elif self.baselines and self.task != "classification":
