@@ -6,8 +6,10 @@ English source, all ten local languages, on cached frozen e5 features (no encode
   head    zero-shot: logistic regression (C on English validation) against a head trained by AdamW on
           the same features (the frozen method's former head), with and without code-switching
   weight  few-shot 100: how much the target rows weigh against the source rows when the head is refitted
+  fst     few-shot 100 + self-training (3 rounds, 60%): whether the pseudo-labelled target texts weigh as
+          source rows (xlt's first version) or join the 100 labelled rows on the target side
 
-    python bench/frozen_head_probe.py --parts switch head weight --seeds 0
+    python bench/frozen_head_probe.py --parts switch head weight fst --seeds 0
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from xlt.data.load import load_language
 from xlt.data.splits import k_shot
 from xlt.evaluate.metrics import macro_f1
 from xlt.methods.frozen import C_GRID, logistic_regression_by_validation
+from xlt.self_training import confident_per_class
 from xlt.models import load_classifier, resolve
 from xlt.tasks.classification import ClassificationTask
 from xlt.train import pooled_features, set_threads
@@ -57,7 +60,7 @@ def adamw_head(x, y, xv, yv, seed: int) -> torch.nn.Linear:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--parts", nargs="+", default=["switch", "head", "weight"], choices=["switch", "head", "weight"])
+    ap.add_argument("--parts", nargs="+", default=["switch", "head", "weight"], choices=["switch", "head", "weight", "fst"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     args = ap.parse_args()
     set_threads(None)
@@ -116,6 +119,36 @@ def main() -> None:
                 v, t = (100 * np.mean([s[i] for s in scores]) for i in (0, 1))
                 print(f"weight seed {seed} target share {share or 'natural'}: few-shot 100, target validation "
                       f"{v:.1f}, test {t:.1f}", flush=True)
+        if "fst" in args.parts:
+            xs, ys = source(0.9, 3, seed)
+            unl = {lang: feats(d.splits["train"] + d.splits["validation"])[0] for lang, d in targets.items()}
+            for side in ("none", "source", "target"):
+                scores = []
+                for lang, d in targets.items():
+                    shots = k_shot(d.splits["train"], 100, seed)
+                    xk, yk = feats(shots)
+                    texts = [r.text for r in d.splits["train"] + d.splits["validation"]]
+                    xu = unl[lang][[i for i, t in enumerate(texts) if t not in {r.text for r in shots}]]
+
+                    def fit(xp, yp):
+                        if side == "target":  # source, then shots + pseudo weighing as much as the source
+                            x, y = torch.cat([xs, xk, xp]), ys + yk + yp
+                            w = [1.0] * len(ys) + [len(ys) / (len(yk) + len(yp))] * (len(yk) + len(yp))
+                        else:  # source + pseudo at weight 1, the shots weighing as much as both
+                            x, y = torch.cat([xs, xp, xk]), ys + yp + yk
+                            w = [1.0] * (len(ys) + len(yp)) + [(len(ys) + len(yp)) / len(yk)] * len(yk)
+                        return logistic_regression_by_validation(x.numpy(), y, val[lang][0].numpy(), val[lang][1],
+                                                                 C_GRID, sample_weight=np.array(w))
+
+                    clf, _, f1v, _ = fit(xs[:0], [])
+                    for _round in range(3 if side != "none" else 0):
+                        probs = clf.predict_proba(xu.numpy())
+                        keep = confident_per_class(probs, 0.6)
+                        clf, _, f1v, _ = fit(xu[keep], probs[keep].argmax(1).tolist())
+                    scores.append((f1v, macro_f1(test[lang][1], clf.predict(test[lang][0].numpy()).tolist())))
+                v, t = (100 * np.mean([s[i] for s in scores]) for i in (0, 1))
+                print(f"fst seed {seed} pseudo-labels on the {side} side: few-shot 100, target validation {v:.1f}, "
+                      f"test {t:.1f}", flush=True)
 
 
 if __name__ == "__main__":

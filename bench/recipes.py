@@ -131,6 +131,12 @@ RECIPES = {
                                "augment": {"code_switch": {"dictionaries": [{"dictionary": "wiktionary-bli",
                                                                              "language": "ind"}]}},
                                "protocol": {"strategies": ["zero_shot", "self_training", "few_shot"]}},
+        # few-shot N=100 that also reads the rest of each language's text unlabelled (few_shot_self_training),
+        # beside plain few-shot on the same code-switched stage
+        "frozen-code-switch-fs-self-training": {"method": {"name": "frozen"},
+                                                "augment": {"code_switch": {"dictionaries": [
+                                                    {"dictionary": "wiktionary-bli", "language": "ind"}]}},
+                                                "protocol": {"strategies": ["few_shot", "few_shot_self_training"]}},
         "lpft-lora-lr3e-4-self-training": {"training": {"head_init": "probe", "lr": 3e-4},
                                            "protocol": {"strategies": ["zero_shot", "self_training"],
                                                         "self_training": {"rounds": 1}}},

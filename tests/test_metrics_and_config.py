@@ -149,6 +149,12 @@ def test_new_config_keys_at_their_defaults_keep_old_hashes():
            "source": {"dataset": "conll2003", "language": "eng"},
            "targets": [{"dataset": "masakhaner2", "language": "hau"}]}
     assert parse_config(ner).hash() == "e6995d36dc84b4a4"  # computed before batching existed (commit d9b14ab)
+    # self_training's epochs and lr (added with few_shot_self_training), unset, keep a non-default
+    # self_training's hash (computed at commit 89bfa2f)
+    retrained = {**cfg, "protocol": {**cfg["protocol"], "self_training": {"rounds": 1}}}
+    assert parse_config(retrained).hash() == "35c6f79cbc498672"
+    assert parse_config({**cfg, "protocol": {**cfg["protocol"], "self_training": {"rounds": 1, "lr": 1e-5}}}).hash() \
+        != "35c6f79cbc498672"
     cfg["training"] = {"fast_dropout": "off", "micro_batching": "off", "head_init": "probe"}
     assert parse_config(cfg).hash() != "4e81b522f53a3063"  # a non-default value is part of the hash
 

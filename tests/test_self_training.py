@@ -88,6 +88,43 @@ def test_self_training_never_reads_target_labels(tiny_model_dir, tiny_data, tmp_
     assert "Zero-shot + self-training (unlabelled target text)" in md.read_text()
 
 
+def test_few_shot_self_training_pseudo_labels_only_the_texts_outside_the_shots(tiny_model_dir, tiny_data, tmp_path):
+    """Few-shot + self-training: the few-shot model labels the target texts other than the N shots, each round
+    refits from the source stage; recorded per round; its own row in the report and learning curve."""
+    from xlt import run_experiment
+    from xlt.config import parse_config
+    from xlt.data.load import load_language
+    from xlt.data.splits import k_shot
+    from xlt.report import build_report
+    from xlt.store import Store
+
+    out = tmp_path / "out"
+    cfg = tiny_config(tiny_model_dir, tiny_data, out, method={"name": "frozen"})
+    cfg["protocol"] = {"strategies": ["few_shot", "few_shot_self_training"], "shots": [20], "seeds": [0],
+                       "self_training": {"rounds": 2, "fraction": 0.5}}
+    exp = parse_config(cfg)
+    run_experiment(exp)
+    runs = Store(out / "results.sqlite").runs()
+    assert {(r["method"], r["n"]) for r in runs if r["strategy"] == "few_shot_self_training"} == {("frozen", 20)}
+    fs = next(r for r in runs if r["strategy"] == "few_shot" and r["method"] == "frozen")
+    fst = next(r for r in runs if r["strategy"] == "few_shot_self_training")
+    rounds = fst["train_info"]["self_training"]
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    target = load_language(exp.targets[0], exp.preprocess, None, exp.split_seed)[0]
+    shots = {r.text for r in k_shot(target.splits["train"], 20, 0)}
+    others = [r.text for r in target.splits["train"] + target.splits["validation"] if r.text not in shots]
+    assert all(r["unlabelled"] == len(others) for r in rounds[1:]) and len(others) >= 100
+    # round 0 is the plain few-shot run: the same refit on source + shots as the few_shot row
+    assert rounds[0]["few_shot"]["rows"] == 100 + 20
+    assert rounds[0]["few_shot"]["best_val_f1"] == fs["train_info"]["best_val_f1"]
+    pseudo = sum(rounds[-1]["pseudo_labelled"].values())  # fraction 0.5 over 2 classes: at most 27 per class
+    assert 0 < pseudo and max(rounds[-1]["pseudo_labelled"].values()) <= len(others) // 4
+    assert rounds[-1]["rows"] == 100 + pseudo + 20
+    assert fst["selection"] == "target-validation"
+    md, _ = build_report(out)
+    assert "Few-shot + self-training (unlabelled target text) (N=20)" in md.read_text()
+
+
 def test_lora_with_probed_head_records_the_probe(tiny_model_dir, tiny_data, tmp_path):
     import json
 

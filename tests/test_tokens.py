@@ -317,6 +317,53 @@ def test_ner_self_training_pseudo_tags_target_text_without_reading_its_tags(tiny
     assert other["self_training"]["metrics"]["f1"] == runs["self_training"]["metrics"]["f1"]
 
 
+def test_ner_few_shot_self_training_reads_only_the_shots_tags(tiny_mlm_dir, tmp_path):
+    """Few-shot + self-training on token data: the N shot sentences keep their gold tags, every other target
+    training sentence is pseudo-tagged, so replacing those other tags with O changes nothing; each round
+    retrains on source + pseudo-tagged sentences for self_training.epochs, then continues on the shots."""
+    from xlt import run_experiment
+    from xlt.config import parse_config
+    from xlt.data.conll import read_conll
+    from xlt.data.splits import k_shot
+    from xlt.store import Store
+
+    files = {}
+    for lang, seed in (("src", 1), ("tgt", 2)):
+        for split, n in (("train", 80), ("validation", 20), ("test", 20)):
+            files[(lang, split)] = str(write(tmp_path / f"{lang}_{split}.txt", ner_sentences(lang, n, seed + n)))
+
+    def run(out: Path) -> dict:
+        cfg = {"name": "fst-tiny", "task": "ner", "model": str(tiny_mlm_dir), "method": {"name": "full"},
+               "source": {"files": {s: files[("src", s)] for s in ("train", "validation", "test")},
+                          "format": "conll", "language": "src", "name": "toy"},
+               "targets": [{"files": {s: files[("tgt", s)] for s in ("train", "validation", "test")},
+                            "format": "conll", "language": "tgt", "name": "toy"}],
+               "protocol": {"strategies": ["few_shot_self_training"], "shots": [10], "seeds": [0],
+                            "self_training": {"rounds": 1, "fraction": 0.5, "epochs": 2, "lr": 2e-3}},
+               "training": {"epochs": 8, "epochs_continue": 4, "batch_size": 8, "lr": 5e-3, "lr_continue": 1e-3,
+                            "min_steps": 0, "threads": 1, "bf16": "off"},
+               "baselines": [], "output": {"dir": str(out)}}
+        run_experiment(parse_config(cfg))
+        return {r["strategy"]: r for r in Store(out / "results.sqlite").runs()}
+
+    runs = run(tmp_path / "a")
+    fst = runs["few_shot_self_training"]
+    first, rnd = fst["train_info"]["self_training"]
+    assert first["few_shot"]["rows"] == 10 and rnd["unlabelled"] == 100 - 10 and rnd["rows"] == 10
+    assert rnd["steps_source"] == 2 * -(-(80 + rnd["pseudo_labelled"]["sentences"]) // 8)  # 2 epochs of batch 8
+    assert rnd["lr_source"] == 2e-3 and fst["train_info"]["lr"] == 1e-3  # the shots: training.lr_continue
+    assert fst["selection"] == "target-validation" and fst["n"] == 10
+    train_rows, _ = read_conll(Path(files[("tgt", "train")]))
+    shots = {r.tokens for r in k_shot(train_rows, 10, 0)}
+    blocks = Path(files[("tgt", "train")]).read_text().strip().split("\n\n")
+    files[("tgt", "train")] = str(write(tmp_path / "o_train.txt", "\n\n".join(
+        b if tuple(line.split()[0] for line in b.splitlines()) in shots
+        else "\n".join(f"{line.split()[0]} O" for line in b.splitlines()) for b in blocks) + "\n"))
+    other = run(tmp_path / "b")["few_shot_self_training"]
+    assert other["train_info"]["self_training"][1]["pseudo_labelled"] == rnd["pseudo_labelled"]
+    assert other["metrics"]["f1"] == fst["metrics"]["f1"]
+
+
 def test_paired_comparison_statistics_with_known_answers():
     from scipy import stats
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from xlt.errors import XltError
 
-STRATEGIES = ("target_only", "zero_shot", "self_training", "few_shot", "full_shot", "joint")
+STRATEGIES = ("target_only", "zero_shot", "self_training", "few_shot", "few_shot_self_training", "full_shot", "joint")
 
 
 class Strict(BaseModel):
@@ -88,15 +88,21 @@ class Preprocess(Strict):
 
 
 class SelfTraining(Strict):
-    """Zero-shot plus unlabelled target text: the source model labels the target texts, the most
-    confident of them join the source data, and the model is retrained from the source stage; repeated
-    `rounds` times. Kept so a model that leans one way is not fed more of it (the collapse trap): an
-    even share per predicted class, or for NER entity-free sentences only in the source's share."""
+    """Zero- or few-shot plus unlabelled target text: the zero- (few-) shot model labels the target texts,
+    the most confident of them join the source data, and the model is retrained from the source stage
+    (then continued on the N shots); repeated `rounds` times. Kept so a model that leans one way is not
+    fed more of it (the collapse trap): an even share per predicted class, or for NER entity-free
+    sentences only in the source's share."""
 
     rounds: int = Field(3, ge=1)
     # share of the unlabelled texts kept per round: split evenly over classes; for NER, of the sentences
     # with a predicted entity; for POS, of all sentences
     fraction: float = Field(0.6, gt=0, le=1)
+    # epochs and learning rate of each round's retraining on source + pseudo-labelled rows (fine-tuned
+    # methods); default training.epochs_continue (else epochs) and training.lr_continue (else the method's).
+    # Set them when the continuation settings are sized for N few-shot rows, not for the source data.
+    epochs: int | None = Field(None, ge=1)
+    lr: float | None = Field(None, gt=0)
 
 
 class Dictionary(Strict):
@@ -137,7 +143,7 @@ class Augment(Strict):
 
 
 class Protocol(Strict):
-    strategies: list[Literal["target_only", "zero_shot", "self_training", "few_shot", "full_shot", "joint"]] = \
+    strategies: list[Literal[STRATEGIES]] = \
         ["target_only", "zero_shot", "few_shot", "full_shot"]
     shots: list[int] = [100, 250, 500, 1000]
     seeds: list[int] = [0]
@@ -277,7 +283,10 @@ class Experiment(Strict):
         if d["training"].get("batching") == "length" or (d["training"].get("batching") == "stratified"
                                                           and d["task"] != "classification"):
             d["training"].pop("batching")  # the batches before the key existed (token tasks: stratified is length)
-        if d["protocol"].get("self_training") == SelfTraining().model_dump():
+        for key in ("epochs", "lr"):
+            if d["protocol"].get("self_training", {}).get(key, 0) is None:
+                d["protocol"]["self_training"].pop(key)  # likewise
+        if d["protocol"].get("self_training") == SelfTraining().model_dump(exclude={"epochs", "lr"}):
             d["protocol"].pop("self_training")  # likewise
         if not d["augment"].get("silver_tags"):
             d["augment"].pop("silver_tags", None)  # likewise

@@ -3,6 +3,7 @@
 - target_only: a fresh model on the target's full training set (the monolingual baseline)
 - zero_shot:   the source-trained model applied to the target as is
 - few_shot:    the source-trained model continued on N target examples (nested, stratified, seeded)
+- self_training, few_shot_self_training: zero- and few-shot that also read unlabelled target text
 - full_shot:   the source-trained model continued on the full target training set
 - joint:       a fresh model on source and target training data together
 
@@ -39,8 +40,12 @@ from xlt.models import resolve
 from xlt.report.model_card import write_model_card
 from xlt.store import RunKey, Store, versions
 from xlt.tasks import get_task
-from xlt.self_training import self_train
+from xlt.self_training import few_shot_self_train, self_train
 from xlt.train import probe_head, seed_everything, set_threads, train, use_bf16
+
+
+# the strategies that start from the source stage
+SOURCE_TRAINED = ("source", "zero_shot", "self_training", "few_shot", "few_shot_self_training", "full_shot")
 
 
 @dataclass
@@ -178,26 +183,26 @@ def plan(ctx: Context, method: str) -> list[RunKey]:
     """Every run the config asks for with one method, source-language evaluation first."""
     p = ctx.exp.protocol
     keys: list[RunKey] = []
-    needs_source = any(s in p.strategies for s in ("zero_shot", "self_training", "few_shot", "full_shot"))
+    needs_source = any(s in p.strategies for s in SOURCE_TRAINED)
     for seed in p.seeds:
         if needs_source:
             keys.append(RunKey(method, "source", None, seed, ctx.source.dataset, ctx.source.language))
         for t in ctx.targets:
             n_train = len(t.splits["train"])
             for strategy in p.strategies:
-                if strategy == "self_training" and method in BASELINES:
+                if strategy in ("self_training", "few_shot_self_training") and method in BASELINES:
                     continue  # the simple baselines stay simple: their zero-shot rows are the comparison
                 if strategy not in ("zero_shot", "self_training") and n_train == 0:
                     raise XltError(f"{t.key()} has no training data, so {strategy} is impossible; use only zero_shot "
                                    "for it (a separate config), or give its files: {train: ...}")
-                if strategy == "few_shot":
+                if strategy in ("few_shot", "few_shot_self_training"):
                     for n in sorted(p.shots):
                         if n > n_train:
                             if p.skip_shots_above_train:
                                 continue
                             raise XltError(f"few-shot N={n} is larger than the {n_train} training examples of "
                                            f"{t.key()}; lower protocol.shots or set skip_shots_above_train: true")
-                        keys.append(RunKey(method, "few_shot", n, seed, t.dataset, t.language))
+                        keys.append(RunKey(method, strategy, n, seed, t.dataset, t.language))
                 else:
                     keys.append(RunKey(method, strategy, None, seed, t.dataset, t.language))
     return keys
@@ -241,6 +246,27 @@ class SourceStages:
         return method, model, info
 
 
+def continue_on_target(ctx: Context, key: RunKey, method, model, target: LanguageData, rows: list,
+                       base_rows: list | None = None) -> dict:
+    """The target stage of few- and full-shot runs: the source-trained `model` continued on target `rows`,
+    selected on the target's validation split. A frozen method's convex head is refitted instead, on
+    `base_rows` (default: the source rows) plus the target rows, both sides weighing the same.
+    Returns what to record, with "rows": how many rows it trained on."""
+    tr = ctx.exp.training
+    weights = None
+    if method.frozen_features:
+        base = ctx.source_train(key.seed)[0] if base_rows is None else base_rows
+        weights = [1.0] * len(base) + [len(base) / len(rows)] * len(rows)
+        rows = base + rows
+    enc = ctx.encode(rows)
+    enc.weights = weights
+    lr = tr.lr_continue or method.default_lr_continue
+    continue_cfg = tr.model_copy(update={"epochs": tr.epochs_continue or tr.epochs})
+    val, validate = ctx.validation(target.splits["validation"])
+    res = train(model, method, ctx.tokenizer, enc, val, continue_cfg, lr, key.seed, desc=key.label(), validate=validate)
+    return {**res.__dict__, "lr": lr, "rows": len(rows)}
+
+
 def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     """Train (as the strategy says) and evaluate one run, then record it in one transaction."""
     ex, tr = ctx.exp, ctx.exp.training
@@ -250,7 +276,7 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     ctx.store.mark_started(run_id, key, run_hash, {"experiment": ex.name, "model": ex.model})
     t0 = time.perf_counter()
     info: dict = {}
-    if key.strategy in ("source", "zero_shot", "self_training", "few_shot", "full_shot"):
+    if key.strategy in SOURCE_TRAINED:
         select_on = target if (key.strategy == "zero_shot" and ex.protocol.zero_shot_selection == "target") else ctx.source
         method, model, info = stages.model(key.method, key.seed, select_on)
         method.use_language(model, target.language, ctx.language_adapters)
@@ -258,22 +284,15 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
         n_train = len(ctx.source.splits["train"])
         if key.strategy in ("few_shot", "full_shot"):
             rows = k_shot(target.splits["train"], key.n, key.seed) if key.n else target.splits["train"]
-            weights = None
-            if method.frozen_features:  # a convex head: refitted on source and target, both weighing the same
-                source_rows = ctx.source_train(key.seed)[0]
-                weights = [1.0] * len(source_rows) + [len(source_rows) / len(rows)] * len(rows)
-                rows = source_rows + rows
-            enc = ctx.encode(rows)
-            enc.weights = weights
-            lr = tr.lr_continue or method.default_lr_continue
-            continue_cfg = tr.model_copy(update={"epochs": tr.epochs_continue or tr.epochs})
-            val, validate = ctx.validation(target.splits["validation"])
-            res = train(model, method, ctx.tokenizer, enc, val, continue_cfg, lr, key.seed,
-                        desc=key.label(), validate=validate)
-            info = {**res.__dict__, "lr": lr, "source_stage": info}
-            selection, n_train = "target-validation", len(rows)
+            info = {**continue_on_target(ctx, key, method, model, target, rows), "source_stage": info}
+            selection, n_train = "target-validation", info.pop("rows")
         elif key.strategy == "self_training":
             info = {**self_train(ctx, key, method, model, target), "source_stage": info}
+        elif key.strategy == "few_shot_self_training":
+            shots = k_shot(target.splits["train"], key.n, key.seed)
+            info = {**few_shot_self_train(ctx, key, method, model, target, shots, continue_on_target),
+                    "source_stage": info}
+            selection, n_train = "target-validation", info.pop("rows")
     else:
         method, model = ctx.fresh_model(key.seed, key.method)
         method.use_language(model, target.language, ctx.language_adapters)
@@ -358,7 +377,7 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
                                                  ctx.unlabelled_texts, source.language)
         for d in [source, *targets]:
             ctx.unlabelled_texts(d.language)  # fail now, not an hour in, when a language has no text
-    if "self_training" in exp.protocol.strategies:
+    if {"self_training", "few_shot_self_training"} & set(exp.protocol.strategies):
         for d in targets:
             ctx.unlabelled_texts(d.language)  # likewise
     if exp.augment.code_switch is not None:

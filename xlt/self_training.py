@@ -1,4 +1,5 @@
-"""The self_training strategy: zero-shot transfer that also reads unlabelled target-language text.
+"""The self_training and few_shot_self_training strategies: zero- and few-shot transfer that also read
+unlabelled target-language text.
 
 The source-stage model labels the target's unlabelled texts (its `unlabelled:` file, else the texts
 of its training and validation splits with their labels ignored); the most confident of them are
@@ -93,34 +94,77 @@ def _pseudo_sentences(ctx, model, rows: list[TokenExample], enc, fraction: float
                     **({"source_entity_free_share": round(entity_free_share, 3)} if ner else {})}
 
 
+def _pseudo_label(ctx, model, method, texts: list[str], enc_u, unlabelled, fraction: float,
+                  entity_free_share: float | None) -> tuple[list, dict]:
+    if ctx.exp.task == "classification":
+        return _pseudo_texts(ctx, model, method, texts, enc_u, fraction)
+    return _pseudo_sentences(ctx, model, unlabelled, enc_u, fraction, entity_free_share)
+
+
+def _unlabelled(ctx, key, target, exclude: set[str] = frozenset()):
+    """The target's unlabelled texts (less `exclude`), as rows whose labels are never read, encoded once
+    (every round relabels the same text); and for NER the source's share of entity-free sentences."""
+    texts = [t for t in ctx.unlabelled_texts(target.language) if t not in exclude]
+    if ctx.exp.task == "classification":
+        unlabelled = [Example(text=t, label=ctx.labels[0]) for t in texts]
+    else:
+        unlabelled = [TokenExample(tuple(t.split()), ("O",) * len(t.split())) for t in texts]
+    entity_free_share = None
+    if ctx.exp.task == "ner":
+        source = ctx.source_train(key.seed)[0]
+        entity_free_share = sum(all(t == "O" for t in r.tags) for r in source) / max(1, len(source))
+    return texts, unlabelled, ctx.encode(unlabelled), entity_free_share
+
+
+def _retrain(ctx, key, method, model, stage, pseudo: list, desc: str):
+    """One round's retraining: back to the source stage, then the source rows plus the pseudo-labelled ones,
+    selected on the source validation split (no target label is read)."""
+    tr, cfg = ctx.exp.training, ctx.exp.protocol.self_training
+    lr = cfg.lr or tr.lr_continue or method.default_lr_continue
+    epochs = cfg.epochs or tr.epochs_continue or tr.epochs
+    val, validate = ctx.validation(ctx.source.splits["validation"])
+    method.load_trainable_state(model, stage)  # every round starts again from the source stage
+    res = train(model, method, ctx.tokenizer, ctx.encode(ctx.source_train(key.seed)[0] + pseudo), val,
+                tr.model_copy(update={"epochs": epochs}), lr, key.seed, desc=desc, validate=validate)
+    return res, lr
+
+
 def self_train(ctx, key, method, model, target) -> dict:
     """Run `rounds` rounds of pseudo-labelling and retraining on `model` (holding the source stage);
     returns what to record of each round."""
-    ex, tr = ctx.exp, ctx.exp.training
-    cfg = ex.protocol.self_training
-    texts = ctx.unlabelled_texts(target.language)
-    if ex.task == "classification":
-        unlabelled = [Example(text=t, label=ctx.labels[0]) for t in texts]  # the label is never read
-    else:
-        unlabelled = [TokenExample(tuple(t.split()), ("O",) * len(t.split())) for t in texts]  # nor the tags
-    enc_u = ctx.encode(unlabelled)  # once: every round relabels the same text
-    entity_free_share = None  # NER: the share of the source's training sentences without an entity
-    if ex.task == "ner":
-        source = ctx.source_train(key.seed)[0]
-        entity_free_share = sum(all(t == "O" for t in r.tags) for r in source) / max(1, len(source))
+    cfg = ctx.exp.protocol.self_training
+    texts, unlabelled, enc_u, entity_free_share = _unlabelled(ctx, key, target)
     stage = method.trainable_state(model)
-    lr = tr.lr_continue or method.default_lr_continue
-    continue_cfg = tr.model_copy(update={"epochs": tr.epochs_continue or tr.epochs})
-    val, validate = ctx.validation(ctx.source.splits["validation"])
-    rounds = []
+    rounds, lr = [], None
     for r in range(1, cfg.rounds + 1):
-        if ex.task == "classification":
-            pseudo, record = _pseudo_texts(ctx, model, method, texts, enc_u, cfg.fraction)
-        else:
-            pseudo, record = _pseudo_sentences(ctx, model, unlabelled, enc_u, cfg.fraction, entity_free_share)
-        method.load_trainable_state(model, stage)  # every round starts again from the source stage
-        res = train(model, method, ctx.tokenizer, ctx.encode(ctx.source_train(key.seed)[0] + pseudo), val, continue_cfg,
-                    lr, key.seed, desc=f"{key.label()} round {r}", validate=validate)
+        pseudo, record = _pseudo_label(ctx, model, method, texts, enc_u, unlabelled, cfg.fraction, entity_free_share)
+        res, lr = _retrain(ctx, key, method, model, stage, pseudo, f"{key.label()} round {r}")
         rounds.append({"round": r, "unlabelled": len(texts), **record,
                        "val_score": res.best_val_f1, "steps": res.steps, "seconds": round(res.seconds, 1)})
     return {"lr": lr, "self_training": rounds}
+
+
+def few_shot_self_train(ctx, key, method, model, target, shots: list, continue_on_target) -> dict:
+    """Few-shot with the rest of the target's text unlabelled: the few-shot model (`continue_on_target` on
+    the N `shots`) labels the other texts; each round goes back to the source stage and learns the source
+    rows plus the confident pseudo-labels, then the N labelled shots as a few-shot run does (a frozen
+    method refits its head once on source + pseudo-labelled + shots, the shots weighing as much as the
+    rest). The shots' own texts are never pseudo-labelled. Returns what to record, with "rows"."""
+    cfg = ctx.exp.protocol.self_training
+    texts, unlabelled, enc_u, entity_free_share = _unlabelled(ctx, key, target, {r.text for r in shots})
+    stage = method.trainable_state(model)
+    first = continue_on_target(ctx, key, method, model, target, shots)
+    rounds = [{"round": 0, "few_shot": {k: first[k] for k in ("best_val_f1", "steps", "rows")}}]
+    for r in range(1, cfg.rounds + 1):
+        pseudo, record = _pseudo_label(ctx, model, method, texts, enc_u, unlabelled, cfg.fraction, entity_free_share)
+        if method.frozen_features:
+            method.load_trainable_state(model, stage)
+            res = continue_on_target(ctx, key, method, model, target, shots, ctx.source_train(key.seed)[0] + pseudo)
+            retrain = {}
+        else:
+            st, lr = _retrain(ctx, key, method, model, stage, pseudo, f"{key.label()} round {r}")
+            retrain = {"val_score_source": st.best_val_f1, "steps_source": st.steps, "lr_source": lr}
+            res = continue_on_target(ctx, key, method, model, target, shots)
+        rounds.append({"round": r, "unlabelled": len(texts), **record, **retrain, "val_score": res["best_val_f1"],
+                       "steps": res["steps"], "rows": res["rows"], "seconds": round(res["seconds"], 1)})
+    return {**res, "self_training": rounds}

@@ -188,7 +188,8 @@ def _in_language_f1(runs: list[dict], key: str, method: str) -> float | None:
 
     g = group([r for r in runs if r["method"] == method])
     vals = [mean_sd([r["metrics"]["macro_f1"] for r in rs])[0] for (lang, s, _n), rs in g.items()
-            if lang == key and s in ("source", "target_only", "few_shot", "full_shot", "joint")]
+            if lang == key and s in ("source", "target_only", "few_shot", "few_shot_self_training", "full_shot",
+                                     "joint")]
     return max(vals) if vals else None
 
 

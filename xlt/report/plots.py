@@ -27,18 +27,19 @@ def learning_curves(runs: list[dict], out_dir: Path, metric: str = "macro-F1", s
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for i, lang in enumerate(sorted(langs)):
             color = f"C{i % 10}"
-            pts = sorted((n, [score(r) for r in rs]) for (l2, s, n), rs in g.items() if l2 == lang and s == "few_shot")
-            if pts:
-                ns = [p[0] for p in pts]
-                ms = [mean_sd(v) for _, v in pts]
-                ax.errorbar(ns, [m for m, _ in ms], yerr=[s for _, s in ms], marker="o", color=color, capsize=3,
-                            label=f"{lang.split('/')[1]} few-shot")
+            for curve, marker, line in (("few_shot", "o", "-"), ("few_shot_self_training", "s", "--")):
+                pts = sorted((n, [score(r) for r in rs]) for (l2, s, n), rs in g.items() if l2 == lang and s == curve)
+                if pts:
+                    ns = [p[0] for p in pts]
+                    ms = [mean_sd(v) for _, v in pts]
+                    ax.errorbar(ns, [m for m, _ in ms], yerr=[s for _, s in ms], marker=marker, linestyle=line,
+                                color=color, capsize=3, label=f"{lang.split('/')[1]} {curve.replace('_', '-')}")
             for strategy, style in (("zero_shot", ":"), ("full_shot", "--"), ("target_only", "-.")):
                 rs = g.get((lang, strategy, None))
                 if rs:
                     ax.axhline(mean_sd([score(r) for r in rs])[0], color=color, linestyle=style, linewidth=1)
         ax.set_xscale("log")
-        shots = sorted({n for (_l, s, n) in g if s == "few_shot" and n})
+        shots = sorted({n for (_l, s, n) in g if s in ("few_shot", "few_shot_self_training") and n})
         if shots:
             ax.set_xticks(shots, [str(n) for n in shots])
             ax.minorticks_off()

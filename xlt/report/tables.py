@@ -7,10 +7,13 @@ from collections import defaultdict
 from xlt.evaluate.compare import score
 from xlt.evaluate.metrics import bootstrap_ci, mean_sd
 
-STRATEGY_ORDER = ["source", "target_only", "zero_shot", "self_training", "few_shot", "full_shot", "joint"]
+STRATEGY_ORDER = ["source", "target_only", "zero_shot", "self_training", "few_shot", "few_shot_self_training",
+                  "full_shot", "joint"]
 STRATEGY_NAMES = {"source": "Source language (reference)", "target_only": "Baseline (target-only)",
                   "zero_shot": "Zero-shot", "self_training": "Zero-shot + self-training (unlabelled target text)",
-                  "few_shot": "Few-shot", "full_shot": "Full-shot (transfer)",
+                  "few_shot": "Few-shot",
+                  "few_shot_self_training": "Few-shot + self-training (unlabelled target text)",
+                  "full_shot": "Full-shot (transfer)",
                   "joint": "Joint (source + target)"}
 
 
@@ -125,7 +128,7 @@ def transfer_gaps(runs: list[dict], source_key: str) -> dict[str, dict[str, floa
     base = mean_sd(src)[0]
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for (lang, s, n), rs in sorted(g.items(), key=lambda kv: sort_key(kv[0])):
-        if s in ("zero_shot", "self_training", "few_shot", "full_shot"):
+        if s in ("zero_shot", "self_training", "few_shot", "few_shot_self_training", "full_shot"):
             out[lang][row_name(s, n)] = base - mean_sd([score(r) for r in rs])[0]
     return out
 
