@@ -72,6 +72,14 @@ RECIPES = {
         "4k-3ep-fs-lr1e-4-28ep": {"source": {"train_limit": 4000},
                                   "training": {"epochs": 3, "lr_continue": 1e-4, "epochs_continue": 28},
                                   "protocol": {"strategies": ["few_shot"], "shots": [100]}},
+        # the same few-shot stage, then self-training on the rest of each language's sentences: one round that
+        # retrains on English + pseudo-tagged sentences as 4k-3ep-self-training does (1 epoch, lr 3e-5), then the
+        # 100 labelled sentences again
+        "4k-3ep-fs-lr1e-4-28ep-self-training": {"source": {"train_limit": 4000},
+                                                "training": {"epochs": 3, "lr_continue": 1e-4, "epochs_continue": 28},
+                                                "protocol": {"strategies": ["few_shot", "few_shot_self_training"],
+                                                             "shots": [100],
+                                                             "self_training": {"rounds": 1, "epochs": 1, "lr": 3e-5}}},
         # parameter-efficient against full fine-tuning on the same budget (4,000 sentences, 3 epochs, zero-shot)
         "full-4k-3ep-zero-shot": {"source": {"train_limit": 4000}, "training": {"epochs": 3}},
         # (LoRA's settings and lr written out: since session 19 a token task's LoRA defaults to the lr 5e-4 recipe)
@@ -147,7 +155,8 @@ RECIPES = {
 # recipe -> the recipe whose saved source stages it continues: same experiment name (the name is part of a run's
 # hash) and its stages/ folder linked in, so only the target stage trains
 STAGE_FROM = {"ner": {r: "full-4k-3ep-zero-shot" for r in ("4k-3ep-fs-default", "4k-3ep-fs-lr5e-5-28ep",
-                                                         "4k-3ep-fs-lr1e-4-28ep", "4k-3ep-self-training")}}
+                                                         "4k-3ep-fs-lr1e-4-28ep", "4k-3ep-fs-lr1e-4-28ep-self-training",
+                                                         "4k-3ep-self-training")}}
 
 
 def merge(base: dict, changes: dict) -> dict:
