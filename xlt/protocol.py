@@ -54,7 +54,7 @@ class Context:
 
     exp: Experiment
     out: Path
-    store: Store
+    store: Store | None  # set once every check has passed (run_experiment)
     spec: object
     tokenizer: object
     labels: list[str]
@@ -98,8 +98,6 @@ class Context:
         """A new model for this seed: the head and adapter initialisation depend on the seed."""
         seed_everything(seed)
         method = get_method(self.method_cfg(method_name), self.exp.task)
-        if method.frozen_features and self.spec.pooling != "mean":
-            raise XltError("method frozen needs a mean-pooled model (BERT-type encoders such as the embedded default)")
         model = self.task.load_model(self.spec, self.labels)
         return method, method.prepare(model)
 
@@ -150,6 +148,14 @@ class Context:
 
 def load_data(exp: Experiment, data_dir: str | None, out: Path | None = None) -> tuple[LanguageData, list[LanguageData]]:
     """Load source and targets; writes the preprocessing report next to the results when `out` is given."""
+    data, lines = _load(exp, data_dir)
+    if out is not None:
+        atomic_write_text(out / "data_report.txt", "\n".join(lines))
+    return data
+
+
+def _load(exp: Experiment, data_dir: str | None) -> tuple[tuple[LanguageData, list[LanguageData]], list[str]]:
+    """Source and targets, and the lines of the preprocessing report (what was dropped, and why)."""
     lines = []
     loaded = []
     for src in [exp.source, *exp.targets]:
@@ -160,9 +166,7 @@ def load_data(exp: Experiment, data_dir: str | None, out: Path | None = None) ->
                            f"{'ner or pos' if ld.is_tokens else 'classification'}")
         loaded.append(ld)
         lines += [f"## {ld.key()}", *rep.lines(), *[f"note: {n}" for n in ld.notes], *silver_tags_for(exp, src, ld), ""]
-    if out is not None:
-        atomic_write_text(out / "data_report.txt", "\n".join(lines))
-    return loaded[0], loaded[1:]
+    return (loaded[0], loaded[1:]), lines
 
 
 def _unseen(source: LanguageData, target: LanguageData) -> list[str]:
@@ -336,10 +340,14 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     ctx.store.finish(run_id, metrics, selection, train_seconds, eval_seconds, versions(), info, preds)
 
 
-def _refuse_mixed_settings(store: Store, run_ids: dict[RunKey, str], out: Path) -> None:
+def _refuse_mixed_settings(run_ids: dict[RunKey, str], out: Path) -> None:
     """Stop before a changed config adds its runs beside the old ones: one table would hold two recipes."""
+    if not (out / "results.sqlite").exists():
+        return
+    store = Store(out / "results.sqlite")
     done = {(r["method"], r["strategy"], r["n"], r["seed"], r["dataset"], r["language"]): r["run_id"]
             for r in store.runs("done")}
+    store.close()
     stale = [k for k, run_id in run_ids.items()
              if done.get((k.method, k.strategy, k.n, k.seed, k.dataset, k.language)) not in (None, run_id)]
     if stale:
@@ -360,38 +368,38 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     switch_words, switch_lines = None, []
     if exp.augment.code_switch is not None:  # a missing word list fails before anything is written
         switch_words, switch_lines = load_dictionaries(exp.augment.code_switch.dictionaries, data_dir or exp.data_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    source, targets = load_data(exp, data_dir, out)
+    for m in exp.method_list():
+        get_method(m, exp.task).check(spec)
+    (source, targets), report = _load(exp, data_dir)
     labels = sorted(set(source.labels).union(*[t.labels for t in targets]))
     if exp.positive_label is not None and exp.positive_label not in labels:
         raise XltError(f"positive_label {exp.positive_label!r} is not one of the labels {labels}; use one of them")
     positive = exp.positive_label or (labels[-1] if len(labels) == 2 and exp.task == "classification" else None)
-    store = Store(out / "results.sqlite")
     methods = [m.name for m in exp.method_list()]
-    tokenizer = spec.tokenizer()
-    ctx = Context(exp, out, store, spec, tokenizer, labels, source, targets, get_task(exp.task))
-    stages = SourceStages(ctx)
-    madx = next((m for m in exp.method_list() if m.name == "madx"), None)
-    if madx is not None:
-        ctx.language_adapters = LanguageAdapters(spec, tokenizer, stages.dir, madx, exp.training,
-                                                 ctx.unlabelled_texts, source.language)
-        for d in [source, *targets]:
+    ctx = Context(exp, out, None, spec, spec.tokenizer(), labels, source, targets, get_task(exp.task),
+                  switch_words=switch_words)
+    needs_text = [source] if any(m.name == "madx" for m in exp.method_list()) else []
+    if {"self_training", "few_shot_self_training"} & set(exp.protocol.strategies) or needs_text:
+        for d in [*needs_text, *targets]:
             ctx.unlabelled_texts(d.language)  # fail now, not an hour in, when a language has no text
-    if {"self_training", "few_shot_self_training"} & set(exp.protocol.strategies):
-        for d in targets:
-            ctx.unlabelled_texts(d.language)  # likewise
-    if exp.augment.code_switch is not None:
-        ctx.switch_words = switch_words
-        report = out / "data_report.txt"
-        atomic_write_text(report, report.read_text(encoding="utf-8") + "\n".join(
-            ["## code-switching dictionaries (augment.code_switch)", *switch_lines, ""]))
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
     keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted((k for m in methods for k in plan(ctx, m)),
                                                                     key=lambda k: k.seed)
     run_ids = {k: k.run_id(ctx.run_hash(k)) for k in keys}
-    _refuse_mixed_settings(store, run_ids, out)
-    # written once the config has passed every check, so a rejected config leaves the old store and config as they were
+    _refuse_mixed_settings(run_ids, out)
+    # written once the config has passed every check, so a rejected config leaves no folder, or the old store and
+    # config as they were
+    out.mkdir(parents=True, exist_ok=True)
+    if switch_lines:
+        report += ["## code-switching dictionaries (augment.code_switch)", *switch_lines, ""]
+    atomic_write_text(out / "data_report.txt", "\n".join(report))
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False, allow_unicode=True))
+    ctx.store = store = Store(out / "results.sqlite")
+    stages = SourceStages(ctx)
+    madx = next((m for m in exp.method_list() if m.name == "madx"), None)
+    if madx is not None:
+        ctx.language_adapters = LanguageAdapters(spec, ctx.tokenizer, stages.dir, madx, exp.training,
+                                                 ctx.unlabelled_texts, source.language)
     unseen = {t.key(): _unseen(source, t) for t in targets}
     store.set_meta("experiment", {"name": exp.name, "config_hash": exp.hash(), "labels": labels, "task": exp.task,
                                   "source": source.key(), "targets": [t.key() for t in targets],

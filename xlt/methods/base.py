@@ -20,6 +20,10 @@ class AdaptationMethod:
         self.cfg = cfg  # the config's `method:` section
         self.task = task  # classification, ner or pos
 
+    def check(self, spec) -> None:
+        """Raise XltError when this method cannot work with the resolved model `spec` (a ModelSpec);
+        called before an experiment writes anything, so a bad config leaves no half-made run folder."""
+
     def prepare(self, model: nn.Module) -> nn.Module:
         """Return the model to train, with requires_grad set on exactly the trainable parameters."""
         raise NotImplementedError

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from xlt.errors import XltError
 from xlt.evaluate.metrics import macro_f1
 from xlt.methods.base import AdaptationMethod, head_parameters
 
@@ -34,6 +35,10 @@ class FrozenEncoder(AdaptationMethod):
         super().__init__(cfg, task)
         # per-token features are not cached: token tasks run the frozen encoder in every step
         self.frozen_features = task == "classification"
+
+    def check(self, spec) -> None:
+        if self.frozen_features and spec.pooling != "mean":
+            raise XltError("method frozen needs a mean-pooled model (BERT-type encoders such as the embedded default)")
 
     def prepare(self, model):
         heads = set(head_parameters(model))

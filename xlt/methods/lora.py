@@ -1,7 +1,9 @@
 """LoRA through `peft`. The classification head is trained and saved with the adapter
 (peft's `modules_to_save`), so it comes back on load, and `export` merges LoRA into the weights."""
+import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from torch import nn
+from transformers import AutoConfig, AutoModel
 
 from xlt.errors import XltError
 from xlt.methods.base import AdaptationMethod
@@ -16,6 +18,12 @@ class Lora(AdaptationMethod):
         """1e-3 for classification (NusaX); 5e-4 for word tagging, where r 16 on every linear layer
         (config.TOKEN_LORA) diverged at 1e-3 and underfitted English at 3e-4 (BENCHMARKS.md)."""
         return 1e-3 if self.task == "classification" else 5e-4
+
+    def check(self, spec) -> None:
+        """The layer names, read from the architecture built on the meta device (no weights loaded)."""
+        with torch.device("meta"):
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(spec.path))
+        _check_target_modules(encoder, list(self.cfg.target_modules))
 
     def prepare(self, model):
         _check_target_modules(model, list(self.cfg.target_modules))
