@@ -378,9 +378,9 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     methods = [m.name for m in exp.method_list()]
     ctx = Context(exp, out, None, spec, spec.tokenizer(), labels, source, targets, get_task(exp.task),
                   switch_words=switch_words)
-    needs_text = [source] if any(m.name == "madx" for m in exp.method_list()) else []
-    if {"self_training", "few_shot_self_training"} & set(exp.protocol.strategies) or needs_text:
-        for d in [*needs_text, *targets]:
+    madx = next((m for m in exp.method_list() if m.name == "madx"), None)
+    if madx is not None or {"self_training", "few_shot_self_training"} & set(exp.protocol.strategies):
+        for d in ([source] if madx is not None else []) + targets:
             ctx.unlabelled_texts(d.language)  # fail now, not an hour in, when a language has no text
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
     keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted((k for m in methods for k in plan(ctx, m)),
@@ -396,7 +396,6 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False, allow_unicode=True))
     ctx.store = store = Store(out / "results.sqlite")
     stages = SourceStages(ctx)
-    madx = next((m for m in exp.method_list() if m.name == "madx"), None)
     if madx is not None:
         ctx.language_adapters = LanguageAdapters(spec, ctx.tokenizer, stages.dir, madx, exp.training,
                                                  ctx.unlabelled_texts, source.language)
