@@ -122,6 +122,10 @@ def test_resume_after_kill_9(tiny_model_dir, tiny_data, tmp_path):
     proc.wait()
     before = {r[0]: r[4] for r in done_runs(db)}
     assert 3 <= len(before) < 18, "kill came too late to test resumption"
+    dry = run_cli(["run", path, "--dry-run"])  # says what the resumed run will do, and writes nothing
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert f"18 runs ({18 - len(before)} to run, {len(before)} finished)" in dry.stdout, dry.stdout
+    assert {r[0]: r[4] for r in done_runs(db)} == before
     res = run_cli(["run", path])
     assert res.returncode == 0, res.stderr[-3000:]
     after = done_runs(db)

@@ -22,11 +22,16 @@ DEMO_CONFIG = Path(__file__).with_name("presets") / "demo.yaml"
 
 @app.command()
 def run(config: Path, data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets"),
-        output: Optional[str] = typer.Option(None, help="output directory (default: output.dir of the config)")):
+        output: Optional[str] = typer.Option(None, help="output directory (default: output.dir of the config)"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="check the config, its data and its model, list the "
+                                     "runs it would make and those already finished; write nothing")):
     """Run every strategy, N and seed of CONFIG (finished runs are skipped), then write the report."""
-    from xlt import load_config, run_experiment
+    from xlt import check_experiment, load_config, run_experiment
     from xlt.report import build_report
 
+    if dry_run:
+        typer.echo(check_experiment(load_config(config), data_dir, output).summary())
+        return
     out = run_experiment(load_config(config), data_dir, output)
     md, html = build_report(out)
     typer.echo(f"results: {out / 'results.sqlite'}\nreport:  {html}\n         {md}")

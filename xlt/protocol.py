@@ -340,10 +340,11 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
     ctx.store.finish(run_id, metrics, selection, train_seconds, eval_seconds, versions(), info, preds)
 
 
-def _refuse_mixed_settings(run_ids: dict[RunKey, str], out: Path) -> None:
-    """Stop before a changed config adds its runs beside the old ones: one table would hold two recipes."""
+def _finished(run_ids: dict[RunKey, str], out: Path) -> set[str]:
+    """The planned runs the output folder's store already holds. Stops before a changed config adds its runs
+    beside old ones made with other settings: one table would hold two recipes."""
     if not (out / "results.sqlite").exists():
-        return
+        return set()
     store = Store(out / "results.sqlite")
     done = {(r["method"], r["strategy"], r["n"], r["seed"], r["dataset"], r["language"]): r["run_id"]
             for r in store.runs("done")}
@@ -354,10 +355,44 @@ def _refuse_mixed_settings(run_ids: dict[RunKey, str], out: Path) -> None:
         raise XltError(f"{out} already holds {len(stale)} finished run(s) made with different settings (first: "
                        f"{stale[0].label()}), and one report would mix the two; give output.dir a new directory, "
                        f"or delete {out / 'results.sqlite'} and {out / 'stages'} to start over")
+    return set(done.values()) & set(run_ids.values())
 
 
-def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None) -> Path:
-    """Run every planned run not already finished; returns the output directory."""
+@dataclass
+class Plan:
+    """A config that has passed every check: its loaded data, its runs, and which are finished already."""
+
+    ctx: Context
+    keys: list[RunKey]
+    run_ids: dict[RunKey, str]
+    finished: set[str]
+    report: list[str]  # the lines of data_report.txt
+
+    def summary(self) -> str:
+        """What `xlt run` would do: runs per method, strategy and N, and how many are finished."""
+        ex, out = self.ctx.exp, self.ctx.out
+        todo = sum(self.run_ids[k] not in self.finished for k in self.keys)
+        lines = [f"{ex.name}: every check passed. {len(self.keys)} runs ({todo} to run, "
+                 f"{len(self.keys) - todo} finished) in {out}; seeds {ex.protocol.seeds}, source "
+                 f"{self.ctx.source.key()}, {len(self.ctx.targets)} target(s): "
+                 + ", ".join(t.key() for t in self.ctx.targets)]
+        groups: dict[tuple, list[RunKey]] = {}
+        for k in self.keys:
+            groups.setdefault((k.method, k.strategy, k.n), []).append(k)
+        for (method, strategy, n), ks in groups.items():
+            done = sum(self.run_ids[k] in self.finished for k in ks)
+            setting = strategy + (f" N={n}" if n else "")
+            lines.append(f"  {method:<13} {setting:<28} {len(ks):>4} run{'s' * (len(ks) != 1)}, {done} finished")
+        if ex.ablate_preprocessing:
+            lines.append(f"  and the same again without text rewriting, in {out / PREPROCESS_ABLATION_DIR}")
+        return "\n".join(lines)
+
+
+def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None) -> Plan:
+    """Every check a run makes before its first write, and the runs it would make; writes nothing.
+
+    Bad input (a missing file, a label map that misses a label, a LoRA layer the model lacks, N above a
+    training set, a store holding other settings) ends here in one XltError."""
     set_threads(exp.training.threads)
     out = Path(output_dir or exp.output.dir)
     spec = resolve(exp.model)
@@ -371,28 +406,38 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     for m in exp.method_list():
         get_method(m, exp.task).check(spec)
     (source, targets), report = _load(exp, data_dir)
+    if switch_lines:
+        report += ["## code-switching dictionaries (augment.code_switch)", *switch_lines, ""]
     labels = sorted(set(source.labels).union(*[t.labels for t in targets]))
     if exp.positive_label is not None and exp.positive_label not in labels:
         raise XltError(f"positive_label {exp.positive_label!r} is not one of the labels {labels}; use one of them")
-    positive = exp.positive_label or (labels[-1] if len(labels) == 2 and exp.task == "classification" else None)
-    methods = [m.name for m in exp.method_list()]
     ctx = Context(exp, out, None, spec, spec.tokenizer(), labels, source, targets, get_task(exp.task),
                   switch_words=switch_words)
-    madx = next((m for m in exp.method_list() if m.name == "madx"), None)
+    madx = _madx(exp)
     if madx is not None or {"self_training", "few_shot_self_training"} & set(exp.protocol.strategies):
         for d in ([source] if madx is not None else []) + targets:
             ctx.unlabelled_texts(d.language)  # fail now, not an hour in, when a language has no text
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
-    keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted((k for m in methods for k in plan(ctx, m)),
-                                                                    key=lambda k: k.seed)
+    keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted(
+        (k for m in exp.method_list() for k in plan(ctx, m.name)), key=lambda k: k.seed)
     run_ids = {k: k.run_id(ctx.run_hash(k)) for k in keys}
-    _refuse_mixed_settings(run_ids, out)
+    return Plan(ctx, keys, run_ids, _finished(run_ids, out), report)
+
+
+def _madx(exp: Experiment):
+    return next((m for m in exp.method_list() if m.name == "madx"), None)
+
+
+def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None) -> Path:
+    """Run every planned run not already finished; returns the output directory."""
+    p = check_experiment(exp, data_dir, output_dir)
+    ctx, out, source, targets, labels = p.ctx, p.ctx.out, p.ctx.source, p.ctx.targets, p.ctx.labels
+    spec, madx, methods = ctx.spec, _madx(exp), [m.name for m in exp.method_list()]
+    positive = exp.positive_label or (labels[-1] if len(labels) == 2 and exp.task == "classification" else None)
     # written once the config has passed every check, so a rejected config leaves no folder, or the old store and
     # config as they were
     out.mkdir(parents=True, exist_ok=True)
-    if switch_lines:
-        report += ["## code-switching dictionaries (augment.code_switch)", *switch_lines, ""]
-    atomic_write_text(out / "data_report.txt", "\n".join(report))
+    atomic_write_text(out / "data_report.txt", "\n".join(p.report))
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False, allow_unicode=True))
     ctx.store = store = Store(out / "results.sqlite")
     stages = SourceStages(ctx)
@@ -409,9 +454,9 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     if exp.task == "classification":
         store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits, exp.shortcut_keywords.get(d.language)).to_dict()
                                      for d in [source, *targets]})
-    todo = [k for k in keys if not store.is_done(run_ids[k])]
-    if len(todo) < len(keys):
-        print(f"resuming: {len(keys) - len(todo)} of {len(keys)} runs already finished")
+    todo = [k for k in p.keys if not store.is_done(p.run_ids[k])]
+    if len(todo) < len(p.keys):
+        print(f"resuming: {len(p.keys) - len(todo)} of {len(p.keys)} runs already finished")
     for key in tqdm(todo, desc="runs", unit="run", disable=None):
         if key.method in BASELINES:
             run_baseline(ctx, key)

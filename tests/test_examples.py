@@ -1,0 +1,31 @@
+"""Every shipped config (examples/ and the demo preset) passes every check a run makes against the real
+data, so an example cannot go stale unnoticed; the check writes nothing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SHARED_DATA, needs_shared_data
+from xlt import check_experiment, load_config
+from xlt.errors import XltError
+
+CONFIGS = sorted((ROOT / "examples").rglob("*.yaml")) + [ROOT / "xlt" / "presets" / "demo.yaml"]
+OWN_DATA = {"your-russian-data.yaml": "data file not found: data/russian_depression.csv"}  # users point it at their files
+
+
+@needs_shared_data()
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shipped_config_passes_every_check(path: Path, tmp_path):
+    exp = load_config(path)
+    out = tmp_path / "out"
+    if path.name in OWN_DATA:
+        with pytest.raises(XltError, match=OWN_DATA[path.name]):
+            check_experiment(exp, str(SHARED_DATA), str(out))
+        return
+    plan = check_experiment(exp, str(SHARED_DATA), str(out))
+    per_seed = len(exp.targets) * len(exp.protocol.strategies)
+    assert len(plan.keys) >= per_seed * len(exp.protocol.seeds)  # every target, strategy and seed is planned
+    assert {k.language for k in plan.keys} >= {t.language for t in plan.ctx.targets}
+    assert not plan.finished and f"{len(plan.keys)} runs ({len(plan.keys)} to run, 0 finished)" in plan.summary()
+    assert not out.exists()
