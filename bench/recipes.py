@@ -99,6 +99,14 @@ RECIPES = {
         "lora-r16-all-4k-3ep-lr5e-4-zero-shot": {"method": {"name": "lora", "r": 16, "alpha": 32,
                                                             "target_modules": ["query", "key", "value", "dense"]},
                                                  "source": {"train_limit": 4000}, "training": {"epochs": 3, "lr": 5e-4}},
+        # few-shot N = 100 on LoRA's English stages (STAGE_FROM): the full fine-tuning few-shot budget (28 epochs of
+        # 7 steps), at LoRA's continuation lr (methods/lora.py); is the parameter-efficient default within 2 few-shot too?
+        "lora-r16-all-4k-3ep-lr5e-4-fs-28ep": {"method": {"name": "lora", "r": 16, "alpha": 32,
+                                                          "target_modules": ["query", "key", "value", "dense"]},
+                                               "source": {"train_limit": 4000},
+                                               "training": {"epochs": 3, "lr": 5e-4, "lr_continue": 5e-4,
+                                                            "epochs_continue": 28},
+                                               "protocol": {"strategies": ["few_shot"], "shots": [100]}},
         # the same in fp32 where the CPU has native bf16 (bf16: auto would autocast): does bf16 cost NER transfer?
         "full-4k-3ep-fp32-zero-shot": {"source": {"train_limit": 4000}, "training": {"epochs": 3, "bf16": "off"}},
         # the same full fine-tuning with English date expressions tagged DATE by rules (augment.silver_tags):
@@ -154,9 +162,10 @@ RECIPES = {
 
 # recipe -> the recipe whose saved source stages it continues: same experiment name (the name is part of a run's
 # hash) and its stages/ folder linked in, so only the target stage trains
-STAGE_FROM = {"ner": {r: "full-4k-3ep-zero-shot" for r in ("4k-3ep-fs-default", "4k-3ep-fs-lr5e-5-28ep",
-                                                         "4k-3ep-fs-lr1e-4-28ep", "4k-3ep-fs-lr1e-4-28ep-self-training",
-                                                         "4k-3ep-self-training")}}
+STAGE_FROM = {"ner": {**{r: "full-4k-3ep-zero-shot" for r in ("4k-3ep-fs-default", "4k-3ep-fs-lr5e-5-28ep",
+                                                            "4k-3ep-fs-lr1e-4-28ep", "4k-3ep-fs-lr1e-4-28ep-self-training",
+                                                            "4k-3ep-self-training")},
+                      "lora-r16-all-4k-3ep-lr5e-4-fs-28ep": "lora-r16-all-4k-3ep-lr5e-4-zero-shot"}}
 
 
 def merge(base: dict, changes: dict) -> dict:

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from conftest import tiny_config
 from xlt.config import load_config, parse_config
 from xlt.errors import XltError
 from xlt.evaluate.metrics import bootstrap_ci, classification_metrics, mean_sd
@@ -117,6 +118,10 @@ def test_run_hash_depends_on_what_changes_a_run():
     retrained = {**base, "protocol": {"self_training": {"rounds": 1}}}
     assert h(retrained) != same and h(retrained, target=None) == h(base, target=None)
     assert h({**base, "training": {"epochs": 9}}, target=None) != h(base, target=None)
+    # a method's own learning rates likewise: lr_continue is the target stage's alone
+    assert h({**base, "method": {"name": "lora", "lr": 1e-4}}) != same
+    own = {**base, "method": {"name": "lora", "lr_continue": 1e-4}}
+    assert h(own) != same and h(own, target=None) == h(base, target=None)
 
 
 def test_new_config_keys_at_their_defaults_keep_old_hashes():
@@ -196,3 +201,27 @@ def test_lora_target_modules_that_match_no_layer_get_one_clear_error():
         get_method(Method(name="lora", target_modules=["query", "q_lin"]), "ner").prepare(model)
     peft_model = get_method(Method(name="lora", target_modules=["attention.self.query", "dense"]), "ner").prepare(model)
     assert any("lora_A" in n for n, _ in peft_model.named_parameters())
+
+
+def test_a_method_s_own_learning_rates_win_over_training_s(tiny_model_dir, tiny_data, tmp_path):
+    """Methods compared in one config each train at their own rate: method lr, else training's, else the
+    method's default; and the rate used is the one recorded with each run."""
+    from xlt import run_experiment
+    from xlt.methods import get_method
+    from xlt.store import Store
+
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "run", baselines=[],
+                      methods=[{"name": "full", "freeze_embeddings": False},
+                               {"name": "lora", "lr": 2e-3, "lr_continue": 4e-3}])
+    cfg.pop("method")
+    cfg["protocol"] = {"strategies": ["zero_shot", "few_shot"], "shots": [10], "seeds": [0]}
+    cfg["training"].update(epochs=2, min_steps=0, lr=3e-3, lr_continue=None)
+    exp = parse_config(cfg)
+    full, lora = (get_method(m) for m in exp.methods)
+    assert (full.lr(exp.training), full.lr_continue(exp.training)) == (3e-3, full.default_lr_continue)
+    assert (lora.lr(exp.training), lora.lr_continue(exp.training)) == (2e-3, 4e-3)
+    run_experiment(exp)
+    recorded = {(r["method"], r["strategy"]): r["train_info"] for r in Store(tmp_path / "run" / "results.sqlite").runs()}
+    assert recorded[("full", "few_shot")]["lr"] == full.default_lr_continue
+    assert recorded[("full", "few_shot")]["source_stage"]["lr"] == 3e-3
+    assert recorded[("lora", "few_shot")]["lr"] == 4e-3 and recorded[("lora", "few_shot")]["source_stage"]["lr"] == 2e-3

@@ -99,7 +99,7 @@ class SelfTraining(Strict):
     # with a predicted entity; for POS, of all sentences
     fraction: float = Field(0.6, gt=0, le=1)
     # epochs and learning rate of each round's retraining on source + pseudo-labelled rows (fine-tuned
-    # methods); default training.epochs_continue (else epochs) and training.lr_continue (else the method's).
+    # methods); default training.epochs_continue (else epochs) and the stage's lr_continue (method, training, default).
     # Set them when the continuation settings are sized for N few-shot rows, not for the source data.
     epochs: int | None = Field(None, ge=1)
     lr: float | None = Field(None, gt=0)
@@ -200,6 +200,16 @@ class Method(Strict):
     lang_steps: int = Field(1000, gt=0)
     lang_lr: float = Field(5e-4, gt=0)
     head_steps: int = Field(300, gt=0)  # MLM head training, only for models without one (the embedded model)
+    # this method's learning rates, over training.lr and training.lr_continue: methods compared in one config rarely
+    # share one (LoRA trains at about ten times full fine-tuning's). Unset: training's, else the method's default.
+    lr: float | None = Field(None, gt=0)
+    lr_continue: float | None = Field(None, gt=0)
+
+    def hashed(self, source_stage: bool = False) -> dict:
+        """The settings a run's hash covers: unset learning rates left out (hashes made before they existed stay
+        valid), and lr_continue for the source stage, which never reads it."""
+        drop = {k for k in ("lr", "lr_continue") if getattr(self, k) is None} | ({"lr_continue"} if source_stage else set())
+        return self.model_dump(mode="json", exclude=drop)
 
 
 class Output(Strict):
@@ -272,6 +282,8 @@ class Experiment(Strict):
         d = self.resolved()
         for key in ("output", "positive_label", "ablate_preprocessing", *drop):
             d.pop(key, None)
+        if "method" in d:
+            d["method"], d["methods"] = self.method.hashed(), [m.hashed() for m in self.methods]
         if d["preprocess"].get("rewrite_text", True):
             d["preprocess"].pop("rewrite_text", None)  # hashes of configs written before the key existed stay valid
         if d["training"].get("head_init") == "random":
@@ -315,7 +327,7 @@ class Experiment(Strict):
             d["training"]["lr_continue"] = d["training"]["epochs_continue"] = None
             d["protocol"].pop("self_training", None)
         cfg = next((m for m in self.method_list() if m.name == method), None)
-        d["run"] = {"method": cfg.model_dump(mode="json") if cfg is not None else method, "labels": labels,
+        d["run"] = {"method": cfg.hashed(source_stage=target is None) if cfg is not None else method, "labels": labels,
                     "target": target.model_dump(mode="json") if target is not None else None}
         return _digest(d)
 

@@ -236,7 +236,7 @@ class SourceStages:
             method.load_trainable_state(model, load_file(str(path)))
             return method, model, json.loads(path.with_suffix(".json").read_text())
         ex = ctx.exp
-        lr = ex.training.lr or method.default_lr
+        lr = method.lr(ex.training)
         val, validate = ctx.validation(select_on.splits["validation"])
         source_rows, augmented = ctx.source_train(seed)
         rows = ctx.encode(source_rows)
@@ -264,7 +264,7 @@ def continue_on_target(ctx: Context, key: RunKey, method, model, target: Languag
         rows = base + rows
     enc = ctx.encode(rows)
     enc.weights = weights
-    lr = tr.lr_continue or method.default_lr_continue
+    lr = method.lr_continue(tr)
     continue_cfg = tr.model_copy(update={"epochs": tr.epochs_continue or tr.epochs})
     val, validate = ctx.validation(target.splits["validation"])
     res = train(model, method, ctx.tokenizer, enc, val, continue_cfg, lr, key.seed, desc=key.label(), validate=validate)
@@ -301,7 +301,7 @@ def execute(ctx: Context, key: RunKey, stages: SourceStages) -> None:
         method, model = ctx.fresh_model(key.seed, key.method)
         method.use_language(model, target.language, ctx.language_adapters)
         rows = target.splits["train"] + (ctx.source_train(key.seed)[0] if key.strategy == "joint" else [])
-        lr = tr.lr or method.default_lr
+        lr = method.lr(tr)
         val, validate = ctx.validation(target.splits["validation"])
         enc = ctx.encode(rows)
         probe = ctx.probe_head(method, model, enc, val, key.seed)

@@ -120,7 +120,7 @@ def _retrain(ctx, key, method, model, stage, pseudo: list, desc: str):
     """One round's retraining: back to the source stage, then the source rows plus the pseudo-labelled ones,
     selected on the source validation split (no target label is read)."""
     tr, cfg = ctx.exp.training, ctx.exp.protocol.self_training
-    lr = cfg.lr or tr.lr_continue or method.default_lr_continue
+    lr = cfg.lr or method.lr_continue(tr)
     epochs = cfg.epochs or tr.epochs_continue or tr.epochs
     val, validate = ctx.validation(ctx.source.splits["validation"])
     method.load_trainable_state(model, stage)  # every round starts again from the source stage

@@ -20,6 +20,15 @@ class AdaptationMethod:
         self.cfg = cfg  # the config's `method:` section
         self.task = task  # classification, ner or pos
 
+    def lr(self, training) -> float:
+        """The learning rate of a stage that starts from the pretrained model (source stage, target-only):
+        `method: lr`, else `training.lr`, else this method's default."""
+        return self.cfg.lr or training.lr or self.default_lr
+
+    def lr_continue(self, training) -> float:
+        """The learning rate of a stage that continues the source stage (few-, full-shot, self-training)."""
+        return self.cfg.lr_continue or training.lr_continue or self.default_lr_continue
+
     def check(self, spec) -> None:
         """Raise XltError when this method cannot work with the resolved model `spec` (a ModelSpec);
         called before an experiment writes anything, so a bad config leaves no half-made run folder."""
