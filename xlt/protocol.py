@@ -454,7 +454,7 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
     if exp.task == "classification":
         store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits, exp.shortcut_keywords.get(d.language)).to_dict()
                                      for d in [source, *targets]})
-    todo = [k for k in p.keys if not store.is_done(p.run_ids[k])]
+    todo = [k for k in p.keys if p.run_ids[k] not in p.finished]  # read from the store by check_experiment
     if len(todo) < len(p.keys):
         print(f"resuming: {len(p.keys) - len(todo)} of {len(p.keys)} runs already finished")
     for key in tqdm(todo, desc="runs", unit="run", disable=None):

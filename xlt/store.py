@@ -86,10 +86,6 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
-    def is_done(self, run_id: str) -> bool:
-        row = self.db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return bool(row) and row[0] == "done"
-
     def mark_started(self, run_id: str, key: RunKey, config_hash: str, common: dict) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
