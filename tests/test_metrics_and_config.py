@@ -68,6 +68,10 @@ def test_config_missing_and_wrong_values(tmp_path):
         parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}], "protocol": {"strategies": ["zero-shot"]}})
     with pytest.raises(XltError, match="exactly one of dataset"):
         parse_config({"source": {"dataset": "x", "path": "a.csv"}, "targets": [{"dataset": "y"}]})
+    for where in ({"training": {"lr": float("inf")}}, {"methods": [{"name": "lora", "lr_continue": float("nan")}]},
+                  {"protocol": {"self_training": {"lr": float("inf")}}}):  # YAML's 1e999 and .nan
+        with pytest.raises(XltError, match="Input should be a finite number"):
+            parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}], **where})
     p = tmp_path / "bad.yaml"
     p.write_text("name: [unclosed\n")
     with pytest.raises(XltError, match="invalid YAML"):

@@ -20,7 +20,7 @@ STRATEGIES = ("target_only", "zero_shot", "self_training", "few_shot", "few_shot
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # an lr of 1e999 (inf) or .nan is a typo, not a setting
 
 
 class DataSource(Strict):
