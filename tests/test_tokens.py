@@ -10,7 +10,8 @@ import torch
 import yaml
 
 from xlt.data.conll import read_conll, read_conllu, to_iob2
-from xlt.data.load_tokens import map_tags
+from xlt.data.load_tokens import check_label_map, map_tags
+from xlt.errors import XltError
 from xlt.tasks.tagging import encode_words, entity_metrics, restrict_types, tag_accuracy
 
 from conftest import SHARED_DATA, build_tiny_bert, needs_shared_data
@@ -72,6 +73,9 @@ def test_tag_mapping_is_counted():
     assert map_tags(("B-MISC", "I-MISC", "B-PER", "O"), {"MISC": None}, counts) == ("O", "O", "B-PER", "O")
     assert map_tags(("B-PERSON",), {"PERSON": "PER"}, counts) == ("B-PER",)
     assert counts == Counter({"B-MISC -> O": 1, "I-MISC -> O": 1, "B-PERSON -> B-PER": 1})
+    check_label_map({"MISC": None, "B-PER": "B-PER"}, {"B-MISC", "I-MISC", "B-PER", "O"}, "x/eng")  # types and whole tags
+    with pytest.raises(XltError, match=r"x/eng: label_map key\(s\) \['MISCX'\] match no tag"):
+        check_label_map({"MISCX": None}, {"B-MISC", "I-MISC", "B-PER", "O"}, "x/eng")  # a typo maps nothing
 
 
 def test_seqeval_scores_on_a_hand_made_example():

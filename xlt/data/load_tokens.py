@@ -55,6 +55,15 @@ def map_tags(tags: tuple[str, ...], label_map: dict[str, str | None], counts: Co
     return tuple(out)
 
 
+def check_label_map(label_map: dict, tags_seen: set[str], where: str) -> None:
+    """A key that matches no tag or type (a typo such as MISCX) would silently map nothing: an error instead."""
+    known = tags_seen | {t[2:] for t in tags_seen if t[:2] in ("B-", "I-")}
+    unused = sorted(k for k in label_map if k not in known)
+    if unused:
+        raise XltError(f"{where}: label_map key(s) {unused} match no tag in the data (its tags and types: "
+                       f"{sorted(known - {'O'})}); fix the spelling or remove them")
+
+
 def load_token_language(name: str, code: str, paths: dict[str, Path], fmt: str | None, tag_column,
                         label_map: dict | None, train_limit: int | None, seed: int) -> tuple[LanguageData, TokenLoadReport]:
     rep = TokenLoadReport()
@@ -63,9 +72,11 @@ def load_token_language(name: str, code: str, paths: dict[str, Path], fmt: str |
     for split, path in paths.items():
         rows, read = read_token_file(Path(path), fmt, tag_column)
         rep.reads.append(read)
-        if label_map:
-            rows = [TokenExample(r.tokens, map_tags(r.tags, label_map, rep.mapped)) for r in rows]
         splits[split] = rows
+    if label_map:
+        check_label_map(label_map, {t for rows in splits.values() for r in rows for t in r.tags}, f"{name}/{code}")
+        splits = {s: [TokenExample(r.tokens, map_tags(r.tags, label_map, rep.mapped)) for r in rows]
+                  for s, rows in splits.items()}
     if "all" in splits:
         rows = splits.pop("all")
         random.Random(seed).shuffle(rows)
