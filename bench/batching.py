@@ -20,11 +20,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from xlt.config import DataSource, Method, Preprocess, Training
+from xlt.config import DataSource, Preprocess, Training
 from xlt.data.load import load_language
 from xlt.evaluate.metrics import classification_metrics, mean_sd
 from xlt.files import atomic_write_text
-from xlt.methods import get_method
+from xlt.methods import make_method
 from xlt.models import load_classifier, resolve
 from xlt.train import encode, predict_encoded, seed_everything, set_threads, train, training_batches
 
@@ -76,7 +76,7 @@ def main() -> None:
                 if key in done:
                     continue
                 seed_everything(seed)
-                method = get_method(Method(name=args.method))
+                method = make_method(args.method)
                 model = method.prepare(load_classifier(spec, len(labels), dict(enumerate(labels))))
                 cfg = Training(epochs=3, min_steps=0, patience=0, batch_size=16, max_length=128, batching=b)
                 res = train(model, method, tok, enc, None, cfg, method.default_lr, seed, desc=key)

@@ -39,11 +39,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xlt.config import DataSource, Method, Preprocess, Training, parse_config
+from xlt.config import DataSource, Preprocess, Training, parse_config
 from xlt.data.load import load_language
 from xlt.data.splits import k_shot
 from xlt.evaluate.metrics import macro_f1, mean_sd
-from xlt.methods import get_method
+from xlt.methods import make_method
 from xlt.models import load_classifier, resolve, save_for_transformers
 from xlt.train import encode, set_threads, train
 
@@ -114,7 +114,7 @@ def trainer_f1(b: Bench, trainer, rows) -> float:
 
 def baseline_protocol(b: Bench, method: str, seeds: list[int], langs: list[str]) -> dict:
     """Every run from scratch: the English stage is retrained for each transfer run."""
-    m = get_method(Method(name=method))
+    m = make_method(method)
     scores = {}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
@@ -269,7 +269,7 @@ def part_protocol(b: Bench, args) -> None:
 # ---------------------------------------------------------------- throughput, memory, MFU
 
 def xlt_epoch(b: Bench, method: str, rows, model=None) -> float:
-    m = get_method(Method(name=method))
+    m = make_method(method)
     model = m.prepare(model if model is not None else b.model(0))
     enc = encode(b.tok, rows, b.spec.text_prefix, MAX_LEN, b.l2i)
     t = time.perf_counter()
@@ -278,7 +278,7 @@ def xlt_epoch(b: Bench, method: str, rows, model=None) -> float:
 
 
 def trainer_epoch(b: Bench, method: str, rows, model=None) -> float:
-    m = get_method(Method(name=method))
+    m = make_method(method)
     model = m.prepare(model if model is not None else b.model(0))
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
@@ -309,7 +309,7 @@ def part_predict(b: Bench, args) -> None:
 
     texts = [r.text for ld in b.data.values() for s in ("train", "validation", "test") for r in ld.splits[s]]
     texts = (texts * (2000 // len(texts) + 1))[: 200 if b.quick else 2000]
-    m = get_method(Method(name="full"))
+    m = make_method("full")
     model = m.prepare(b.model(0))
     enc = encode(b.tok, b.data["eng"].splits["train"], b.spec.text_prefix, MAX_LEN, b.l2i)
     train(model, m, b.tok, enc, None, Training(epochs=2, min_steps=0, patience=0, batch_size=BATCH), m.default_lr, 0)
@@ -424,7 +424,7 @@ def part_mfu(b: Bench, args) -> None:
     from xlt.fast_dropout import fast_dropout
     from xlt.train import collate, training_batches
 
-    m = get_method(Method(name=args.method))
+    m = make_method(args.method)
     model = m.prepare(b.model(0))
     rows = b.data["eng"].splits["train"]
     enc = encode(b.tok, rows, b.spec.text_prefix, MAX_LEN, b.l2i)

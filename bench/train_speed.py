@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from xlt.config import DataSource, Method, Preprocess, Training
+from xlt.config import DataSource, Preprocess, Training
 from xlt.data.load import load_language
-from xlt.methods import get_method
+from xlt.methods import make_method
 from xlt.models import load_classifier, resolve
 import xlt.train as xlt_train
 from xlt.train import Encoded, cpu_has_native_bf16, encode, set_threads, train
@@ -72,7 +72,7 @@ def main() -> None:
     default_piece_cost = xlt_train.PIECE_COST_TOKENS
     for _ in range(args.rounds):
         for name, (data, overrides, piece_cost) in variants.items():
-            method = get_method(Method(name=args.method))
+            method = make_method(args.method)
             model = method.prepare(load_classifier(spec, len(l2i), dict(enumerate(ld.labels))))
             xlt_train.PIECE_COST_TOKENS = piece_cost or default_piece_cost
             t = time.perf_counter()
@@ -93,7 +93,7 @@ def profile_epoch(name: str, data: Encoded, overrides: dict, method_name: str, s
     of the operators that draw dropout masks (torch's `bernoulli_`, xlt's `random_`)."""
     from torch.profiler import ProfilerActivity, profile
 
-    method = get_method(Method(name=method_name))
+    method = make_method(method_name)
     model = method.prepare(load_classifier(spec, len(l2i), dict(enumerate(ld.labels))))
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         train(model, method, tok, data, None,

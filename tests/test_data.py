@@ -62,10 +62,12 @@ def test_missing_column_and_unknown_label(tmp_path):
     p.write_text("text,label\nhi,a\nho,b\nhu,c\n")
     with pytest.raises(XltError, match="no column 'body'.*columns are"):
         records_to_examples(read_records(p), p, "body", "label")
-    with pytest.raises(XltError, match=r"labels \['c'\] \(1 rows\) are not in label_map"):
-        records_to_examples(read_records(p), p, "text", "label", label_map={"a": "x", "b": "y"})
-    rows = records_to_examples(read_records(p), p, "text", "label", label_map={"a": "x", "b": "y", "c": None})
-    assert [r.label for r in rows] == ["x", "y"]  # null drops on purpose
+    from xlt.data.pipeline import map_labels
+
+    rows = records_to_examples(read_records(p), p, "text", "label")
+    with pytest.raises(XltError, match=r"a.csv: labels \['c'\] \(1 rows\) are not in label_map"):
+        map_labels(rows, {"a": "x", "b": "y"}, {}, p, [])
+    assert [r.label for r in map_labels(rows, {"a": "x", "b": "y", "c": None}, {}, p, [])] == ["x", "y"]  # null drops
 
 
 def test_non_alnum_removal_keeps_letters_and_marks_of_every_script():
@@ -141,15 +143,16 @@ def test_k_shot_errors():
 @needs_shared_data()
 def test_named_datasets_load_from_the_mirror():
     from xlt.config import DataSource
-    from xlt.data.load import load_language
+    from xlt.data.pipeline import load_language
 
-    ld, _ = load_language(DataSource(dataset="nusax-senti", language="javanese"), Preprocess(), str(SHARED_DATA))
+    ratios = {"train": 0.7, "validation": 0.15, "test": 0.15}
+    ld, _ = load_language(DataSource(dataset="nusax-senti", language="javanese"), Preprocess(), str(SHARED_DATA), ratios)
     assert ld.language == "jav" and {k: len(v) for k, v in ld.splits.items()} == {"train": 500, "validation": 100, "test": 400}
-    ld, _ = load_language(DataSource(dataset="depression-reddit-en"), Preprocess(), str(SHARED_DATA))
+    ld, _ = load_language(DataSource(dataset="depression-reddit-en"), Preprocess(), str(SHARED_DATA), ratios)
     assert ld.labels == ["control", "depression"]
     assert sum(len(v) for v in ld.splits.values()) == 7731  # the stray trailing ',' record is not a row
-    assert any("made stratified" in n for n in ld.notes) and any("train/test overlap" in n for n in ld.notes)
-    ld, _ = load_language(DataSource(dataset="masakhanews", language="amh"), Preprocess(), str(SHARED_DATA))
+    assert any("made 0.7/0.15/0.15 train/validation/test (stratified by label" in n for n in ld.notes) and any("train/test overlap" in n for n in ld.notes)
+    ld, _ = load_language(DataSource(dataset="masakhanews", language="amh"), Preprocess(), str(SHARED_DATA), ratios)
     overlap = next(n for n in ld.notes if n.startswith("train/test"))
     assert overlap.startswith("train/test overlap: 3 of")  # 3 texts of the 50-shot train are also in test
 

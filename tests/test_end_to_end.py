@@ -78,7 +78,7 @@ def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
     res = run_cli(["predict", model_dir, "great movie and happy day", "awful sad day", "--json", "--onnx", "fp32"])
     assert [json.loads(line)["label"] for line in res.stdout.strip().splitlines()] == labels, res.stderr[-2000:]
     res = run_cli(["data", "inspect", cfg])
-    assert res.returncode == 0 and "== tiny/tgt" in res.stdout and "rows: 160 -> 160" in res.stdout
+    assert res.returncode == 0 and "## tiny/tgt" in res.stdout and "rows: 160 -> 160" in res.stdout
     # rerunning skips everything
     res = run_cli(["run", cfg])
     assert res.returncode == 0 and "21 of 21 runs already finished" in res.stdout

@@ -9,7 +9,8 @@ import pytest
 
 from conftest import tiny_config
 from xlt.errors import XltError
-from xlt.self_training import confident_per_class, confident_sentences, repair_iob2
+from xlt.tasks.classification import confident_per_class
+from xlt.tasks.tagging import confident_sentences, repair_iob2
 
 
 def test_confident_per_class_is_balanced_and_most_confident_first():
@@ -93,7 +94,7 @@ def test_few_shot_self_training_pseudo_labels_only_the_texts_outside_the_shots(t
     refits from the source stage; recorded per round; its own row in the report and learning curve."""
     from xlt import run_experiment
     from xlt.config import parse_config
-    from xlt.data.load import load_language
+    from xlt.data.pipeline import load_language
     from xlt.data.splits import k_shot
     from xlt.report import build_report
     from xlt.store import Store
@@ -110,7 +111,7 @@ def test_few_shot_self_training_pseudo_labels_only_the_texts_outside_the_shots(t
     fst = next(r for r in runs if r["strategy"] == "few_shot_self_training")
     rounds = fst["train_info"]["self_training"]
     assert [r["round"] for r in rounds] == [0, 1, 2]
-    target = load_language(exp.targets[0], exp.preprocess, None, exp.split_seed)[0]
+    target = load_language(exp.targets[0], exp.preprocess, None, exp.split_ratios, exp.split_seed)[0]
     shots = {r.text for r in k_shot(target.splits["train"], 20, 0)}
     others = [r.text for r in target.splits["train"] + target.splits["validation"] if r.text not in shots]
     assert all(r["unlabelled"] == len(others) for r in rounds[1:]) and len(others) >= 100
@@ -152,7 +153,7 @@ def test_bad_recipe_settings_end_in_one_error(tiny_model_dir, tiny_data, tmp_pat
 
 
 @pytest.mark.parametrize("content, message", [(b"", "has no text"), (b"\n  \n", "has no text"),
-                                              (b"caf\xe9 au lait\n", "is not UTF-8")])
+                                              (b"caf\xe9 au lait\n", "is not valid UTF-8")])
 def test_unusable_unlabelled_file_ends_in_one_error_before_training(tiny_model_dir, tiny_data, tmp_path, content,
                                                                       message):
     from xlt import run_experiment

@@ -34,12 +34,36 @@ def test_http_predict_returns_labels_probabilities_and_notice(saved_model):
     assert client.post("/predict", json={"texts": []}).status_code == 422
 
 
-def test_server_binds_to_localhost_by_default():
-    import inspect
+def test_server_listens_on_localhost_only_by_default(saved_model):
+    """`xlt serve` started without --host answers on 127.0.0.1, and its listening socket is bound to the
+    loopback address alone (not 0.0.0.0)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
 
-    from xlt.serve.http import serve
+    import psutil
 
-    assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "xlt.cli", "serve", str(saved_model), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, health = time.time() + 120, None
+        while time.time() < deadline and health is None:
+            try:
+                health = urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+            except OSError:
+                time.sleep(0.3)
+        assert health is not None and b"control" in health
+        listening = [c.laddr for c in psutil.Process(proc.pid).net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN]
+        assert listening and all(a.ip == "127.0.0.1" for a in listening), listening
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 TEXTS = ["a good day", "a sad day and a long night", "x", "the film was bad, the music worse, the end too long " * 4]
@@ -78,13 +102,13 @@ def test_onnx_export_predicts_what_pytorch_predicts(confident_model):
 
     # fp32 on both sides: on a CPU with native bf16 PyTorch predicts under bf16 autocast by default, which moves
     # probabilities by about 0.01 and can flip a text on a class border
-    want = Predictor(confident_model, bf16="off").predict(TEXTS, batch_size=2)
+    want = Predictor(confident_model, bf16="off").predict_records(TEXTS, batch_size=2)
     probs = lambda out: np.array([list(o["probabilities"].values()) for o in out])  # noqa: E731
     assert probs(want).max(1).min() < 0.9 and len({o["label"] for o in want}) > 1  # not a trivial comparison
 
     res = export_onnx(confident_model, "fp32")
     assert res["labels_agree"] == "6/6" and res["max_abs_prob_diff"] < 1e-4
-    got = Predictor(confident_model, onnx="fp32").predict(TEXTS, batch_size=2)  # order restored after length sorting
+    got = Predictor(confident_model, onnx="fp32").predict_records(TEXTS, batch_size=2)  # order kept after sorting
     assert [o["label"] for o in got] == [o["label"] for o in want]
     assert np.abs(probs(got) - probs(want)).max() < 1e-3
 
@@ -93,7 +117,7 @@ def test_onnx_export_predicts_what_pytorch_predicts(confident_model):
 
     ops = {n.op_type for n in onnx.load(str(confident_model / "onnx" / "model_quantized.onnx")).graph.node}
     assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops, ops  # the matrix products really run in int8
-    got8 = Predictor(confident_model, onnx="int8").predict(TEXTS)
+    got8 = Predictor(confident_model, onnx="int8").predict_records(TEXTS)
     clear = [i for i, o in enumerate(want) if max(o["probabilities"].values()) > 0.6]  # not on a class border
     assert len(clear) >= 3 and all(got8[i]["label"] == want[i]["label"] for i in clear), (res8, got8, want)
 
@@ -126,4 +150,18 @@ def test_http_server_on_the_onnx_export(confident_model):
     client = TestClient(create_app(confident_model, onnx="fp32"))
     res = client.post("/predict", json={"texts": TEXTS[:2]})
     assert res.status_code == 200
-    assert [p["label"] for p in res.json()["predictions"]] == [o["label"] for o in Predictor(confident_model).predict(TEXTS[:2])]
+    assert [p["label"] for p in res.json()["predictions"]] == Predictor(confident_model).predict(TEXTS[:2])
+
+
+def test_predict_and_predict_proba_agree_with_the_records(confident_model):
+    import numpy as np
+
+    import xlt
+
+    model = xlt.load(confident_model)
+    labels, probs = model.predict(TEXTS), model.predict_proba(TEXTS)
+    records = model.predict_records(TEXTS)
+    assert labels == [r["label"] for r in records] and probs.shape == (len(TEXTS), 3)
+    assert [model.labels[i] for i in probs.argmax(1)] == labels
+    np.testing.assert_allclose(probs, [list(r["probabilities"].values()) for r in records], atol=1e-4)
+    assert model.predict([]) == [] and model.predict_proba([]).shape == (0, 3)

@@ -56,16 +56,17 @@ def test_source_checks_language_and_existing_dates():
     assert eng.splits["train"][0].tags == ("O", "B-DATE") and "train: 2 DATE spans added in 2 of 2" in lines[1]
 
 
-def test_config_rejects_silver_tags_off_ner_and_keeps_old_hashes():
+def test_config_rejects_silver_tags_off_ner_and_silver_tags_identify_the_source_stage():
     from xlt.config import parse_config
+    from xlt.identity import run_hash
 
     ner = {"name": "h", "model": "embedded:multilingual-e5-small", "task": "ner", "method": {"name": "full"},
            "baselines": [], "source": {"dataset": "conll2003", "language": "eng"},
            "targets": [{"dataset": "masakhaner2", "language": "hau"}],
            "protocol": {"strategies": ["zero_shot", "few_shot"], "shots": [100], "seeds": [0]},
            "training": {"fast_dropout": "off", "micro_batching": "off"}}
-    assert parse_config(ner).hash() == "e6995d36dc84b4a4"  # the literal of test_metrics_and_config, before the key
-    assert parse_config({**ner, "augment": {"silver_tags": ["DATE"]}}).hash() != "e6995d36dc84b4a4"
+    plain, dated = parse_config(ner), parse_config({**ner, "augment": {"silver_tags": ["DATE"]}})
+    assert run_hash(plain, "full", None, ["O"]) != run_hash(dated, "full", None, ["O"])
     with pytest.raises(XltError, match="silver_tags"):
         parse_config({**ner, "task": "pos", "augment": {"silver_tags": ["DATE"]}})
     with pytest.raises(XltError):
@@ -75,19 +76,20 @@ def test_config_rejects_silver_tags_off_ner_and_keeps_old_hashes():
 @needs_shared_data()
 def test_conll2003_source_gets_dates_in_every_split(tmp_path):
     from xlt.config import parse_config
-    from xlt.protocol import load_data
+    from xlt.protocol.plan import load_data
+    from xlt.tasks import get_task
 
     exp = parse_config({"name": "s", "task": "ner", "method": {"name": "full"}, "baselines": [],
                         "source": {"dataset": "conll2003", "language": "eng", "label_map": {"MISC": None}},
                         "targets": [{"dataset": "masakhaner2", "language": "hau"}],
                         "augment": {"silver_tags": ["DATE"]}})
-    source, _ = load_data(exp, str(SHARED_DATA), tmp_path)
+    source, _, lines = load_data(exp, str(SHARED_DATA), get_task("ner"))
     assert {"B-DATE", "I-DATE"} <= set(source.labels)
-    report = (tmp_path / "data_report.txt").read_text()
+    report = "\n".join(lines)
     assert "silver DATE tags" in report and "test:" in report
     train_dates = sum(t == "B-DATE" for r in source.splits["train"] for t in r.tags)
     assert 2000 < train_dates < 6000  # weekdays, months, years, "last week": about one sentence in four
-    plain, _ = load_data(exp.model_copy(update={"augment": type(exp.augment)()}), str(SHARED_DATA))
+    plain, _, _ = load_data(exp.model_copy(update={"augment": type(exp.augment)()}), str(SHARED_DATA), get_task("ner"))
     changed = [(a, b) for r, p in zip(source.splits["train"], plain.splits["train"]) for a, b in zip(r.tags, p.tags)
                if a != b]
     assert changed and all(b == "O" and a.endswith("-DATE") for a, b in changed)  # only O words became DATE

@@ -65,9 +65,9 @@ def test_micro_batching_gives_the_same_update_as_one_pass(tmp_path, weighted):
     with dropout off, training with and without micro-batching ends at the same weights."""
     import torch
     from conftest import FILL, NEG, POS, build_tiny_bert
-    from xlt.config import Method, Training
+    from xlt.config import Training
     from xlt.data.examples import Example
-    from xlt.methods import get_method
+    from xlt.methods import make_method
     from xlt.models import load_classifier, resolve
     from xlt.train import encode, micro_batches, train
 
@@ -86,7 +86,7 @@ def test_micro_batching_gives_the_same_update_as_one_pass(tmp_path, weighted):
 
     def trained(micro_batching: str) -> dict:
         torch.manual_seed(0)
-        method = get_method(Method(name="full", freeze_embeddings=False))
+        method = make_method("full", freeze_embeddings=False)
         model = method.prepare(load_classifier(spec, 2, {0: "negative", 1: "positive"}))
         cfg = Training(epochs=2, min_steps=0, patience=0, batch_size=16, class_weighted_loss=weighted,
                        micro_batching=micro_batching, threads=1, bf16="off")  # fp32: bf16 rounding differs by shape

@@ -1,7 +1,22 @@
-"""xlt: cross-lingual transfer learning, from one config to an honest report."""
-__version__ = "0.1.0"
+"""xlt: cross-lingual transfer learning, from one config to an honest report.
 
-from xlt.config import Experiment, load_config  # noqa: E402
-from xlt.protocol import check_experiment, run_experiment  # noqa: E402
+    import xlt
+    results = xlt.run("config.yaml")     # a Results: .runs (pandas), .report, .store
+    model = xlt.load("runs/.../models/full_shot-jav-seed0")
+    model.predict(["..."])
+"""
+__version__ = "0.2.0"
 
-__all__ = ["Experiment", "check_experiment", "load_config", "run_experiment", "__version__"]
+_API = {"run": "xlt.api", "load": "xlt.api", "Results": "xlt.api", "Experiment": "xlt.config",
+        "load_config": "xlt.config", "check_experiment": "xlt.protocol", "run_experiment": "xlt.protocol"}
+
+__all__ = [*_API, "__version__"]
+
+
+def __getattr__(name: str):
+    """The public names, imported on first use (so `xlt --help` and `import xlt` stay quick)."""
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'xlt' has no attribute {name!r}")

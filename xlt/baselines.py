@@ -7,9 +7,9 @@
 - embedding-lr: the encoder's frozen mean-pooled embeddings + logistic regression (never collapsed in
                 the calibration runs; the stronger simple recipe on distant languages)
 
-Strategies mean the same data as for the method: zero-shot fits on the source language only;
-few-shot on source plus the N-example target sample; full-shot and joint on source plus target.
-The regularisation C is chosen on the same validation data the method selects on.
+Each strategy declares the rows its baselines fit on (`Strategy.rows`): zero-shot fits on the source
+language only; few-shot on source plus the N-example target sample; full-shot and joint on source plus
+target. The regularisation C is chosen on the same validation data the method selects on.
 """
 from __future__ import annotations
 
@@ -19,40 +19,19 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from xlt.data.preprocess import NO_SPACE_RE
-from xlt.data.splits import k_shot
 from xlt.evaluate.metrics import classification_metrics
 from xlt.methods.frozen import logistic_regression_by_validation
+from xlt.protocol.strategies import STRATEGIES
 from xlt.store import versions
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)
 BASELINES = ("tfidf-lr", "embedding-lr")
 
 
-def _rows(ctx, key):
-    """(train, validation, test, selection) for a baseline run."""
-    src, target = ctx.source, ctx.data_for(key)
-    if key.strategy in ("source", "zero_shot"):
-        explicit = key.strategy == "zero_shot" and ctx.exp.protocol.zero_shot_selection == "target"
-        val = target.splits["validation"] if explicit else src.splits["validation"]
-        sel = "target-validation (explicit)" if explicit else "source-validation"
-        return src.splits["train"], val, target.splits["test"], sel
-    if key.strategy == "target_only":
-        train = target.splits["train"]
-    elif key.strategy == "few_shot":
-        train = src.splits["train"] + k_shot(target.splits["train"], key.n, key.seed)
-    else:  # full_shot, joint
-        train = src.splits["train"] + target.splits["train"]
-    return train, target.splits["validation"], target.splits["test"], "target-validation"
-
-
 def _embed(ctx, rows) -> np.ndarray:
     from xlt.train import pooled_features
 
-    if getattr(ctx, "_encoder", None) is None:
-        from xlt.models import load_classifier
-
-        ctx._encoder = load_classifier(ctx.spec, len(ctx.labels), dict(enumerate(ctx.labels)))
-    feats = pooled_features(ctx._encoder, ctx.tokenizer, ctx.encode(rows).ids).numpy()
+    feats = pooled_features(ctx.frozen_encoder(), ctx.tokenizer, ctx.encode(rows).ids).numpy()
     return feats / np.linalg.norm(feats, axis=1, keepdims=True).clip(1e-12)
 
 
@@ -73,15 +52,16 @@ def _features(ctx, method: str, train, val, test):
     return _embed(ctx, train), _embed(ctx, val), _embed(ctx, test), "embeddings"
 
 
-def run_baseline(ctx, key) -> None:
+def run_baseline(ctx, key) -> dict:
     """Fit, select C on validation, evaluate on test, record in the store like any run."""
     if key.method == "embedding-lr" and ctx.spec.pooling != "mean":
-        return  # needs a mean-pooled encoder; reported as absent, not faked
+        return {}  # needs a mean-pooled encoder; reported as absent, not faked
     run_hash = ctx.run_hash(key)
     run_id = key.run_id(run_hash)
     ctx.store.mark_started(run_id, key, run_hash, {"experiment": ctx.exp.name, "model": ctx.exp.model})
     t0 = time.perf_counter()
-    train, val, test, selection = _rows(ctx, key)
+    train, val, selection = STRATEGIES.get(key.strategy).rows(ctx, key)
+    test = ctx.data_for(key).splits["test"]
     x_train, x_val, x_test, features = _features(ctx, key.method, train, val, test)
     y_train = [r.label for r in train]
     clf, c, val_f1, _ = logistic_regression_by_validation(x_train, y_train, x_val, [r.label for r in val], C_GRID)
@@ -92,6 +72,7 @@ def run_baseline(ctx, key) -> None:
     gold = [r.label for r in test]
     present = sorted(set(gold) | set(pred), key=ctx.labels.index)
     metrics = classification_metrics(gold, pred, present, ctx.exp.collapse_recall)
+    metrics["score"] = metrics["macro_f1"]
     preds = None
     if ctx.exp.output.save_predictions:
         full = np.zeros((len(test), len(ctx.labels)))
@@ -100,3 +81,4 @@ def run_baseline(ctx, key) -> None:
         preds = list(zip(gold, pred, full.tolist()))
     ctx.store.finish(run_id, metrics, selection, train_seconds, time.perf_counter() - t1, versions(),
                      {"C": c, "best_val_f1": val_f1, "train_rows": len(train), "features": features}, preds)
+    return metrics

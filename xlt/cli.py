@@ -50,6 +50,7 @@ def report(run_dir: Path):
 def compare(run_dir: Path, a: str = typer.Option(..., "--a", help="method name, e.g. madx"),
             b: str = typer.Option(..., "--b", help="method name to compare against, e.g. full")):
     """Paired comparison of two methods in RUN_DIR: mean difference, permutation and t-test p, Cohen's d."""
+    from xlt.report import targets_of
     from xlt.report.tables import markdown_table
     from xlt.report.tokens import comparison, setting_by_method
     from xlt.store import Store
@@ -64,7 +65,7 @@ def compare(run_dir: Path, a: str = typer.Option(..., "--a", help="method name, 
     for m in (a, b):
         if m not in have:
             raise XltError(f"{run_dir} has no finished runs of method {m!r}; it has {', '.join(have) or 'none'}")
-    targets = meta.get("targets") or sorted({f"{r['dataset']}/{r['language']}" for r in runs if r["strategy"] != "source"})
+    targets = meta.get("targets") or targets_of(runs)
     text = "\n\n".join([f"# {a} vs {b} ({run_dir}); scores in percent", markdown_table(*setting_by_method(runs, targets, [a, b])),
                          markdown_table(*comparison(runs, a, b))])
     from xlt.files import atomic_write_text
@@ -105,7 +106,7 @@ def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts
     p = Predictor(model_dir, onnx=onnx)
     if p.notice:
         typer.echo(f"notice: {p.notice}", err=True)
-    for text, res in zip(items, p.predict(items)):
+    for text, res in zip(items, p.predict_records(items)):
         if as_json:
             typer.echo(json.dumps({"text": text, **res, **({"notice": p.notice} if p.notice else {})}, ensure_ascii=False))
         elif "tags" in res:  # token model: word/TAG
@@ -139,20 +140,14 @@ def export_onnx(model_dir: Path, precision: str = typer.Option("int8", help="int
 
 @data_app.command("inspect")
 def data_inspect(config: Path, data_dir: Optional[str] = typer.Option(None)):
-    """Show, per language, what each preprocessing step changed or dropped, and the splits."""
+    """Show, per language, what reading, label mapping and each preprocessing step changed or dropped, and the splits."""
     from xlt import load_config
-    from xlt.data.load import load_language
-    from xlt.data.silver_dates import silver_tags_for
+    from xlt.protocol.plan import load_data
+    from xlt.tasks import get_task
 
     exp = load_config(config)
-    for src in [exp.source, *exp.targets]:
-        ld, rep = load_language(src, exp.preprocess, data_dir or exp.data_dir, exp.split_seed)
-        typer.echo(f"== {ld.key()}")
-        for line in rep.lines() + silver_tags_for(exp, src, ld):
-            typer.echo(line)
-        typer.echo("splits: " + ", ".join(f"{k} {len(v)}" for k, v in ld.splits.items()))
-        for n in ld.notes:
-            typer.echo(f"note: {n}")
+    *_, lines = load_data(exp, data_dir, get_task(exp.task))
+    typer.echo("\n".join(lines))
 
 
 @data_app.command("list")

@@ -1,26 +1,27 @@
-"""The experiment config: one YAML file, validated once, fully resolved, hashed.
+"""The experiment config: one YAML file, validated once, fully resolved.
 
-Errors name the key, the file and line, and suggest the nearest valid key.
+Errors name the key, the file and line, and suggest the nearest valid key. Every setting declares
+what it identifies (xlt/settings.py); xlt/identity.py turns those declarations into run hashes.
+Tasks, methods and strategies come from their registries, so their names are checked against what
+is installed.
 """
 from __future__ import annotations
 
-import copy
 import difflib
-import hashlib
-import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from xlt.errors import XltError
+from xlt.methods import METHODS, method_configs
+from xlt.methods.base import MethodConfig
+from xlt.registry import unknown_name
+from xlt.settings import Strict, setting
+from xlt.tasks import DEFAULT_TASK
 
-STRATEGIES = ("target_only", "zero_shot", "self_training", "few_shot", "few_shot_self_training", "full_shot", "joint")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # an lr of 1e999 (inf) or .nan is a typo, not a setting
+DEFAULT_SPLIT_RATIOS = {"train": 0.7, "validation": 0.15, "test": 0.15}
 
 
 class DataSource(Strict):
@@ -30,7 +31,7 @@ class DataSource(Strict):
     language: str | None = None
     name: str | None = None  # a name for your own files in tables (default: the file's folder name)
     path: str | None = None  # one file, split by split_ratios
-    files: dict[str, str] | None = None  # split name (train/validation/test) -> file
+    files: dict[str, str] | None = None  # split name (train/validation/test) -> file; test alone makes a zero-shot target
     hf: str | None = None  # a Hugging Face datasets hub id (online; needs `pip install datasets`)
     hf_config: str | None = None
     format: Literal["csv", "tsv", "jsonl", "xlsx", "conll", "conllu"] | None = None
@@ -38,10 +39,10 @@ class DataSource(Strict):
     text_pair: str | None = None
     label: str | None = None
     label_map: dict[str, str | None] | None = None
-    split_ratios: dict[str, float] | None = None
+    split_ratios: dict[str, float] | None = None  # this source's own ratios for splits it lacks (default: split_ratios)
     tag_column: int | str | None = None  # token files: CoNLL column of the tag (default last) or CoNLL-U upos/xpos
-    train_limit: int | None = Field(None, gt=0)  # use a seeded sample of this many training examples (e.g. a cheaper source stage)
-    unlabelled: str | None = None  # plain-text file (one text per line) for language adapters; default: training texts
+    train_limit: int | None = Field(None, gt=0)  # use a seeded, stratified sample of this many training examples
+    unlabelled: str | None = None  # plain-text file (one text per line): MAD-X, self-training; default: train texts
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -67,7 +68,7 @@ REWRITING_STEPS = ("lowercase", "remove_urls", "remove_emails", "remove_handles"
 
 
 class Preprocess(Strict):
-    preset: str | None = None
+    preset: str | None = setting(None, identity="none")  # a named set of steps (xlt/presets); the steps identify runs
     lowercase: bool = False
     remove_urls: bool = False
     remove_emails: bool = False
@@ -142,22 +143,45 @@ class Augment(Strict):
     silver_tags: list[Literal["DATE"]] = []
 
 
+
+def _strategy_names(selectable_only: bool = True, defaults_only: bool = False) -> list[str]:
+    from xlt.protocol.strategies import ordered
+
+    return [s.name for s in ordered() if (s.selectable or not selectable_only) and (s.default or not defaults_only)]
+
+
+def _check_strategies(names: list[str]) -> list[str]:
+    valid = _strategy_names()
+    for n in names:
+        if n not in valid:
+            raise ValueError(unknown_name("strategy", n, valid))
+    return names
+
+
 class Protocol(Strict):
-    strategies: list[Literal[STRATEGIES]] = \
-        ["target_only", "zero_shot", "few_shot", "full_shot"]
-    shots: list[int] = [100, 250, 500, 1000]
-    seeds: list[int] = [0]
-    zero_shot_selection: Literal["source", "target"] = "source"
-    skip_shots_above_train: bool = False  # True: silently skip N larger than a language's training set
-    self_training: SelfTraining = SelfTraining()
+    """What is trained on what: the strategies (xlt/protocol/strategies), few-shot sizes and seeds."""
+
+    strategies: list[str] = setting(default_factory=lambda: _strategy_names(defaults_only=True), identity="key")
+    shots: list[int] = setting([100, 250, 500, 1000], identity="key")
+    seeds: list[int] = setting([0], identity="key")
+    # zero-shot model selection on the source's validation split; "target" uses the target's (and says so)
+    zero_shot_selection: Literal["source", "target"] = setting("source", identity="run")
+    skip_shots_above_train: bool = setting(False, identity="none")  # True: skip N above a language's training set
+    self_training: SelfTraining = setting(SelfTraining(), identity="run")
+
+    @field_validator("strategies")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        return _check_strategies(names)
 
 
 class Training(Strict):
     epochs: int = 5
-    epochs_continue: int | None = None  # epochs for a target stage that continues the source stage (default: epochs)
+    # epochs for a target stage that continues the source stage (default: epochs)
+    epochs_continue: int | None = setting(None, identity="run")
     batch_size: int = 16
     lr: float | None = None  # method default when unset
-    lr_continue: float | None = None  # for the target stage after the source stage
+    lr_continue: float | None = setting(None, identity="run")  # for the target stage after the source stage
     min_steps: int = 100  # small samples get more epochs, up to this many optimiser steps
     max_length: int = 128
     weight_decay: float = 0.01
@@ -171,45 +195,13 @@ class Training(Strict):
     # dropout masks from 16 random bits per element (xlt/fast_dropout.py); auto: on a CPU only
     fast_dropout: Literal["auto", "on", "off"] = "auto"
     # batches of similar length (less padding), each with the data's class mix ("stratified"); "length": by
-    # length alone (xlt before 2026-11-23; batches of one class where length predicts the label); "random"
+    # length alone (batches of one class where length predicts the label); "random"
     batching: Literal["stratified", "length", "random"] = "stratified"
     # auto: a training batch is run as length-sorted pieces where that saves padding (xlt/train.py
-    # micro_batches; the optimiser step is still over the whole batch); off: one pass per batch (before 2026-11-24)
+    # micro_batches; the optimiser step is still over the whole batch); off: one pass per batch
     micro_batching: Literal["auto", "off"] = "auto"
-    threads: int | None = None
-    eval_batch_size: int = 64
-
-
-# LoRA for word tagging (NER, POS): each of r, alpha, target_modules the config leaves unset takes this value
-# (the Method defaults below are classification's). On MasakhaNER 2.0 zero-shot, r 8 on query/value was 7.4
-# entity F1 below full fine-tuning and still underfitted English; r 16 on every linear layer (at lr 5e-4,
-# methods/lora.py) came within 2 (BENCHMARKS.md, "LoRA against full fine-tuning").
-TOKEN_LORA = {"r": 16, "alpha": 32, "target_modules": ["query", "key", "value", "dense"]}
-
-
-class Method(Strict):
-    name: str = "lora"
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.1
-    target_modules: list[str] = ["query", "value"]
-    freeze_embeddings: bool = True
-    # MAD-X: bottleneck reduction factors (hidden / bottleneck) and language-adapter MLM training
-    task_reduction: int = Field(16, gt=0)
-    lang_reduction: int = Field(2, gt=0)
-    lang_steps: int = Field(1000, gt=0)
-    lang_lr: float = Field(5e-4, gt=0)
-    head_steps: int = Field(300, gt=0)  # MLM head training, only for models without one (the embedded model)
-    # this method's learning rates, over training.lr and training.lr_continue: methods compared in one config rarely
-    # share one (LoRA trains at about ten times full fine-tuning's). Unset: training's, else the method's default.
-    lr: float | None = Field(None, gt=0)
-    lr_continue: float | None = Field(None, gt=0)
-
-    def hashed(self, source_stage: bool = False) -> dict:
-        """The settings a run's hash covers: unset learning rates left out (hashes made before they existed stay
-        valid), and lr_continue for the source stage, which never reads it."""
-        drop = {k for k in ("lr", "lr_continue") if getattr(self, k) is None} | ({"lr_continue"} if source_stage else set())
-        return self.model_dump(mode="json", exclude=drop)
+    threads: int | None = setting(None, identity="none")  # torch threads (default: every core)
+    eval_batch_size: int = setting(64, identity="none")
 
 
 class Output(Strict):
@@ -217,57 +209,105 @@ class Output(Strict):
     save_models: list[str] = []  # strategies whose trained models are saved for transformers / xlt predict
     save_predictions: bool = True
 
+    @field_validator("save_models")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        return _check_strategies(names)
+
+
+def _method_tag(value) -> str | None:
+    """The method section's `name` (lora when left out)."""
+    if isinstance(value, dict):
+        return value.get("name", "lora")
+    return getattr(value, "name", None)
+
+
+# one config class per method (xlt/methods), told apart by `name`
+MethodSection = Annotated[Union[tuple(Annotated[c, Tag(c.model_fields["name"].default)] for c in method_configs())],
+                          Discriminator(_method_tag)]
+
+
+def _default_method() -> MethodConfig:
+    return METHODS.get("lora").config()
+
 
 class Experiment(Strict):
-    name: str = "experiment"
-    task: Literal["classification", "ner", "pos"] = "classification"
+    name: str = setting("experiment", identity="none")
+    task: str = DEFAULT_TASK  # a registered task (xlt/tasks): classification, ner, pos
     model: str = "embedded:multilingual-e5-small"
-    method: Method = Field(default_factory=Method)
-    methods: list[Method] = []  # several methods compared on the same data (instead of method:)
+    # the method's settings identify each run through its own method (xlt/identity.py)
+    method: MethodSection = setting(default_factory=_default_method, identity="none")
+    methods: list[MethodSection] = setting([], identity="none")  # several methods compared on the same data
     source: DataSource
-    targets: list[DataSource]
+    targets: list[DataSource] = setting(identity="none")  # each run is identified by its own target
     preprocess: Preprocess = Field(default_factory=Preprocess)
     protocol: Protocol = Field(default_factory=Protocol)
     training: Training = Field(default_factory=Training)
     augment: Augment = Field(default_factory=Augment)
-    output: Output = Field(default_factory=Output)
-    data_dir: str | None = None
+    output: Output = setting(default_factory=Output, identity="none")
+    data_dir: str | None = setting(None, identity="none")
+    # the one split policy: splits a dataset lacks are made with these ratios, stratified as the task says
+    # (by label; NER: by whether a sentence has an entity), seeded by split_seed
+    split_ratios: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SPLIT_RATIOS))
     split_seed: int = 0
-    collapse_recall: float = 0.1
-    shortcut_keywords: dict[str, str] = {}  # language code -> keyword to check (e.g. ara: اكتئاب); default: top token
-    baselines: list[Literal["tfidf-lr", "embedding-lr"]] | None = None  # simple recipes beside the method (default: both for classification)
-    notice: str | None = None  # shown with every prediction (set by the depression preset)
-    positive_label: str | None = None  # binary tasks: the class of the Table 5 layout (default: last label in sorted order)
-    ablate_preprocessing: bool = False  # also run everything without text rewriting; the report compares the two
+    collapse_recall: float = setting(0.1, identity="run")  # a class recalled less than this flags a collapse
+    # language code -> keyword to check (e.g. ara: اكتئاب); default: top token
+    shortcut_keywords: dict[str, str] = setting({}, identity="none")
+    # simple recipes beside the method (default: the task's)
+    baselines: list[Literal["tfidf-lr", "embedding-lr"]] | None = setting(None, identity="none")
+    notice: str | None = setting(None, identity="none")  # shown with every prediction (set by the depression preset)
+    # binary tasks: the class of the Table 5 layout (default: last label in sorted order)
+    positive_label: str | None = setting(None, identity="none")
+    # also run everything without text rewriting; the report compares the two
+    ablate_preprocessing: bool = setting(False, identity="none")
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, name: str) -> str:
+        from xlt.tasks import TASKS
+
+        if name not in TASKS:
+            raise ValueError(unknown_name("task", name, TASKS.names()))
+        return name
+
+    @field_validator("split_ratios")
+    @classmethod
+    def _ratios(cls, ratios: dict[str, float]) -> dict[str, float]:
+        bad = set(ratios) - {"train", "validation", "test"}
+        if bad or "train" not in ratios or any(v <= 0 for v in ratios.values()):
+            raise ValueError("give positive shares for train (required), validation and test, e.g. "
+                             "{train: 0.7, validation: 0.15, test: 0.15}")
+        return ratios
 
     @model_validator(mode="after")
     def _methods(self):
+        from xlt.tasks import get_task
+
+        task = get_task(self.task)
         if self.methods and "method" in self.model_fields_set:
             raise ValueError("give method: (one) or methods: (a list to compare), not both")
         names = [m.name for m in self.method_list()]
         if len(set(names)) != len(names):
             raise ValueError(f"methods: each method name once (got {names})")
         for m in self.method_list():
-            if m.name == "lora" and self.task != "classification":
-                for key, value in TOKEN_LORA.items():
-                    if key not in m.model_fields_set:
-                        setattr(m, key, copy.deepcopy(value))
+            m.apply_task_defaults(task)
         if self.baselines is None:
-            self.baselines = ["tfidf-lr", "embedding-lr"] if self.task == "classification" else []
-        elif self.baselines and self.task != "classification":
-            raise ValueError(f"baselines {self.baselines} are text-classification baselines; use baselines: [] for {self.task}")
-        if self.augment.silver_tags and self.task != "ner":
+            self.baselines = list(task.baselines)
+        elif self.baselines and not task.sentence_head:
+            raise ValueError(f"baselines {self.baselines} are text-classification baselines; use baselines: [] "
+                             f"for {self.task}")
+        if self.augment.silver_tags and not task.entity_types:
             raise ValueError(f"augment.silver_tags adds entity tags to NER data; this is a {self.task} task: remove it")
-        if self.training.head_init == "probe" and self.task != "classification":
+        if self.training.head_init == "probe" and not task.sentence_head:
             raise ValueError(f"training.head_init: probe fits a sentence classifier's head first; {self.task} trains "
                              "its per-token head with the encoder: remove head_init")
-        if self.ablate_preprocessing and (self.task != "classification" or not self.preprocess.rewrite_text
+        if self.ablate_preprocessing and (not task.cleans_text or not self.preprocess.rewrite_text
                                           or not any(getattr(self.preprocess, s) for s in REWRITING_STEPS)):
             raise ValueError("ablate_preprocessing compares text cleaning on and off: it needs a classification task "
                              f"and at least one of preprocess.{', '.join(REWRITING_STEPS)} switched on")
         return self
 
-    def method_list(self) -> list[Method]:
+    def method_list(self) -> list[MethodConfig]:
         return self.methods or [self.method]
 
     def resolved(self) -> dict:
@@ -276,64 +316,6 @@ class Experiment(Strict):
     def without_text_cleaning(self) -> "Experiment":
         """The ablation arm: the same experiment with the same rows, their text not rewritten."""
         return self.model_copy(update={"preprocess": self.preprocess.without_rewriting(), "ablate_preprocessing": False})
-
-    def _settings(self, *drop: str) -> dict:
-        """resolved() without the output directory, the report-only keys and `drop`: what a hash covers."""
-        d = self.resolved()
-        for key in ("output", "positive_label", "ablate_preprocessing", *drop):
-            d.pop(key, None)
-        if "method" in d:
-            d["method"], d["methods"] = self.method.hashed(), [m.hashed() for m in self.methods]
-        if d["preprocess"].get("rewrite_text", True):
-            d["preprocess"].pop("rewrite_text", None)  # hashes of configs written before the key existed stay valid
-        if d["training"].get("head_init") == "random":
-            d["training"].pop("head_init")  # likewise
-        if d["training"].get("fast_dropout") == "off":
-            d["training"].pop("fast_dropout")  # torch's dropout, as before the key existed: those runs stay valid
-        if d["training"].get("micro_batching") == "off":
-            d["training"].pop("micro_batching")  # one pass per batch, as before the key existed
-        if d["training"].get("batching") == "length" or (d["training"].get("batching") == "stratified"
-                                                          and d["task"] != "classification"):
-            d["training"].pop("batching")  # the batches before the key existed (token tasks: stratified is length)
-        for key in ("epochs", "lr"):
-            if d["protocol"].get("self_training", {}).get(key, 0) is None:
-                d["protocol"]["self_training"].pop(key)  # likewise
-        if d["protocol"].get("self_training") == SelfTraining().model_dump(exclude={"epochs", "lr"}):
-            d["protocol"].pop("self_training")  # likewise
-        if not d["augment"].get("silver_tags"):
-            d["augment"].pop("silver_tags", None)  # likewise
-        if d.get("augment") == {"code_switch": None}:
-            d.pop("augment")  # likewise
-        return d
-
-    def hash(self) -> str:
-        """Hash of everything that changes results (not the output directory or report-only keys)."""
-        return _digest(self._settings())
-
-    def run_hash(self, method: str, target: DataSource | None, labels: list[str]) -> str:
-        """Hash of what one run's result depends on: the shared settings, its method, its target, the labels.
-
-        Seeds, strategies, shots and the other targets and methods are left out (k-shot samples are
-        nested and depend only on N and the seed), so adding a seed, an N, a language or a method to a
-        finished experiment runs only what is new and reuses the saved source stages; so does changing
-        the target stage's own settings (lr_continue, epochs_continue, protocol.self_training), which
-        the source stage never reads. `target` is None for the source stage and its evaluation; `method`
-        may name a baseline (tfidf-lr, embedding-lr).
-        """
-        d = self._settings("targets", "method", "methods", "baselines", "notice", "shortcut_keywords")
-        for key in ("seeds", "strategies", "shots", "skip_shots_above_train"):
-            d["protocol"].pop(key, None)
-        if target is None:  # the source stage never reads the target stage's settings: changing them reuses it
-            d["training"]["lr_continue"] = d["training"]["epochs_continue"] = None
-            d["protocol"].pop("self_training", None)
-        cfg = next((m for m in self.method_list() if m.name == method), None)
-        d["run"] = {"method": cfg.hashed(source_stage=target is None) if cfg is not None else method, "labels": labels,
-                    "target": target.model_dump(mode="json") if target is not None else None}
-        return _digest(d)
-
-
-def _digest(settings: dict) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 PRESETS_DIR = Path(__file__).with_name("presets")
@@ -362,21 +344,49 @@ def _line_map(text: str) -> dict[tuple, int]:
     return lines
 
 
-def _model_for(path: tuple) -> type[BaseModel] | None:
+def _models_in(annotation) -> list[type[BaseModel]]:
+    """The config sections an annotation can hold (through Optional, list, Union and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in getattr(annotation, "__args__", ()) for m in _models_in(a)]
+
+
+def _walk(loc: tuple) -> tuple[tuple, type[BaseModel] | None]:
+    """An error location as the YAML key path (a method section's tag, which pydantic adds to the
+    location, taken out) and the section that holds its last key."""
     model: type[BaseModel] | None = Experiment
-    for part in path:
+    path: list = []
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        path.append(part)
         if isinstance(part, int) or model is None:
             continue
         field = model.model_fields.get(part)
         if field is None:
-            return None
-        ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        cand = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
-        for a in args:
-            cand += [b for b in getattr(a, "__args__", ()) if isinstance(b, type) and issubclass(b, BaseModel)]
-        model = cand[0] if cand else None
-    return model
+            return tuple(path + parts), None
+        cands = _models_in(field.annotation)
+        while parts and isinstance(parts[0], int):
+            path.append(parts.pop(0))
+        if len(cands) > 1 and parts and isinstance(parts[0], str):  # a union tagged by name: the tag is no key
+            tag = parts.pop(0)
+            cands = [c for c in cands if c.model_fields["name"].default == tag] or cands
+        model = cands[0] if cands else None
+    return tuple(path), model
+
+
+def _unknown_key(dotted: str, key: str, section: type[BaseModel] | None) -> str:
+    if section is None:
+        return f"unknown key {dotted!r}"
+    valid = list(section.model_fields)
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    if issubclass(section, MethodConfig):
+        owners = [m.name for m in METHODS if key in m.config.model_fields]
+        kind = section.model_fields["name"].default
+        also = f"; {key!r} is a key of method {', '.join(owners)}" if owners else ""
+        return f"unknown key {dotted!r} for method {kind}{hint} (its keys: {', '.join(valid)}{also})"
+    return f"unknown key {dotted!r}{hint}" + ("" if close else f" (valid keys: {', '.join(valid)})")
 
 
 def parse_config(data: dict, source: str = "<config>", text: str = "") -> Experiment:
@@ -386,24 +396,27 @@ def parse_config(data: dict, source: str = "<config>", text: str = "") -> Experi
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        lines = _line_map(text)
-        key_path = tuple(p for p in loc if not (isinstance(p, str) and p.endswith(("]", ")"))))
-        line = next((lines[key_path[:i]] for i in range(len(key_path), 0, -1) if key_path[:i] in lines), None)
-        where = f"{source}:{line}" if line else source
-        dotted = ".".join(str(p) for p in key_path) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            parent = _model_for(key_path[:-1])
-            hint = ""
-            if parent is not None:
-                close = difflib.get_close_matches(str(key_path[-1]), parent.model_fields, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(parent.model_fields)}"
-            raise XltError(f"{where}: unknown key {dotted!r}{hint}") from None
-        if err["type"] == "missing":
-            raise XltError(f"{where}: missing required key {dotted!r}") from None
-        raise XltError(f"{where}: {dotted}: {msg}") from None
+        raise XltError(_explain(exc.errors()[0], source, text)) from None
+
+
+def _explain(err: dict, source: str, text: str) -> str:
+    """One pydantic error as `file:line: what is wrong and how to fix it`."""
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.endswith(("]", ")"))))
+    key_path, section = _walk(loc)
+    if err["type"] == "extra_forbidden":
+        key_path, section = _walk(loc[:-1])
+        key_path = key_path + loc[-1:]
+    lines = _line_map(text)
+    line = next((lines[key_path[:i]] for i in range(len(key_path), 0, -1) if key_path[:i] in lines), None)
+    where = f"{source}:{line}" if line else source
+    dotted = ".".join(str(p) for p in key_path) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        return f"{where}: {_unknown_key(dotted, str(key_path[-1]), section)}"
+    if err["type"] == "union_tag_invalid":
+        return f"{where}: {dotted}: {unknown_name('method', err['ctx']['tag'], METHODS.names())}"
+    if err["type"] == "missing":
+        return f"{where}: missing required key {dotted!r}"
+    return f"{where}: {dotted}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def _apply_presets(data: dict, source: str) -> dict:

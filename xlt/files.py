@@ -17,6 +17,7 @@ def read_utf8(path: Path, keep_bom: bool = False) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
@@ -26,6 +27,7 @@ def atomic_save_tensors(path: Path, tensors: dict) -> None:
     """safetensors file that exists only once complete (saved stages are what resumption trusts)."""
     from safetensors.torch import save_file
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
     os.replace(tmp, path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,5 +118,19 @@ class Store:
                 r[k] = json.loads(r[k]) if r.get(k) else {}
         return rows
 
+    def rename_runs(self, renamed: dict[str, str]) -> None:
+        """Give runs new ids (an older store's runs, matched to this version's identities), in one transaction."""
+        with self.transaction() as db:
+            for old, new in renamed.items():
+                db.execute("UPDATE runs SET run_id = ?, config_hash = ? WHERE run_id = ?", (new, new.split(":")[0], old))
+                db.execute("UPDATE predictions SET run_id = ? WHERE run_id = ?", (new, old))
+
     def close(self) -> None:
         self.db.close()
+
+
+@contextmanager
+def open_existing(path: Path):
+    """A read-only connection to an existing store (checks must write nothing)."""
+    with closing(sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=30)) as con:
+        yield con

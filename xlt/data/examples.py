@@ -3,36 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xlt.errors import XltError
+
 
 @dataclass(frozen=True)
 class Example:
     text: str
     label: str
     text_pair: str | None = None
-
-
-@dataclass
-class LanguageData:
-    """One language of one dataset: its splits (train/validation/test) and where they came from."""
-
-    dataset: str
-    language: str
-    splits: dict[str, list[Example]]
-    notes: list[str] = field(default_factory=list)  # what loading found: dropped rows, overlaps, splits made
-
-    @property
-    def labels(self) -> list[str]:
-        """Class labels, or for token tasks the tag set."""
-        if self.is_tokens:
-            return sorted({t for rows in self.splits.values() for e in rows for t in e.tags})
-        return sorted({e.label for rows in self.splits.values() for e in rows})
-
-    @property
-    def is_tokens(self) -> bool:
-        return any(isinstance(e, TokenExample) for rows in self.splits.values() for e in rows[:1])
-
-    def key(self) -> str:
-        return f"{self.dataset}/{self.language}"
 
 
 @dataclass(frozen=True)
@@ -49,3 +27,43 @@ class TokenExample:
     @property
     def text(self) -> str:
         return " ".join(self.tokens)
+
+
+@dataclass
+class LanguageData:
+    """One language of one dataset: its splits (train/validation/test) and where they came from."""
+
+    dataset: str
+    language: str
+    splits: dict[str, list[Example] | list[TokenExample]]
+    notes: list[str] = field(default_factory=list)  # what loading found: dropped rows, overlaps, splits made
+    unlabelled: list[str] | None = None  # the source's `unlabelled:` file, one text per line
+    made_splits: list[str] = field(default_factory=list)  # splits the data lacked and the split policy made
+
+    @property
+    def labels(self) -> list[str]:
+        """Class labels, or for token tasks the tag set."""
+        if self.kind == "tokens":
+            return sorted({t for rows in self.splits.values() for e in rows for t in e.tags})
+        return sorted({e.label for rows in self.splits.values() for e in rows})
+
+    @property
+    def kind(self) -> str:
+        """"tokens" (tagged words) or "text" (labelled texts): what a task must read (Task.data_kind)."""
+        tokens = any(isinstance(e, TokenExample) for rows in self.splits.values() for e in rows[:1])
+        return "tokens" if tokens else "text"
+
+    def key(self) -> str:
+        return f"{self.dataset}/{self.language}"
+
+
+def unlabelled_texts(data: LanguageData, purpose: str = "self-training") -> list[str]:
+    """Unlabelled text of a language: its `unlabelled:` file, else the texts of its training and
+    validation splits, their labels unread."""
+    if data.unlabelled:
+        return data.unlabelled
+    texts = [r.text for r in data.splits["train"] + data.splits["validation"]]
+    if not texts:
+        raise XltError(f"{purpose} needs unlabelled {data.language} text and {data.key()} has no training or "
+                       "validation data; give unlabelled: (a text file, one text per line) in its data source")
+    return texts

@@ -68,33 +68,22 @@ def _read_xlsx(path: Path) -> list[dict]:
 
 
 def records_to_examples(rows: list[dict], path: str | Path, text: str | list[str], label: str,
-                        text_pair: str | None = None, label_map: dict[str, str] | None = None) -> list[Example]:
-    """Map columns to Examples; an unknown label (not in label_map, when given) is an error listing them."""
+                        text_pair: str | None = None) -> list[Example]:
+    """Map columns to Examples (labels as written; xlt/data/pipeline.py maps them)."""
     columns = list(rows[0].keys())
     text_cols = [text] if isinstance(text, str) else list(text)
     for role, col in [("text", c) for c in text_cols] + [("label", label), ("text_pair", text_pair)]:
         if col is not None and col not in columns:
             raise XltError(f"{path}: no column {col!r} for {role}; columns are {columns}")
-    out, unknown = [], {}
+    out = []
     for r in rows:
         raw = r.get(label)
         if raw is None or str(raw).strip() == "":
             continue  # unlabelled row (e.g. a stray trailing record): not an example
         lab = _label_str(raw)
-        if label_map is not None:
-            if lab not in label_map:
-                unknown[lab] = unknown.get(lab, 0) + 1
-                continue
-            lab = label_map[lab]
-            if lab is None:
-                continue  # mapped to null: dropped on purpose
         t = " ".join(str(r[c]).strip() for c in text_cols if r.get(c) is not None)
         p = None if text_pair is None else ("" if r.get(text_pair) is None else str(r[text_pair]))
         out.append(Example(t, lab, p))
-    if unknown:
-        shown = [u if len(u) <= 40 else u[:37] + "..." for u in sorted(unknown)[:10]]
-        raise XltError(f"{path}: labels {shown} ({sum(unknown.values())} rows) are not in label_map {sorted(label_map)}; "
-                       "add them to label_map (map to null in the config to drop them on purpose)")
     if not out:
         raise XltError(f"{path}: no labelled rows in column {label!r}")
     return out

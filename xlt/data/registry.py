@@ -29,13 +29,12 @@ class DatasetSpec:
     text_pair: str | None = None
     label_names: dict[str, str] = field(default_factory=dict)  # raw label -> readable name
     label_map: dict[str, str | None] | None = None  # default mapping (e.g. binary setting of a 7-label set)
-    split_ratios: dict[str, float] = field(default_factory=lambda: {"train": 0.7, "validation": 0.15, "test": 0.15})
+    split_ratios: dict[str, float] | None = None  # this dataset's own ratios for splits it lacks (default: the config's)
     fallback_files: dict[str, str] = field(default_factory=dict)  # used when a `files` entry is absent
     citation: str = ""
     licence: str = ""
     note: str = ""
-    task: str = "classification"  # or "ner" / "pos" (token files: CoNLL / CoNLL-U)
-    format: str | None = None  # reader format when the suffix does not tell (conll, conllu)
+    format: str | None = None  # reader format when the suffix does not tell; conll and conllu hold tagged words
     language_files: dict[str, dict[str, str]] = field(default_factory=dict)  # per-language override of `files`
     download_urls: dict[str, str] = field(default_factory=dict)  # path below folder -> URL (default base_url/path)
 
@@ -119,23 +118,23 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
     DatasetSpec(
         name="masakhaner2", folder="masakhaner2", base_url=f"{MASAKHANE_NER}/MasakhaNER2.0/data",
         files={"train": "{lang}/train.txt", "validation": "{lang}/dev.txt", "test": "{lang}/test.txt"},
-        languages={k: k for k in MASAKHANER2_LANGS}, text="", label="", task="ner", format="conll",
+        languages={k: k for k in MASAKHANER2_LANGS}, text="", label="", format="conll",
         citation="Adelani et al. 2022, MasakhaNER 2.0 (EMNLP)", licence="CC BY-NC 4.0"),
     DatasetSpec(
         name="masakhaner1", folder="masakhaner1", base_url=f"{MASAKHANE_NER}/data",
         files={"train": "{lang}/train.txt", "validation": "{lang}/dev.txt", "test": "{lang}/test.txt"},
-        languages={k: k for k in MASAKHANER1_LANGS}, text="", label="", task="ner", format="conll",
+        languages={k: k for k in MASAKHANER1_LANGS}, text="", label="", format="conll",
         citation="Adelani et al. 2021, MasakhaNER (TACL 9)", licence="CC BY-NC 4.0"),
     DatasetSpec(
         name="conll2003", folder="conll2003_en",
         base_url="https://raw.githubusercontent.com/Franck-Dernoncourt/NeuroNER/3817feaf290c1f6e03ae23ea964e68c88d0e7a88/neuroner/data/conll2003/en",
         files={"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}, languages={"eng": "eng"},
-        text="", label="", task="ner", format="conll",
+        text="", label="", format="conll",
         citation="Tjong Kim Sang & De Meulder 2003", licence="research only (Reuters RCV1 text); do not redistribute",
         note="PER/ORG/LOC/MISC, no DATE"),
     DatasetSpec(
         name="ud-pos", folder="ud", base_url="https://raw.githubusercontent.com/UniversalDependencies",
-        files={}, languages={k: k for k in UD_TREEBANKS}, text="", label="", task="pos", format="conllu",
+        files={}, languages={k: k for k in UD_TREEBANKS}, text="", label="", format="conllu",
         language_files={code: {split: f"{repo}/{name}" for split, (repo, _, name) in splits.items()}
                         for code, splits in UD_TREEBANKS.items()},
         download_urls={f"{repo}/{name}": f"https://raw.githubusercontent.com/UniversalDependencies/{repo}/{commit}/{name}"

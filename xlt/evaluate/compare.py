@@ -2,7 +2,7 @@
 
 Tests (scipy.stats): a paired permutation test (random sign flips of the differences), a paired
 t-test, and Cohen's d for paired samples (mean difference / SD of the differences, d_z). They are
-computed twice: over language x seed pairs (the seed-003 study's unit) and over per-language seed
+computed twice: over language x seed pairs (the unit of Khademi & Moradi, 2024) and over per-language seed
 means (independent of seed noise; fewer pairs, more honest about what varies).
 """
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections import defaultdict
 
 import numpy as np
 from scipy import stats
+
+from xlt.protocol.strategies import is_reference
 
 
 def score(run: dict) -> float:
@@ -36,7 +38,7 @@ def compare_methods(runs: list[dict], a: str, b: str) -> list[dict]:
     """One row per (strategy, N): tests over language x seed pairs and over language means."""
     by = defaultdict(dict)
     for r in runs:
-        if r["strategy"] == "source" or r["method"] not in (a, b):
+        if is_reference(r["strategy"]) or r["method"] not in (a, b):
             continue
         by[(r["strategy"], r["n"])][(r["method"], f"{r['dataset']}/{r['language']}", r["seed"])] = score(r)
     rows = []

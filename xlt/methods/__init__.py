@@ -1,18 +1,26 @@
-"""Adaptation methods, found by name. Adding one: write its class, add one line here."""
-from xlt.errors import XltError
-from xlt.methods.base import AdaptationMethod
-from xlt.methods.frozen import FrozenEncoder
-from xlt.methods.full import FullFineTuning
-from xlt.methods.lora import Lora
-from xlt.methods.madx import MadX
+"""Adaptation methods, found by name (the config's `method: {name: ...}`): full fine-tuning, LoRA,
+a frozen encoder with a trained head, MAD-X adapters. Adding one: one module here (see base.py)."""
+from xlt.registry import Registry
 
-METHODS: dict[str, type[AdaptationMethod]] = {m.name: m for m in (FullFineTuning, Lora, FrozenEncoder, MadX)}
+METHODS: Registry = Registry("method", "xlt.methods")
 
 
-def get_method(cfg, task: str = "classification") -> AdaptationMethod:
-    if cfg.name not in METHODS:
-        raise XltError(f"unknown method {cfg.name!r}; available: {', '.join(METHODS)}")
-    return METHODS[cfg.name](cfg, task)
+def get_method(cfg, task):
+    """An instance of the method `cfg.name` for `task` (an xlt.tasks Task)."""
+    return METHODS.get(cfg.name)(cfg, task)
 
 
-__all__ = ["METHODS", "AdaptationMethod", "get_method"]
+def method_configs() -> list[type]:
+    """Every method's config class (the config's discriminated union on `name`)."""
+    return [m.config for m in METHODS]
+
+
+__all__ = ["METHODS", "get_method", "make_method", "method_configs"]
+
+
+def make_method(name: str, task: str | None = None, **settings):
+    """A method from its name and settings, as `method: {name: ..., ...}` in a config gives it (for scripts
+    and tests that train outside an experiment). `task` defaults to xlt's default task."""
+    from xlt.tasks import DEFAULT_TASK, get_task
+
+    return get_method(METHODS.get(name).config(**settings), get_task(task or DEFAULT_TASK))

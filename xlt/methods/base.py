@@ -1,24 +1,46 @@
-"""What an adaptation method is: which parameters train, and how the result is saved and exported.
+"""What an adaptation method is: its config section, which parameters train, and how the result is
+saved and exported. The training loop (xlt.train) is the same for every method.
 
-The training loop (xlt.train) is the same for every method.
+A new method is one module in xlt/methods: a `MethodConfig` subclass (its keys, with `name` a
+literal) and an `AdaptationMethod` subclass that names it and registers itself with `@METHODS.register`.
 """
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 from torch import nn
 
+from xlt.settings import Strict, setting
+
+
+class MethodConfig(Strict):
+    """Keys every method has. A method's own config class adds its keys; a key no method of that name
+    reads is an error, and only the keys a method has identify its runs."""
+
+    name: str
+    # this method's learning rates, over training.lr and training.lr_continue: methods compared in one config
+    # rarely share one (LoRA trains at about ten times full fine-tuning's). Unset: training's, else the default.
+    lr: float | None = setting(None, gt=0)
+    lr_continue: float | None = setting(None, gt=0, identity="run")
+
+    def apply_task_defaults(self, task) -> None:
+        """Fill the settings whose default depends on the task (LoRA's rank and layers)."""
+
 
 class AdaptationMethod:
-    """Base class; subclasses override `prepare` (and `export` when they wrap the model)."""
+    """Base class; subclasses set `name`, `config` and override `prepare` (and `export` when they wrap the model)."""
 
-    name = "base"
-    default_lr = 5e-5
-    default_lr_continue = 3e-5
+    name: ClassVar[str] = "base"
+    config: ClassVar[type[MethodConfig]] = MethodConfig
+    default_lr: float = 5e-5
+    default_lr_continue: float = 3e-5
     frozen_features = False  # True: encoder frozen, pooled features computed once and cached
 
-    def __init__(self, cfg, task: str = "classification"):
-        self.cfg = cfg  # the config's `method:` section
-        self.task = task  # classification, ner or pos
+    def __init__(self, cfg: MethodConfig, task):
+        self.cfg = cfg.model_copy()  # the config's `method:` section, task defaults filled in
+        self.cfg.apply_task_defaults(task)
+        self.task = task  # an xlt.tasks Task
 
     def lr(self, training) -> float:
         """The learning rate of a stage that starts from the pretrained model (source stage, target-only):
@@ -32,6 +54,10 @@ class AdaptationMethod:
     def check(self, spec) -> None:
         """Raise XltError when this method cannot work with the resolved model `spec` (a ModelSpec);
         called before an experiment writes anything, so a bad config leaves no half-made run folder."""
+
+    def setup(self, ctx) -> None:
+        """Once per experiment, before any run and before anything is written: method-specific set-up
+        (MAD-X's language adapters), raising XltError for what the data cannot give."""
 
     def prepare(self, model: nn.Module) -> nn.Module:
         """Return the model to train, with requires_grad set on exactly the trainable parameters."""
@@ -47,16 +73,19 @@ class AdaptationMethod:
             raise RuntimeError(f"checkpoint has parameters the model lacks: {sorted(missing)[:3]}")
         model.load_state_dict(state, strict=False)
 
-    def use_language(self, model: nn.Module, language: str, adapters_provider) -> None:
+    def use_language(self, model: nn.Module, language: str) -> None:
         """Called before training on or predicting a language; language-specific methods (MAD-X) swap
         their language module here, others ignore it."""
 
+    def record(self, languages: list[str]) -> dict:
+        """What a run's record keeps of this method's per-language set-up (MAD-X: its language adapters)."""
+        return {}
+
     def export(self, model: nn.Module) -> nn.Module:
-        """A plain transformers model with the adaptation folded in (for saving and serving)."""
+        """The plain transformers model to save (LoRA merged in)."""
         return model
 
     def save(self, model: nn.Module, tokenizer, out, extra_config: dict) -> None:
-        """Write a model directory that transformers (and `xlt predict`) load."""
         from xlt.models import save_for_transformers
 
         save_for_transformers(self.export(model), tokenizer, out, extra_config)

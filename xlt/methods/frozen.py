@@ -18,23 +18,33 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from typing import Literal
+
 from xlt.errors import XltError
 from xlt.evaluate.metrics import macro_f1
-from xlt.methods.base import AdaptationMethod, head_parameters
+from xlt.methods import METHODS
+from xlt.methods.base import AdaptationMethod, MethodConfig, head_parameters
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 
 
+class FrozenConfig(MethodConfig):
+    """lr and lr_continue are read by token tasks only: their per-word head trains by gradient descent."""
+
+    name: Literal["frozen"] = "frozen"
+
+
+@METHODS.register
 class FrozenEncoder(AdaptationMethod):
     name = "frozen"
+    config = FrozenConfig
     default_lr = 1e-2  # token tasks only: their head trains by gradient descent in the training loop
     default_lr_continue = 5e-3
-    frozen_features = True
 
-    def __init__(self, cfg, task: str = "classification"):
+    def __init__(self, cfg, task):
         super().__init__(cfg, task)
         # per-token features are not cached: token tasks run the frozen encoder in every step
-        self.frozen_features = task == "classification"
+        self.frozen_features = task.sentence_head
 
     def check(self, spec) -> None:
         if self.frozen_features and spec.pooling != "mean":

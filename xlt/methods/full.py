@@ -1,9 +1,19 @@
 """Full fine-tuning (word embeddings frozen by default)."""
-from xlt.methods.base import AdaptationMethod, freeze_word_embeddings
+from typing import Literal
+
+from xlt.methods import METHODS
+from xlt.methods.base import AdaptationMethod, MethodConfig, freeze_word_embeddings
 
 
+class FullConfig(MethodConfig):
+    name: Literal["full"] = "full"
+    freeze_embeddings: bool = True  # the word embeddings: little to learn from small data, much to forget
+
+
+@METHODS.register
 class FullFineTuning(AdaptationMethod):
     name = "full"
+    config = FullConfig
     default_lr = 5e-5
     default_lr_continue = 3e-5
 

@@ -1,39 +1,64 @@
 """LoRA through `peft`. The classification head is trained and saved with the adapter
-(peft's `modules_to_save`), so it comes back on load, and `export` merges LoRA into the weights."""
+(peft's `modules_to_save`), so it comes back on load, and `export` merges LoRA into the weights.
+
+Rank, alpha, layers and learning rate default per task (`Task.lora`): r 8 on query/value at lr 1e-3
+for classification, r 16 on every linear layer at lr 5e-4 for word tagging (BENCHMARKS.md)."""
+from typing import Literal
+
 import torch
-from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from torch import nn
-from transformers import AutoConfig, AutoModel
 
 from xlt.errors import XltError
-from xlt.methods.base import AdaptationMethod
+from xlt.methods import METHODS
+from xlt.methods.base import AdaptationMethod, MethodConfig
+from xlt.settings import setting
 
 
+class LoraConfig(MethodConfig):
+    name: Literal["lora"] = "lora"
+    r: int | None = setting(None, gt=0)  # rank; default per task
+    alpha: int | None = setting(None, gt=0)  # scaling numerator (alpha / r); default per task
+    dropout: float = setting(0.1, ge=0, lt=1)
+    target_modules: list[str] | None = None  # layer names LoRA wraps; default per task
+
+    def apply_task_defaults(self, task) -> None:
+        d = task.lora
+        self.r = self.r or d.r
+        self.alpha = self.alpha or d.alpha
+        self.target_modules = self.target_modules or list(d.target_modules)
+
+
+@METHODS.register
 class Lora(AdaptationMethod):
     name = "lora"
+    config = LoraConfig
     default_lr_continue = 5e-4
 
     @property
     def default_lr(self) -> float:
-        """1e-3 for classification (NusaX); 5e-4 for word tagging, where r 16 on every linear layer
-        (config.TOKEN_LORA) diverged at 1e-3 and underfitted English at 3e-4 (BENCHMARKS.md)."""
-        return 1e-3 if self.task == "classification" else 5e-4
+        return self.task.lora.lr
 
     def check(self, spec) -> None:
         """The layer names, read from the architecture built on the meta device (no weights loaded)."""
+        from transformers import AutoConfig, AutoModel
+
         with torch.device("meta"):
             encoder = AutoModel.from_config(AutoConfig.from_pretrained(spec.path))
         _check_target_modules(encoder, list(self.cfg.target_modules))
 
     def prepare(self, model):
+        from peft import LoraConfig as PeftLoraConfig
+        from peft import TaskType, get_peft_model
+
         _check_target_modules(model, list(self.cfg.target_modules))
-        cfg = LoraConfig(r=self.cfg.r, lora_alpha=self.cfg.alpha, lora_dropout=self.cfg.dropout,
-                         target_modules=list(self.cfg.target_modules),
-                         task_type=TaskType.SEQ_CLS if self.task == "classification" else TaskType.TOKEN_CLS,
-                         modules_to_save=["classifier"])
+        cfg = PeftLoraConfig(r=self.cfg.r, lora_alpha=self.cfg.alpha, lora_dropout=self.cfg.dropout,
+                             target_modules=list(self.cfg.target_modules),
+                             task_type=TaskType[self.task.peft_task_type], modules_to_save=["classifier"])
         return get_peft_model(model, cfg)
 
     def export(self, model):
+        from peft import PeftModel
+
         return model.merge_and_unload() if isinstance(model, PeftModel) else model
 
 

@@ -21,7 +21,10 @@ import random
 import time
 from pathlib import Path
 
+from typing import Literal
+
 import torch
+from pydantic import Field
 from safetensors.torch import load_file
 from torch import nn
 from tqdm.auto import tqdm
@@ -29,7 +32,8 @@ from tqdm.auto import tqdm
 from xlt.errors import XltError
 from xlt.fast_dropout import fast_dropout, use_fast_dropout
 from xlt.files import atomic_save_tensors, atomic_write_text
-from xlt.methods.base import AdaptationMethod, head_parameters
+from xlt.methods import METHODS
+from xlt.methods.base import AdaptationMethod, MethodConfig, head_parameters
 
 TASK = "task"
 
@@ -38,10 +42,39 @@ def _lang(code: str) -> str:
     return f"lang_{code}"
 
 
+class MadXConfig(MethodConfig):
+    name: Literal["madx"] = "madx"
+    task_reduction: int = Field(16, gt=0)  # task adapter bottleneck: hidden size / this
+    lang_reduction: int = Field(2, gt=0)  # language adapter bottleneck
+    lang_steps: int = Field(1000, gt=0)  # masked-LM steps per language adapter
+    lang_lr: float = Field(5e-4, gt=0)
+    head_steps: int = Field(300, gt=0)  # MLM head training, only for models without one (the embedded model)
+
+
+@METHODS.register
 class MadX(AdaptationMethod):
     name = "madx"
+    config = MadXConfig
     default_lr = 1e-3
     default_lr_continue = 5e-4
+    adapters: "LanguageAdapters | None" = None  # set up once per experiment (setup)
+
+    def setup(self, ctx) -> None:
+        """Language adapters for the source and every target, trained on first use from each language's
+        unlabelled text; a language without any is an error now, not an hour in."""
+        from xlt.data.examples import unlabelled_texts
+
+        languages: dict = {}
+        for d in [ctx.source, *ctx.targets]:
+            languages.setdefault(d.language, d)
+        for d in languages.values():
+            unlabelled_texts(d, "MAD-X language adapters")
+        self.adapters = LanguageAdapters(ctx.spec, ctx.tokenizer, ctx.out / "stages", self.cfg, ctx.exp.training,
+                                         lambda lang: unlabelled_texts(languages[lang]), ctx.source.language)
+
+    def record(self, languages: list[str]) -> dict:
+        info = self.adapters.info if self.adapters is not None else {}
+        return {"language_adapters": {k: v for k, v in info.items() if k in languages}} if info else {}
 
     def prepare(self, model: nn.Module) -> nn.Module:
         import adapters
@@ -57,7 +90,7 @@ class MadX(AdaptationMethod):
         model.set_active_adapters(TASK)
         return model
 
-    def use_language(self, model: nn.Module, language: str, adapters_provider) -> None:
+    def use_language(self, model: nn.Module, language: str) -> None:
         """Stack the language's adapter under the task adapter (loading it the first time)."""
         from adapters import SeqBnInvConfig
         from adapters.composition import Stack
@@ -65,7 +98,7 @@ class MadX(AdaptationMethod):
         name = _lang(language)
         if name not in model.adapters_config:
             model.add_adapter(name, config=SeqBnInvConfig(reduction_factor=self.cfg.lang_reduction))
-            state = adapters_provider(language)
+            state = self.adapters(language)
             missing = set(state) - {k for k, _ in model.base_model.named_parameters()}
             if missing:
                 raise RuntimeError(f"language adapter {name}: parameters the model lacks: {sorted(missing)[:3]}")

@@ -1,9 +1,9 @@
 """Reports: Markdown and a self-contained HTML page, rebuilt from the store alone.
 
 `build_report` reads the finished runs and writes the sections in reading order: overview and
-warnings, the language-by-strategy summary, then the task's own sections (per-language tables,
-shortcut checks and the preprocessing ablation for classification; per-type tables and the method
-comparison for token tasks), then data notes.
+warnings, the language-by-strategy summary, then the sections the task names (`Task.report_sections`:
+per-language tables, shortcut checks and the preprocessing ablation for classification; per-type
+tables and the method comparison for token tasks), the methods' own set-up, then data notes.
 """
 from __future__ import annotations
 
@@ -14,10 +14,15 @@ from xlt.errors import XltError
 from xlt.report import plots, tokens
 from xlt.report.ablation import ablation_table, ablation_test
 from xlt.report.doc import Doc
+from xlt.protocol.strategies import STRATEGIES, is_reference
 from xlt.report.tables import BASELINE_NAMES, summary, table5, table6, transfer_gaps
 from xlt.store import Store
+from xlt.tasks import DEFAULT_TASK, get_task
 
-METRIC_NAMES = {"classification": "Macro-F1", "ner": "Entity F1 (strict IOB2, all gold tags)", "pos": "Accuracy"}
+
+def targets_of(runs: list[dict]) -> list[str]:
+    """The target languages (dataset/language) runs were scored on, for stores without the list."""
+    return sorted({f"{r['dataset']}/{r['language']}" for r in runs if not is_reference(r["strategy"])})
 
 
 def _load(run_dir: Path) -> tuple[list[dict], dict, dict]:
@@ -37,23 +42,28 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     if not runs:
         raise XltError(f"{run_dir}: no finished runs yet; run `xlt run CONFIG` first")
     labels = meta.get("labels") or sorted({lab for r in runs for lab in r["metrics"]["labels"]})
-    targets = meta.get("targets") or sorted({f"{r['dataset']}/{r['language']}" for r in runs if r["strategy"] != "source"})
+    targets = meta.get("targets") or targets_of(runs)
     fig_dir = run_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
-    task = meta.get("task", "classification")
-    metric = METRIC_NAMES[task]
+    task = get_task(meta.get("task") or DEFAULT_TASK)
+    metric = task.metric_name
     methods = meta.get("methods") or [meta.get("method") or runs[0]["method"]]
     methods = [m for m in methods if any(r["method"] == m for r in runs)] or [runs[0]["method"]]
 
     doc = Doc(f"xlt report: {meta.get('name', run_dir.name)}")
     _overview(doc, meta, runs)
     _summary(doc, runs, meta, targets, methods, metric, fig_dir)
-    if task == "classification":
-        _classification_sections(doc, runs, meta, targets, labels, methods[0], fig_dir)
-        _shortcut_section(doc, shortcuts, runs, methods[0])
-        _ablation_section(doc, run_dir, runs, methods)
-    else:
-        _token_sections(doc, runs, meta, targets, methods, metric, fig_dir)
+    sections = {
+        "per_language": lambda: _per_language(doc, runs, meta, targets, labels, methods[0], fig_dir),
+        "binary": lambda: _binary(doc, runs, meta, targets, labels, methods[0]),
+        "shortcuts": lambda: _shortcut_section(doc, shortcuts, runs, methods[0]),
+        "ablation": lambda: _ablation_section(doc, run_dir, runs, methods),
+        "methods_by_setting": lambda: _methods_by_setting(doc, runs, targets, methods, metric, fig_dir),
+        "per_type": lambda: _per_type(doc, runs, meta, targets, methods),
+    }
+    for name in task.report_sections:
+        sections[name]()
+    _language_adapters(doc, runs)
     _data_notes(doc, meta)
     return doc.write(run_dir)
 
@@ -97,22 +107,24 @@ def _summary(doc: Doc, all_runs: list[dict], meta: dict, targets: list[str], met
     doc.image(plots.transfer_gap_bars(gaps, fig_dir), "Transfer gap by language")
 
 
-def _classification_sections(doc: Doc, all_runs: list[dict], meta: dict, targets: list[str], labels: list[str],
-                             main: str, fig_dir: Path) -> None:
+def _per_language(doc: Doc, all_runs: list[dict], meta: dict, targets: list[str], labels: list[str],
+                  main: str, fig_dir: Path) -> None:
     runs = [r for r in all_runs if r["method"] == main]
-    keys = [meta.get("source", "")] + targets
-    doc.section("Per language (the study's Table 6 layout)")
-    for key in keys:
+    doc.section("Per language (the Table 6 layout of Alakbarli et al., 2025)")
+    for key in [meta.get("source", "")] + targets:
         header, rows = table6(all_runs, key, labels, main)
         if rows:
             doc.table(key, header, rows)
             doc.image(plots.confusion_matrices(runs, key, fig_dir), f"Confusion matrices, {key} (summed over seeds)")
+
+
+def _binary(doc: Doc, all_runs: list[dict], meta: dict, targets: list[str], labels: list[str], main: str) -> None:
     positive = meta.get("positive_label")
     if positive and len(labels) == 2:
-        doc.section(f"Binary scores (the study's Table 5 layout), positive class '{positive}'")
+        doc.section(f"Binary scores (the Table 5 layout of Alakbarli et al., 2025), positive class '{positive}'")
         doc.para("The study's 'Baseline' row is the target-only model, its 'Pre-trained' row the full-shot transfer "
                  "model (English stage, then the target training set).")
-        for key in keys:
+        for key in [meta.get("source", "")] + targets:
             header, rows = table5(all_runs, key, positive, main)
             if rows:
                 doc.table(key, header, rows)
@@ -145,9 +157,9 @@ def _p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
-def _token_sections(doc: Doc, runs: list[dict], meta: dict, targets: list[str], methods: list[str], metric: str,
-                    fig_dir: Path) -> None:
-    doc.section("Methods by setting (the seed-003 study's Table 1 layout), percent")
+def _methods_by_setting(doc: Doc, runs: list[dict], targets: list[str], methods: list[str], metric: str,
+                        fig_dir: Path) -> None:
+    doc.section("Methods by setting (the Table 1 layout of Khademi & Moradi, 2024), percent")
     doc.table(f"{metric}, mean ± SD over seeds", *tokens.setting_by_method(runs, targets, methods))
     doc.image(tokens.heat_map(runs, targets, methods, fig_dir, f"{metric}, mean over seeds"), "Language by method")
     for other in methods[1:]:
@@ -156,11 +168,17 @@ def _token_sections(doc: Doc, runs: list[dict], meta: dict, targets: list[str], 
         doc.para("Permutation p: paired permutation test (sign flips of the differences, 9,999 resamples); t-test p: "
                  "paired t-test; Cohen's d: mean difference over SD of the differences. The first block pairs every "
                  "language x seed; the second pairs per-language seed means.")
+
+
+def _per_type(doc: Doc, runs: list[dict], meta: dict, targets: list[str], methods: list[str]) -> None:
     doc.section("Per type, per language")
     for key in [meta.get("source", "")] + targets:
         header, rows = tokens.per_type(runs, key, methods)
         if rows:
             doc.table(f"{key} (percent)", header, rows)
+
+
+def _language_adapters(doc: Doc, runs: list[dict]) -> None:
     infos = {}
     for r in runs:
         for lang, info in (r.get("train_info") or {}).get("language_adapters", {}).items():
@@ -188,8 +206,7 @@ def _in_language_f1(runs: list[dict], key: str, method: str) -> float | None:
 
     g = group([r for r in runs if r["method"] == method])
     vals = [mean_sd([r["metrics"]["macro_f1"] for r in rs])[0] for (lang, s, _n), rs in g.items()
-            if lang == key and s in ("source", "target_only", "few_shot", "few_shot_self_training", "full_shot",
-                                     "joint")]
+            if lang == key and (STRATEGIES.get(s).scores_source or STRATEGIES.get(s).needs_target_train)]
     return max(vals) if vals else None
 
 

@@ -8,6 +8,7 @@ and identifier scrubbing stays on, so the arms see the same posts; test sizes ar
 from __future__ import annotations
 
 from xlt.evaluate.compare import paired_test, score
+from xlt.protocol.strategies import is_reference
 from xlt.report.tables import fmt, group, row_name, sort_key
 
 
@@ -37,7 +38,7 @@ def ablation_test(with_runs: list[dict], without_runs: list[dict], method: str) 
     """Paired tests of with - without over every (language, setting, seed) of one method."""
     without = {_key(r): r for r in without_runs}
     pairs = [(score(r), score(without[_key(r)])) for r in with_runs
-             if r["method"] == method and r["strategy"] != "source" and _key(r) in without]
+             if r["method"] == method and not is_reference(r["strategy"]) and _key(r) in without]
     if not pairs:
         return None
     return paired_test([a for a, _ in pairs], [b for _, b in pairs])

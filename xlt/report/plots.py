@@ -12,40 +12,51 @@ import numpy as np  # noqa: E402
 
 from xlt.evaluate.compare import score  # noqa: E402
 from xlt.evaluate.metrics import mean_sd  # noqa: E402
+from xlt.protocol.strategies import is_reference, ordered  # noqa: E402
 from xlt.report.tables import group, row_name, sort_key  # noqa: E402
 
 
+STYLE_NAMES = {":": "dotted", "--": "dashed", "-.": "dash-dot", "-": "solid"}
+
+
 def learning_curves(runs: list[dict], out_dir: Path, metric: str = "macro-F1", suffix: str = "") -> list[Path]:
-    """One PNG per target dataset: macro-F1 against N (few-shot), zero-shot and full-shot as reference lines."""
+    """One PNG per target dataset: the score against N for strategies with shots, and the strategies that
+    declare a line style (zero-shot, full-shot, target-only) as reference lines."""
     g = group(runs)
+    curves = [s for s in ordered() if s.uses_shots]
+    lines = [s for s in ordered() if s.line_style]
     by_dataset = defaultdict(set)
     for (lang, s, _n) in g:
-        if s != "source":
+        if not is_reference(s):
             by_dataset[lang.split("/")[0]].add(lang)
     paths = []
     for dataset, langs in sorted(by_dataset.items()):
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for i, lang in enumerate(sorted(langs)):
             color = f"C{i % 10}"
-            for curve, marker, line in (("few_shot", "o", "-"), ("few_shot_self_training", "s", "--")):
-                pts = sorted((n, [score(r) for r in rs]) for (l2, s, n), rs in g.items() if l2 == lang and s == curve)
+            for curve in curves:
+                pts = sorted((n, [score(r) for r in rs]) for (l2, s, n), rs in g.items() if l2 == lang and s == curve.name)
                 if pts:
                     ns = [p[0] for p in pts]
                     ms = [mean_sd(v) for _, v in pts]
-                    ax.errorbar(ns, [m for m, _ in ms], yerr=[s for _, s in ms], marker=marker, linestyle=line,
-                                color=color, capsize=3, label=f"{lang.split('/')[1]} {curve.replace('_', '-')}")
-            for strategy, style in (("zero_shot", ":"), ("full_shot", "--"), ("target_only", "-.")):
-                rs = g.get((lang, strategy, None))
+                    ax.errorbar(ns, [m for m, _ in ms], yerr=[s for _, s in ms], marker=curve.curve_marker,
+                                linestyle=curve.curve_line, color=color, capsize=3,
+                                label=f"{lang.split('/')[1]} {curve.name.replace('_', '-')}")
+            for strategy in lines:
+                rs = g.get((lang, strategy.name, None))
                 if rs:
-                    ax.axhline(mean_sd([score(r) for r in rs])[0], color=color, linestyle=style, linewidth=1)
+                    ax.axhline(mean_sd([score(r) for r in rs])[0], color=color, linestyle=strategy.line_style,
+                               linewidth=1)
         ax.set_xscale("log")
-        shots = sorted({n for (_l, s, n) in g if s in ("few_shot", "few_shot_self_training") and n})
+        shots = sorted({n for (_l, s, n) in g if n and s in {c.name for c in curves}})
         if shots:
             ax.set_xticks(shots, [str(n) for n in shots])
             ax.minorticks_off()
         ax.set_xlabel("target training examples N (log scale)")
         ax.set_ylabel(f"{metric} (test)")
-        ax.set_title(f"{dataset}: few-shot learning curves\n(dotted: zero-shot, dashed: full-shot, dash-dot: target-only)")
+        shown = ", ".join(f"{STYLE_NAMES.get(s.line_style, s.line_style)}: {s.name.replace('_', '-')}" for s in lines
+                          if any(k[1] == s.name for k in g))
+        ax.set_title(f"{dataset}: few-shot learning curves" + (f"\n({shown})" if shown else ""))
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)

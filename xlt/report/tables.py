@@ -6,22 +6,13 @@ from collections import defaultdict
 
 from xlt.evaluate.compare import score
 from xlt.evaluate.metrics import bootstrap_ci, mean_sd
-
-STRATEGY_ORDER = ["source", "target_only", "zero_shot", "self_training", "few_shot", "few_shot_self_training",
-                  "full_shot", "joint"]
-STRATEGY_NAMES = {"source": "Source language (reference)", "target_only": "Baseline (target-only)",
-                  "zero_shot": "Zero-shot", "self_training": "Zero-shot + self-training (unlabelled target text)",
-                  "few_shot": "Few-shot",
-                  "few_shot_self_training": "Few-shot + self-training (unlabelled target text)",
-                  "full_shot": "Full-shot (transfer)",
-                  "joint": "Joint (source + target)"}
-
+from xlt.protocol.strategies import STRATEGIES, is_reference, table_order
 
 BASELINE_NAMES = {"tfidf-lr": "TF-IDF + LR", "embedding-lr": "Frozen embeddings + LR"}
 
 
 def row_name(strategy: str, n: int | None, method: str | None = None) -> str:
-    name = f"{STRATEGY_NAMES[strategy]} (N={n})" if n else STRATEGY_NAMES[strategy]
+    name = STRATEGIES.get(strategy).row_name(n)
     return f"{BASELINE_NAMES[method]}: {name}" if method in BASELINE_NAMES else name
 
 
@@ -49,7 +40,7 @@ def group(runs: list[dict]) -> dict:
 
 def sort_key(item) -> tuple:
     (_, strategy, n) = item
-    return STRATEGY_ORDER.index(strategy), n or 10**9
+    return table_order(strategy), n or 10**9
 
 
 def _rows_for(runs: list[dict], language_key: str, main_method: str):
@@ -96,7 +87,7 @@ def table5(runs: list[dict], language_key: str, positive: str, main_method: str)
 def summary(runs: list[dict], languages: list[str]) -> tuple[list[str], list[list[str]]]:
     """Macro-F1, language by strategy, with the mean over target languages and its 95% bootstrap CI."""
     g = group(runs)
-    cols = sorted({(s, n) for (_, s, n) in g if s != "source"}, key=lambda sn: (STRATEGY_ORDER.index(sn[0]), sn[1] or 10**9))
+    cols = sorted({(s, n) for (_, s, n) in g if not is_reference(s)}, key=lambda sn: (table_order(sn[0]), sn[1] or 10**9))
     header = ["Language"] + [row_name(s, n) for s, n in cols]
     rows = []
     per_col = defaultdict(list)
@@ -120,15 +111,15 @@ def summary(runs: list[dict], languages: list[str]) -> tuple[list[str], list[lis
 
 
 def transfer_gaps(runs: list[dict], source_key: str) -> dict[str, dict[str, float]]:
-    """Source-language test macro-F1 minus target macro-F1, per language and strategy (seed means)."""
+    """Source-language test score minus target score, per language and transfer strategy (seed means)."""
     g = group(runs)
-    src = [score(r) for r in g.get((source_key, "source", None), [])]
+    src = [score(r) for (lang, s, _n), rs in g.items() if lang == source_key and is_reference(s) for r in rs]
     if not src:
         return {}
     base = mean_sd(src)[0]
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for (lang, s, n), rs in sorted(g.items(), key=lambda kv: sort_key(kv[0])):
-        if s in ("zero_shot", "self_training", "few_shot", "few_shot_self_training", "full_shot"):
+        if STRATEGIES.get(s).from_source and not is_reference(s):
             out[lang][row_name(s, n)] = base - mean_sd([score(r) for r in rs])[0]
     return out
 

@@ -1,5 +1,5 @@
 """Report sections for token tasks (NER, POS): per-type scores, a language-by-method heat map, and
-the method comparison in the seed-003 study's layout (setting x model rows, mean ± SD per language,
+the method comparison in the layout of Khademi & Moradi (2024) (setting x model rows, mean ± SD per language,
 then mean difference with permutation and t-test p-values and Cohen's d)."""
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 
 from xlt.evaluate.compare import compare_methods, score  # noqa: E402
 from xlt.evaluate.metrics import mean_sd  # noqa: E402
-from xlt.report.tables import STRATEGY_ORDER, row_name  # noqa: E402
+from xlt.protocol.strategies import is_reference, table_order  # noqa: E402
+from xlt.report.tables import row_name  # noqa: E402
 
 PCT = 100.0  # token scores are shown in percent, as the papers do
 
@@ -29,8 +30,8 @@ def pct(values: list[float]) -> str:
 
 
 def _settings(runs: list[dict]) -> list[tuple[str, int | None]]:
-    return sorted({(r["strategy"], r["n"]) for r in runs if r["strategy"] != "source"},
-                  key=lambda sn: (STRATEGY_ORDER.index(sn[0]), sn[1] or 0))
+    return sorted({(r["strategy"], r["n"]) for r in runs if not is_reference(r["strategy"])},
+                  key=lambda sn: (table_order(sn[0]), sn[1] or 0))
 
 
 def setting_by_method(runs: list[dict], languages: list[str], methods: list[str]) -> tuple[list[str], list[list[str]]]:
@@ -57,7 +58,7 @@ def per_type(runs: list[dict], language: str, methods: list[str]) -> tuple[list[
     header += ["Precision", "Recall", "Entity F1", "Seen-type F1"] if ner else ["Accuracy", "Macro-F1 over tags"]
     header += ["Seeds", "Collapsed"]
     rows = []
-    settings = sorted({(r["strategy"], r["n"]) for r in mine}, key=lambda sn: (STRATEGY_ORDER.index(sn[0]), sn[1] or 0))
+    settings = sorted({(r["strategy"], r["n"]) for r in mine}, key=lambda sn: (table_order(sn[0]), sn[1] or 0))
     for s, n in settings:
         for m in methods:
             rs = [r for r in mine if (r["strategy"], r["n"], r["method"]) == (s, n, m)]

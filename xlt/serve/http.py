@@ -45,7 +45,7 @@ def create_app(model_dir: str | Path, max_texts: int = 64, max_chars: int = 10_0
         too_long = [i for i, t in enumerate(req.texts) if len(t) > max_chars]
         if too_long:
             raise HTTPException(413, f"texts {too_long[:5]} are longer than {max_chars} characters")
-        out = {"predictions": predictor.predict(req.texts)}
+        out = {"predictions": predictor.predict_records(req.texts)}
         if predictor.notice:
             out["notice"] = predictor.notice
         return out

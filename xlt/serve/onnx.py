@@ -58,8 +58,8 @@ def export_onnx(model_dir: str | Path, precision: str = "int8") -> dict:
     _require_onnxruntime()
     target = onnx_path(model_dir, precision)
     torch_pred = Predictor(model_dir)
-    if torch_pred.task != "classification":
-        raise XltError(f"{model_dir} is a {torch_pred.task} model; ONNX export covers classification models only "
+    if torch_pred.task.data_kind != "text":
+        raise XltError(f"{model_dir} is a {torch_pred.task.name} model; ONNX export covers text classification only "
                        "(token models predict with PyTorch: xlt predict without --onnx)")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:

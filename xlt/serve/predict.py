@@ -8,36 +8,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+import numpy as np
+from transformers import AutoConfig, AutoTokenizer
 
 from xlt.errors import XltError
-from xlt.models.modeling_meanpool import BertMeanPoolForSequenceClassification
 from xlt.models.resolve import position_limit
-from xlt.train import predict_encoded, use_bf16
+from xlt.tasks import DEFAULT_TASK, get_task
+from xlt.train import use_bf16
+
 
 class Predictor:
+    """A saved model directory ready to predict: `predict(texts)` gives labels (token models: one tag per
+    word), `predict_proba(texts)` class probabilities, `predict_records(texts)` what `xlt predict --json`
+    and the server return."""
+
     def __init__(self, model_dir: str | Path, bf16: str = "auto", onnx: str | None = None):
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").exists():
             raise XltError(f"{model_dir} is not a saved model directory (no config.json); "
                            "save one with output.save_models in the experiment config")
         config = AutoConfig.from_pretrained(model_dir)
-        self.task = getattr(config, "xlt_task", "classification")
+        self.task = get_task(getattr(config, "xlt_task", DEFAULT_TASK))
         self.session = None  # an ONNX Runtime session replaces the PyTorch model when onnx is given
+        self.model = None
         if onnx is not None:
             from xlt.serve.onnx import onnx_path, open_session
 
-            if self.task != "classification":
-                raise XltError(f"{model_dir} is a {self.task} model; ONNX prediction covers classification models "
-                               "only: predict without --onnx")
+            if self.task.data_kind != "text":
+                raise XltError(f"{model_dir} is a {self.task.name} model; ONNX prediction covers text classification "
+                               "models only: predict without --onnx")
             self.session = open_session(onnx_path(model_dir, onnx))
-            self.model = None
-        elif self.task != "classification":
-            self.model = AutoModelForTokenClassification.from_pretrained(model_dir)
-        elif "BertMeanPoolForSequenceClassification" in (config.architectures or []):
-            self.model = BertMeanPoolForSequenceClassification.from_pretrained(model_dir)
         else:
-            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+            self.model = self.task.load_saved(model_dir, config)
         stack = getattr(config, "xlt_adapters", None)
         if stack and self.model is not None:  # a MAD-X model: base weights + head here, its adapter stack in adapters/
             import adapters
@@ -63,29 +65,34 @@ class Predictor:
         if self.model is not None:
             self.model.eval()
 
-    def predict(self, texts: list[str], batch_size: int = 64, max_length: int = 512) -> list[dict]:
-        if not texts:
-            return []
+    def _predict(self, texts: list[str], batch_size: int, max_length: int):
         max_length = min(max_length, self.max_tokens)  # longer inputs are truncated, not an index error
-        if self.task != "classification":
-            return self._tag(texts, batch_size, max_length)
-        enc = self.tokenizer([self.prefix + t for t in texts], truncation=True, max_length=max_length)
         if self.session is not None:
             from xlt.serve.onnx import predict_onnx
 
+            enc = self.tokenizer([self.prefix + t for t in texts], truncation=True, max_length=max_length)
             pred, probs = predict_onnx(self.session, enc["input_ids"], self.tokenizer.pad_token_id, len(self.labels),
                                        batch_size)
-        else:
-            pred, probs = predict_encoded(self.model, self.tokenizer, enc["input_ids"], batch_size, self.bf16)
-        return [{"label": self.labels[p], "probabilities": {lab: round(float(x), 4) for lab, x in zip(self.labels, pr)}}
-                for p, pr in zip(pred, probs)]
+            return [self.labels[p] for p in pred], probs
+        return self.task.predict_texts(self.model, self.tokenizer, texts, self.labels, self.prefix, batch_size,
+                                       max_length, self.bf16)
 
-    def _tag(self, texts: list[str], batch_size: int, max_length: int) -> list[dict]:
-        """Token models: words split on whitespace, one tag per word."""
-        from xlt.data.examples import TokenExample
-        from xlt.tasks.tagging import encode_words, predict_words
+    def predict(self, texts: list[str], batch_size: int = 64, max_length: int = 512) -> list:
+        """One label per text (token models: one tag per whitespace-separated word)."""
+        return self._predict(list(texts), batch_size, max_length)[0] if texts else []
 
-        rows = [TokenExample(tuple(t.split()), tuple("O" for _ in t.split())) for t in texts]
-        enc = encode_words(self.tokenizer, rows, max_length, {})
-        tags = predict_words(self.model, self.tokenizer, enc, self.labels, "O", batch_size, self.bf16)
-        return [{"tokens": list(r.tokens), "tags": t} for r, t in zip(rows, tags)]
+    def predict_proba(self, texts: list[str], batch_size: int = 64, max_length: int = 512) -> np.ndarray:
+        """Class probabilities, one row per text, columns in the order of `labels`."""
+        if self.task.data_kind != "text":
+            raise XltError(f"predict_proba is for text classification; this is a {self.task.name} model: use predict")
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        return np.asarray(self._predict(list(texts), batch_size, max_length)[1])
+
+    def predict_records(self, texts: list[str], batch_size: int = 64, max_length: int = 512) -> list[dict]:
+        """Each text's prediction as a dict (classification: label and probabilities; tagging: tokens and tags)."""
+        if not texts:
+            return []
+        pred, probs = self._predict(list(texts), batch_size, max_length)
+        return [self.task.record(t, p, probs[i] if probs is not None else None, self.labels)
+                for i, (t, p) in enumerate(zip(texts, pred))]

@@ -1,16 +1,20 @@
-"""Tasks: what the model predicts and how it is scored. The protocol, training loop and methods are
-shared; a task supplies the model head, the encoding, prediction and the metrics.
+"""Tasks: what the model predicts and how it is scored, found by name (the config's `task:`).
 
 - classification: one label per text (macro-F1)
 - ner:            IOB2 tags per word, scored by entity (seqeval, strict)
 - pos:            one tag per word, scored by word accuracy
+
+A new task is one module here that subclasses `xlt.tasks.base.Task` and registers an instance.
 """
-from xlt.tasks.classification import ClassificationTask
-from xlt.tasks.tagging import TaggingTask
+from xlt.registry import Registry
+
+TASKS: Registry = Registry("task", "xlt.tasks", instances=True)
+DEFAULT_TASK = "classification"  # configs, stores and saved models that name no task
 
 
 def get_task(name: str):
-    return ClassificationTask() if name == "classification" else TaggingTask(name)
+    """The task registered under `name`; an unknown name is one XltError listing the valid ones."""
+    return TASKS.get(name)
 
 
-__all__ = ["ClassificationTask", "TaggingTask", "get_task"]
+__all__ = ["TASKS", "get_task"]

@@ -1,14 +1,44 @@
-"""Text classification: a pooled head over the encoder, macro-F1 as the primary score."""
+"""Text classification: one label per text, a pooled head over the encoder, macro-F1 as the primary score."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from xlt.evaluate.metrics import classification_metrics
+from xlt.tasks import TASKS
+from xlt.tasks.base import LoraDefaults, Task
 
 
-class ClassificationTask:
+def confident_per_class(probs: np.ndarray, fraction: float) -> list[int]:
+    """Indices of the most confident predictions, the same number from each predicted class at most
+    (fraction * n / classes), so a model leaning to one class does not teach itself more of it."""
+    pred, conf = probs.argmax(1), probs.max(1)
+    per_class = max(1, math.floor(fraction * len(probs) / probs.shape[1]))
+    keep: list[int] = []
+    for c in range(probs.shape[1]):
+        idx = np.flatnonzero(pred == c)
+        keep += idx[np.argsort(-conf[idx], kind="stable")][:per_class].tolist()
+    return sorted(keep)
+
+
+@TASKS.register
+class ClassificationTask(Task):
     name = "classification"
+    metric_name = "Macro-F1"
     primary = "macro_f1"
-    primary_name = "Macro-F1"
+    data_kind = "text"
+    unit = "texts"
     peft_task_type = "SEQ_CLS"
+    pipeline_tag = "text-classification"
+    # r 8 on query/value at lr 1e-3 (NusaX-senti; BENCHMARKS.md)
+    lora = LoraDefaults(r=8, alpha=16, target_modules=("query", "value"), lr=1e-3)
+    baselines = ("tfidf-lr", "embedding-lr")
+    sentence_head = True
+    cleans_text = True
+    report_sections = ("per_language", "binary", "shortcuts", "ablation")
+    card_loading = "AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=True)"
+    card_input = "prepend the text prefix in `config.json` (`xlt_text_prefix`) to every input."
 
     def load_model(self, spec, labels: list[str]):
         from xlt.models import load_classifier
@@ -20,8 +50,16 @@ class ClassificationTask:
 
         return encode(tokenizer, rows, prefix, max_length, label2id)
 
+    def labels_of(self, rows) -> set[str]:
+        return {r.label for r in rows}
+
+    def split_stratum(self, row) -> str:
+        return row.label
+
+    def default_positive(self, labels: list[str]) -> str | None:
+        return labels[-1] if len(labels) == 2 else None
+
     def predict(self, model, tokenizer, enc, labels: list[str], batch_size: int, bf16: bool, frozen: bool):
-        """Predicted labels (one per row) and class probabilities."""
         from xlt.train import predict_encoded, predict_frozen
 
         if frozen:
@@ -35,12 +73,51 @@ class ClassificationTask:
 
         return validation_macro_f1(model, tokenizer, enc, tcfg)
 
-    def metrics(self, rows, pred: list[str], labels: list[str], exp, source_labels: list[str], enc=None) -> dict:
+    def metrics(self, rows, pred, labels, collapse_recall, source_labels, enc=None) -> dict:
         gold = [r.label for r in rows]
         present = sorted(set(gold) | set(pred), key=labels.index)
-        m = classification_metrics(gold, pred, present, exp.collapse_recall)
+        m = classification_metrics(gold, pred, present, collapse_recall)
         m["score"] = m["macro_f1"]
         return m
 
     def gold(self, rows) -> list[str]:
         return [r.label for r in rows]
+
+    def unlabelled_rows(self, texts: list[str]) -> list:
+        from xlt.data.examples import Example
+
+        return [Example(text=t, label="") for t in texts]
+
+    def pseudo_label(self, model, tokenizer, rows, enc, labels, fraction, prior, tcfg, frozen):
+        from xlt.data.examples import Example
+        from xlt.train import use_bf16
+
+        _, probs = self.predict(model, tokenizer, enc, labels, tcfg.eval_batch_size, use_bf16(tcfg.bf16), frozen)
+        probs = np.asarray(probs)
+        keep = confident_per_class(probs, fraction)
+        pseudo = [Example(text=rows[i].text, label=labels[int(probs[i].argmax())]) for i in keep]
+        return pseudo, {"pseudo_labelled": {lab: sum(p.label == lab for p in pseudo) for lab in labels},
+                        "min_confidence": float(probs.max(1)[keep].min()) if keep else None}
+
+    def load_saved(self, model_dir, config):
+        from transformers import AutoModelForSequenceClassification
+
+        from xlt.models.modeling_meanpool import BertMeanPoolForSequenceClassification
+
+        if "BertMeanPoolForSequenceClassification" in (config.architectures or []):
+            return BertMeanPoolForSequenceClassification.from_pretrained(model_dir)
+        return AutoModelForSequenceClassification.from_pretrained(model_dir)
+
+    def predict_texts(self, model, tokenizer, texts, labels, prefix, batch_size, max_length, bf16):
+        from xlt.train import predict_encoded
+
+        enc = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length)
+        pred, probs = predict_encoded(model, tokenizer, enc["input_ids"], batch_size, bf16)
+        return [labels[p] for p in pred], probs
+
+    def record(self, text: str, prediction, probabilities, labels: list[str]) -> dict:
+        return {"label": prediction, "probabilities": {lab: round(float(x), 4) for lab, x in zip(labels, probabilities)}}
+
+    def card_summary(self, metrics: dict) -> str:
+        return (f"Accuracy {metrics['accuracy']:.3f}, macro precision {metrics['macro_precision']:.3f}, "
+                f"macro recall {metrics['macro_recall']:.3f},\nmacro-F1 {metrics['macro_f1']:.3f}.")

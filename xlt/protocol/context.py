@@ -1,0 +1,83 @@
+"""Everything a run needs, loaded once per experiment: the config, the model reference and tokenizer,
+the task, the label set, the loaded languages, one instance of each method, and the results store."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xlt.config import DataSource, Experiment
+from xlt.data.code_switch import code_switch
+from xlt.data.examples import LanguageData
+from xlt.identity import run_hash
+from xlt.store import RunKey, Store
+from xlt.train import seed_everything
+
+
+@dataclass
+class Context:
+    exp: Experiment
+    out: Path
+    spec: object  # the resolved model (xlt.models.ModelSpec)
+    tokenizer: object
+    task: object  # the xlt.tasks Task
+    labels: list[str]
+    source: LanguageData
+    targets: list[LanguageData]
+    methods: dict[str, object]  # method name -> AdaptationMethod, one instance per experiment
+    switch_words: dict[str, list[str]] | None = None  # merged code-switching dictionaries (augment.code_switch)
+    store: Store | None = None  # opened once every check has passed
+    stages: object = None  # the SourceStages of this output folder
+    _switched: dict = field(default_factory=dict)  # seed -> (code-switched source rows, what to record)
+    _encoder: object = None  # the untouched encoder (frozen-embedding baseline), loaded on first use
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {lab: i for i, lab in enumerate(self.labels)}
+
+    def encode(self, rows: list):
+        return self.task.encode(self.tokenizer, rows, self.spec.text_prefix, self.exp.training.max_length,
+                                self.label2id)
+
+    def data_for(self, key: RunKey) -> LanguageData:
+        """The language a run is scored on: the source for the source reference, else its target."""
+        from xlt.protocol.strategies import STRATEGIES
+
+        if STRATEGIES.get(key.strategy).scores_source:
+            return self.source
+        return next(t for t in self.targets if (t.dataset, t.language) == (key.dataset, key.language))
+
+    def target_config(self, language: LanguageData) -> DataSource:
+        return next(cfg for cfg, ld in zip(self.exp.targets, self.targets) if ld is language)
+
+    def run_hash(self, key: RunKey, scored_on: LanguageData | None = None) -> str:
+        """The hash in a run's id (xlt/identity.py): the source reference is identified like its stage."""
+        target = scored_on if scored_on is not None else self.data_for(key)
+        cfg = None if target is self.source else self.target_config(target)
+        return run_hash(self.exp, key.method, cfg, self.labels)
+
+    def source_train(self, seed: int) -> tuple[list, dict]:
+        """The source training rows every source-trained run learns from: the originals plus, with
+        augment.code_switch, their code-switched copies (seeded); and what to record of the copies."""
+        cfg = self.exp.augment.code_switch
+        if cfg is None:
+            return self.source.splits["train"], {}
+        if seed not in self._switched:
+            rows, stats = code_switch(self.source.splits["train"], self.switch_words, cfg.ratio, cfg.copies, seed)
+            self._switched[seed] = (rows, {"code_switch": stats.as_dict()})
+        rows, info = self._switched[seed]
+        return self.source.splits["train"] + rows, info
+
+    def fresh_model(self, seed: int, method_name: str):
+        """A new model for this seed: the head and adapter initialisation depend on the seed."""
+        seed_everything(seed)
+        method = self.methods[method_name]
+        model = self.task.load_model(self.spec, self.labels)
+        return method, method.prepare(model)
+
+    def frozen_encoder(self):
+        """The untouched encoder under a mean-pooled head: the frozen-embedding baseline's features."""
+        if self._encoder is None:
+            from xlt.models import load_classifier
+
+            self._encoder = load_classifier(self.spec, len(self.labels), dict(enumerate(self.labels)))
+        return self._encoder

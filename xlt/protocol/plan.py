@@ -1,0 +1,168 @@
+"""Every check a run makes before its first write, and the runs a config asks for.
+
+`check_experiment` resolves the model, loads every language through the data pipeline, checks each
+method against the model and the data, plans the runs and reads which of them the output folder's
+store already holds. It writes nothing, so `xlt run --dry-run` is this function plus a summary.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from xlt.baselines import BASELINES
+from xlt.config import PREPROCESS_ABLATION_DIR, Experiment
+from xlt.data.code_switch import load_dictionaries
+from xlt.data.examples import LanguageData, unlabelled_texts
+from xlt.data.pipeline import load_language
+from xlt.data.silver_dates import silver_tags_for
+from xlt.errors import XltError
+from xlt.methods import get_method
+from xlt.models import resolve
+from xlt.protocol.context import Context
+from xlt.protocol.resume import finished_runs
+from xlt.protocol.stages import SourceStages
+from xlt.protocol.strategies import STRATEGIES
+from xlt.store import RunKey
+from xlt.tasks import get_task
+from xlt.train import set_threads
+
+
+def load_data(exp: Experiment, data_dir: str | None, task) -> tuple[LanguageData, list[LanguageData], list[str]]:
+    """Source and targets through the data pipeline, and the lines of the data report."""
+    lines = [f"split policy: splits a dataset lacks are made {_ratios(exp.split_ratios)}, stratified by label "
+             f"(sentences: at random), seed {exp.split_seed}; a source's own split_ratios come first", ""]
+    loaded = []
+    for src in [exp.source, *exp.targets]:
+        ld, rep = load_language(src, exp.preprocess, data_dir or exp.data_dir, exp.split_ratios, exp.split_seed)
+        if ld.kind != task.data_kind:
+            fits = ", ".join(t.name for t in _tasks_reading(ld.kind))
+            raise XltError(f"{ld.key()} is {'token-tagged (CoNLL)' if ld.kind == 'tokens' else 'text-classification'} "
+                           f"data but the config says task: {exp.task}; set task: {fits}")
+        loaded.append(ld)
+        lines += [f"## {ld.key()}", *rep, *[f"note: {n}" for n in ld.notes], *silver_tags_for(exp, src, ld),
+                  "splits: " + ", ".join(f"{k} {len(v)}" for k, v in ld.splits.items()), ""]
+    source, targets = loaded[0], loaded[1:]
+    if not source.splits["train"]:
+        raise XltError(f"the source {source.key()} has no training data; give its files: {{train: ...}}")
+    return source, targets, lines
+
+
+def _tasks_reading(kind: str) -> list:
+    from xlt.tasks import TASKS
+
+    return [t for t in TASKS if t.data_kind == kind]
+
+
+def _ratios(r: dict[str, float]) -> str:
+    return "/".join(f"{v:g}" for v in r.values()) + " " + "/".join(r)
+
+
+def plan(ctx: Context, method: str) -> list[RunKey]:
+    """Every run the config asks for with one method (or baseline), the source-language reference first."""
+    p = ctx.exp.protocol
+    chosen = [STRATEGIES.get(name) for name in p.strategies]
+    reference = next(s for s in STRATEGIES if s.scores_source)
+    baseline = method in BASELINES
+    keys: list[RunKey] = []
+    for seed in p.seeds:
+        if any(s.from_source for s in chosen):
+            keys.append(RunKey(method, reference.name, None, seed, ctx.source.dataset, ctx.source.language))
+        for t in ctx.targets:
+            n_train = len(t.splits["train"])
+            for s in chosen:
+                if baseline and not s.baselines:
+                    continue
+                if s.needs_target_train and n_train == 0:
+                    free = [x.name for x in STRATEGIES if x.selectable and not x.needs_target_train]
+                    raise XltError(f"{t.key()} has no training data, so {s.name} (which trains on its labels) is "
+                                   f"impossible; a target with a test split alone can be used with {', '.join(free)} "
+                                   "(a separate config), or give its files: {train: ...}")
+                if not s.uses_shots:
+                    keys.append(RunKey(method, s.name, None, seed, t.dataset, t.language))
+                    continue
+                for n in sorted(p.shots):
+                    if n > n_train:
+                        if p.skip_shots_above_train:
+                            continue
+                        raise XltError(f"few-shot N={n} is larger than the {n_train} training examples of "
+                                       f"{t.key()}; lower protocol.shots or set skip_shots_above_train: true")
+                    keys.append(RunKey(method, s.name, n, seed, t.dataset, t.language))
+    return keys
+
+
+@dataclass
+class Plan:
+    """A config that has passed every check: its loaded data, its runs, and which are finished already."""
+
+    ctx: Context
+    keys: list[RunKey]
+    run_ids: dict[RunKey, str]
+    finished: set[str]
+    report: list[str]  # the lines of data_report.txt
+    renamed: dict[str, str]  # run ids of an older store -> this version's (applied when the run starts)
+
+    @property
+    def todo(self) -> list[RunKey]:
+        return [k for k in self.keys if self.run_ids[k] not in self.finished]
+
+    def summary(self) -> str:
+        """What `xlt run` would do: runs per method, strategy and N, and how many are finished."""
+        ex, out = self.ctx.exp, self.ctx.out
+        todo = len(self.todo)
+        lines = [f"{ex.name}: every check passed. {len(self.keys)} runs ({todo} to run, "
+                 f"{len(self.keys) - todo} finished) in {out}; seeds {ex.protocol.seeds}, source "
+                 f"{self.ctx.source.key()}, {len(self.ctx.targets)} target(s): "
+                 + ", ".join(t.key() for t in self.ctx.targets)]
+        groups: dict[tuple, list[RunKey]] = {}
+        for k in self.keys:
+            groups.setdefault((k.method, k.strategy, k.n), []).append(k)
+        for (method, strategy, n), ks in groups.items():
+            done = sum(self.run_ids[k] in self.finished for k in ks)
+            setting = strategy + (f" N={n}" if n else "")
+            lines.append(f"  {method:<13} {setting:<28} {len(ks):>4} run{'s' * (len(ks) != 1)}, {done} finished")
+        if self.renamed:
+            lines.append(f"  {len(self.renamed)} finished run(s) in a store written by an earlier xlt are matched "
+                         "and will be renamed to this version's run identities")
+        if ex.ablate_preprocessing:
+            lines.append(f"  and the same again without text rewriting, in {out / PREPROCESS_ABLATION_DIR}")
+        return "\n".join(lines)
+
+
+def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None) -> Plan:
+    """Every check a run makes before its first write, and the runs it would make; writes nothing.
+
+    Bad input (a missing file, a label map that misses a label, a LoRA layer the model lacks, N above a
+    training set, a store holding other settings) ends here in one XltError."""
+    set_threads(exp.training.threads)
+    task = get_task(exp.task)
+    out = Path(output_dir or exp.output.dir)
+    spec = resolve(exp.model)
+    limit = spec.max_tokens()
+    if limit is not None and exp.training.max_length > limit:
+        raise XltError(f"training.max_length {exp.training.max_length} is longer than {exp.model} can read "
+                       f"({limit} tokens, its position embeddings); set training.max_length to {limit} or less")
+    switch_words, switch_lines = None, []
+    if exp.augment.code_switch is not None:  # a missing word list fails before anything is written
+        switch_words, switch_lines = load_dictionaries(exp.augment.code_switch.dictionaries, data_dir or exp.data_dir)
+    methods = {m.name: get_method(m, task) for m in exp.method_list()}
+    for m in methods.values():
+        m.check(spec)
+    source, targets, report = load_data(exp, data_dir, task)
+    if switch_lines:
+        report += ["## code-switching dictionaries (augment.code_switch)", *switch_lines, ""]
+    labels = sorted(set(source.labels).union(*[t.labels for t in targets]))
+    if exp.positive_label is not None and exp.positive_label not in labels:
+        raise XltError(f"positive_label {exp.positive_label!r} is not one of the labels {labels}; use one of them")
+    ctx = Context(exp, out, spec, spec.tokenizer(), task, labels, source, targets, methods, switch_words)
+    ctx.stages = SourceStages(ctx)
+    for m in methods.values():
+        m.setup(ctx)
+    if any(STRATEGIES.get(s).reads_unlabelled for s in exp.protocol.strategies):
+        for t in targets:
+            unlabelled_texts(t, "self-training")  # fail now, not an hour in, when a language has no text
+    # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
+    keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted(
+        (k for m in exp.method_list() for k in plan(ctx, m.name)), key=lambda k: k.seed)
+    run_ids = {k: k.run_id(ctx.run_hash(k)) for k in keys}
+    finished, renamed = finished_runs(ctx, keys, run_ids)
+    return Plan(ctx, keys, run_ids, finished, report, renamed)

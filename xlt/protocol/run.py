@@ -1,0 +1,111 @@
+"""Running a checked plan: each run trained as its strategy says, scored on its language's test split,
+and recorded in the store in one transaction; finished runs are skipped, so an interrupted experiment
+resumes where it stopped."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import yaml
+
+from xlt.baselines import BASELINES, run_baseline
+from xlt.config import PREPROCESS_ABLATION_DIR, Experiment
+from xlt.evaluate.shortcuts import shortcut_report
+from xlt.files import atomic_write_text
+from xlt.progress import Progress
+from xlt.protocol.plan import check_experiment
+from xlt.protocol.resume import rename_legacy
+from xlt.protocol.stages import NO_SELECTION
+from xlt.protocol.strategies import STRATEGIES
+from xlt.report.model_card import write_model_card
+from xlt.store import RunKey, Store, versions
+from xlt.train import use_bf16
+
+
+def execute(ctx, key: RunKey) -> dict:
+    """Train (as the strategy says) and evaluate one run, then record it in one transaction; returns its metrics."""
+    ex, tr = ctx.exp, ctx.exp.training
+    run_hash = ctx.run_hash(key)
+    run_id = key.run_id(run_hash)
+    target = ctx.data_for(key)
+    ctx.store.mark_started(run_id, key, run_hash, {"experiment": ex.name, "model": ex.model})
+    t0 = time.perf_counter()
+    trained = STRATEGIES.get(key.strategy).run(ctx, key)
+    method, model, info = trained.method, trained.model, trained.info
+    selection = NO_SELECTION if tr.patience == 0 else trained.selection
+    info.update(method.record(sorted({ctx.source.language, target.language})))
+    train_seconds = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    test = target.splits["test"]
+    enc = ctx.encode(test)
+    pred, probs = ctx.task.predict(model, ctx.tokenizer, enc, ctx.labels, tr.eval_batch_size, use_bf16(tr.bf16),
+                                   method.frozen_features)
+    metrics = ctx.task.metrics(test, pred, ctx.labels, ex.collapse_recall, ctx.source.labels, enc)
+    eval_seconds = time.perf_counter() - t1
+    if key.strategy in ex.output.save_models:
+        _save_model(ctx, key, method, model, metrics, trained.train_rows)
+    preds = None
+    if ex.output.save_predictions:
+        gold = ctx.task.gold(test)
+        preds = list(zip(gold, pred, probs if probs is not None else [[]] * len(pred)))
+    ctx.store.finish(run_id, metrics, selection, train_seconds, eval_seconds, versions(), info, preds)
+    return metrics
+
+
+def _save_model(ctx, key: RunKey, method, model, metrics: dict, train_rows: int) -> None:
+    """A plain transformers directory (and model card), which exists only once it is complete."""
+    ex = ctx.exp
+    prefix = f"{key.method}-" if len(ex.method_list()) > 1 else ""
+    name = f"{prefix}{key.strategy}{'-' + str(key.n) if key.n else ''}-{key.language}-seed{key.seed}"
+    save_dir = ctx.out / "models" / name
+    tmp = save_dir.with_name(save_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    method.save(model, ctx.tokenizer, tmp, {"xlt_text_prefix": ctx.spec.text_prefix, "xlt_notice": ex.notice or "",
+                                            "xlt_task": ex.task})
+    write_model_card(tmp, ex, ctx.task, key, metrics, ctx.source.key(), train_rows)
+    shutil.rmtree(save_dir, ignore_errors=True)
+    os.replace(tmp, save_dir)
+
+
+def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None, stream=None):
+    """Run every planned run not already finished; returns the output directory. `stream` receives the plan
+    and the progress (default: standard output)."""
+    p = check_experiment(exp, data_dir, output_dir)
+    ctx, out = p.ctx, p.ctx.out
+    source, targets, labels, task = ctx.source, ctx.targets, ctx.labels, ctx.task
+    methods = [m.name for m in exp.method_list()]
+    # written once the config has passed every check, so a rejected config leaves no folder, or the old store and
+    # config as they were
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "data_report.txt", "\n".join(p.report))
+    atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False, allow_unicode=True))
+    ctx.store = store = Store(out / "results.sqlite")
+    rename_legacy(ctx, p.renamed)
+    unseen = {t.key(): task.unseen_labels(source.labels, t) for t in targets}
+    store.set_meta("experiment", {"name": exp.name, "labels": labels, "task": exp.task,
+                                  "source": source.key(), "targets": [t.key() for t in targets],
+                                  "unseen_in_source": {k: v for k, v in unseen.items() if v},
+                                  "notes": {d.key(): d.notes for d in [source, *targets]},
+                                  "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model,
+                                  "positive_label": exp.positive_label or task.default_positive(labels)})
+    if task.data_kind == "text":
+        store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits,
+                                                              exp.shortcut_keywords.get(d.language)).to_dict()
+                                     for d in [source, *targets]})
+    todo = p.todo
+    progress = Progress(len(todo), task.metric_name, stream)
+    progress.write(p.summary())
+    if len(todo) < len(p.keys):
+        progress.write(f"resuming: {len(p.keys) - len(todo)} of {len(p.keys)} runs already finished")
+    for key in todo:
+        progress.start()
+        metrics = run_baseline(ctx, key) if key.method in BASELINES else execute(ctx, key)
+        progress.finished(key.label(), metrics)
+    progress.close()
+    store.close()
+    if exp.ablate_preprocessing:  # the second arm, in its own directory (own store, resumable the same way)
+        progress.write(f"preprocessing ablation: the same runs without text rewriting, in {out / PREPROCESS_ABLATION_DIR}")
+        run_experiment(exp.without_text_cleaning(), data_dir, str(out / PREPROCESS_ABLATION_DIR), stream)
+    return out

@@ -1,0 +1,97 @@
+"""Training stages: one `fit_stage` for every stage a strategy trains, the source stages (trained once per
+seed and method, saved atomically under stages/ so an interrupted experiment does not retrain them), and
+the target stage that continues a source stage."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from xlt.data.examples import LanguageData
+from xlt.files import atomic_save_tensors, atomic_write_text
+from xlt.identity import run_hash
+from xlt.train import probe_head, train
+
+NO_SELECTION = "none (fixed budget, last epoch)"
+
+
+def validation(ctx, rows: list):
+    """Encoded validation rows and a scorer for them (the task's primary metric); (None, None) without rows."""
+    if not rows:
+        return None, None
+    enc = ctx.encode(rows)
+    return enc, lambda model: ctx.task.validation_score(model, ctx.tokenizer, enc, ctx.labels, ctx.exp.training)
+
+
+def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, desc: str, *,
+              continues: bool = False, lr: float | None = None, epochs: int | None = None,
+              weights: list[float] | None = None) -> dict:
+    """Train `model` in place on `rows`, selecting on `validation_rows`; returns what to record.
+
+    A stage that `continues` an earlier one trains at the method's continuation learning rate for
+    training.epochs_continue epochs (`lr` and `epochs` override both); a stage from the pretrained model
+    trains at the method's learning rate, after fitting the head on the untouched encoder when
+    training.head_init is probe (LP-FT)."""
+    tr = ctx.exp.training
+    lr = lr or (method.lr_continue(tr) if continues else method.lr(tr))
+    tcfg = tr.model_copy(update={"epochs": epochs or tr.epochs_continue or tr.epochs}) if continues else tr
+    val, validate = validation(ctx, validation_rows)
+    enc = ctx.encode(rows)
+    enc.weights = weights
+    probe = {}
+    if not continues and tr.head_init == "probe" and not method.frozen_features:
+        res = probe_head(model, ctx.tokenizer, enc, val, tr, seed)
+        probe = {"head_init": {"method": "probe", "val_score": res.best_val_f1, "seconds": round(res.seconds, 1)}}
+    result = train(model, method, ctx.tokenizer, enc, val, tcfg, lr, seed, desc=desc, validate=validate)
+    return {**result.__dict__, "lr": lr, **probe, "rows": len(rows)}
+
+
+def continue_on_target(ctx, key, method, model, target: LanguageData, rows: list, base_rows: list | None = None) -> dict:
+    """The target stage of few- and full-shot runs: the source-trained `model` continued on target `rows`,
+    selected on the target's validation split. A frozen method's convex head is refitted instead, on
+    `base_rows` (default: the source rows) plus the target rows, both sides weighing the same: a convex
+    fit continued from the source optimum would forget it, and 100 target rows beside 2,000 source rows
+    barely count at their natural weight (methods/frozen.py)."""
+    weights = None
+    if method.frozen_features:
+        base = ctx.source_train(key.seed)[0] if base_rows is None else base_rows
+        weights = [1.0] * len(base) + [len(base) / len(rows)] * len(rows)
+        rows = base + rows
+    return fit_stage(ctx, method, model, rows, target.splits["validation"], key.seed, key.label(), continues=True,
+                     weights=weights)
+
+
+class SourceStages:
+    """Trains the source stage once per (method, seed, selection data) and keeps it on disk."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.dir = ctx.out / "stages"
+
+    def path(self, method: str, seed: int, select_on: LanguageData) -> Path:
+        # a stage selected on a target's validation split depends on that target's data too: hashed as its run
+        ctx = self.ctx
+        own = select_on is ctx.source
+        h = run_hash(ctx.exp, method, None if own else ctx.target_config(select_on), ctx.labels)
+        return self.dir / f"{h}-{method}-seed{seed}-{'source' if own else f'select-{select_on.language}'}.safetensors"
+
+    def model(self, method_name: str, seed: int, select_on: LanguageData):
+        """(method, a model holding the source stage's weights, what was recorded of the stage): loaded if
+        saved, else trained and saved."""
+        ctx = self.ctx
+        method, model = ctx.fresh_model(seed, method_name)
+        method.use_language(model, ctx.source.language)
+        path = self.path(method_name, seed, select_on)
+        if path.exists():
+            method.load_trainable_state(model, load_file(str(path)))
+            return method, model, json.loads(path.with_suffix(".json").read_text())
+        rows, augmented = ctx.source_train(seed)
+        info = fit_stage(ctx, method, model, rows, select_on.splits["validation"], seed,
+                         f"{method_name} source {ctx.source.language} seed {seed}")
+        info.pop("rows")
+        selection = f"{select_on.language}-validation" if ctx.exp.training.patience > 0 else NO_SELECTION
+        info = {**info, "selection": selection, **augmented}
+        atomic_write_text(path.with_suffix(".json"), json.dumps(info))
+        atomic_save_tensors(path, method.trainable_state(model))
+        return method, model, info
