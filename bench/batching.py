@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from xlt.config import DataSource, Preprocess, Training
-from xlt.data.load import load_language
+from xlt.data.pipeline import load_language
 from xlt.evaluate.metrics import classification_metrics, mean_sd
 from xlt.files import atomic_write_text
 from xlt.methods import make_method

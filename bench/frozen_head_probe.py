@@ -1,4 +1,4 @@
-"""The probes behind the frozen method's head and the code-switching defaults (issue 7), on NusaX-senti,
+"""The probes behind the frozen method's head and the code-switching defaults, on NusaX-senti,
 English source, all ten local languages, on cached frozen e5 features (no encoder training):
 
   switch  code-switching ratio x copies: logistic regression, C on English validation, scored on the
@@ -22,13 +22,13 @@ from sklearn.linear_model import LogisticRegression
 
 from xlt.config import parse_config
 from xlt.data.code_switch import code_switch, load_dictionaries
-from xlt.data.load import load_language
+from xlt.data.pipeline import load_language
 from xlt.data.splits import k_shot
 from xlt.evaluate.metrics import macro_f1
 from xlt.methods.frozen import C_GRID, logistic_regression_by_validation
-from xlt.self_training import confident_per_class
+from xlt.tasks.classification import confident_per_class
 from xlt.models import load_classifier, resolve
-from xlt.tasks.classification import ClassificationTask
+from xlt.tasks import get_task
 from xlt.train import pooled_features, set_threads
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -72,7 +72,7 @@ def main() -> None:
     labels = sorted(set(src.labels))
     l2i = {lab: i for i, lab in enumerate(labels)}
     spec = resolve(exp.model)
-    tok, model, task = spec.tokenizer(), load_classifier(spec, 3, dict(enumerate(labels))), ClassificationTask()
+    tok, model, task = spec.tokenizer(), load_classifier(spec, 3, dict(enumerate(labels))), get_task("classification")
     words, _ = load_dictionaries(exp.augment.code_switch.dictionaries, str(DATA))
 
     def feats(rows):

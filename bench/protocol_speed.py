@@ -1,4 +1,4 @@
-"""xlt's transfer protocol against the usual recipe, side by side in one session (issue 6).
+"""xlt's transfer protocol against the usual recipe, side by side in one process.
 
 The usual recipe, as the study's sources write it: transformers `Trainer`, every text padded to
 max_length 128, fp32, default `TrainingArguments` apart from the shared hyperparameters, and the
@@ -40,7 +40,8 @@ import numpy as np
 import torch
 
 from xlt.config import DataSource, Preprocess, Training, parse_config
-from xlt.data.load import load_language
+from xlt.protocol.strategies import is_reference
+from xlt.data.pipeline import load_language
 from xlt.data.splits import k_shot
 from xlt.evaluate.metrics import macro_f1, mean_sd
 from xlt.methods import make_method
@@ -135,38 +136,41 @@ def baseline_protocol(b: Bench, method: str, seeds: list[int], langs: list[str])
 
 # ---------------------------------------------------------------- xlt
 
+def _source(b: Bench, lang: str, tmp: str) -> dict:
+    """The language as xlt reads it: the named dataset, or in quick mode the same truncated splits the
+    baseline reads, written to files."""
+    if not b.quick:
+        return {"dataset": "nusax-senti", "language": lang}
+    import csv
+
+    files = {}
+    for split, rows in b.data[lang].splits.items():
+        files[split] = str(Path(tmp) / f"{lang}-{split}.csv")
+        with open(files[split], "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([("text", "label"), *((r.text, r.label) for r in rows)])
+    return {"files": files, "text": "text", "label": "label", "language": lang, "name": "nusax-senti"}
+
+
 def xlt_protocol(b: Bench, method: str, seeds: list[int], langs: list[str]) -> dict:
     from xlt.protocol import run_experiment
     from xlt.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = {"name": "bench-protocol", "method": {"name": method},
-               "source": {"dataset": "nusax-senti", "language": "eng"},
-               "targets": [{"dataset": "nusax-senti", "language": lang} for lang in langs],
+               "source": _source(b, "eng", tmp), "targets": [_source(b, lang, tmp) for lang in langs],
                "protocol": {"strategies": ["target_only", "zero_shot", "few_shot", "full_shot"], "shots": SHOTS,
                             "seeds": seeds},
                "training": {"epochs": EPOCHS, "epochs_continue": EPOCHS_CONTINUE, "min_steps": 0, "batch_size": BATCH,
                             "max_length": MAX_LEN, "patience": 0},
                "baselines": [], "output": {"dir": tmp, "save_predictions": False}}
         exp = parse_config(cfg)
-        if b.quick:  # same truncation as the baseline's data
-            import xlt.protocol as protocol
-
-            original = protocol.load_data
-
-            def small(*a, **k):
-                src, tgts = original(*a, **k)
-                for ld in [src, *tgts]:
-                    ld.splits = {s: rows[:60] for s, rows in ld.splits.items()}
-                return src, tgts
-            protocol.load_data = small
         t = time.perf_counter()
         run_experiment(exp, str(DATA))
         wall = time.perf_counter() - t
         runs = Store(Path(tmp) / "results.sqlite").runs("done")
         stage_loops = sum(json.loads(f.read_text())["seconds"] for f in (Path(tmp) / "stages").glob("*.json"))
     scores = {(r["language"], r["strategy"], r["n"], r["seed"]): r["metrics"]["macro_f1"]
-              for r in runs if r["strategy"] != "source"}
+              for r in runs if not is_reference(r["strategy"])}
     return scores, time_breakdown(runs, stage_loops, wall)
 
 
@@ -205,7 +209,7 @@ def part_protocol(b: Bench, args) -> None:
     """Seed by seed, the usual recipe then xlt, so the two sides of each ratio run minutes apart.
 
     Each finished seed is written to bench/out/ (atomically), and a rerun with the same arguments
-    skips it: the 2.5-hour measurement survives an interrupted session.
+    skips it: the 2.5-hour measurement survives an interruption.
     """
     from xlt.files import atomic_write_text
 
@@ -369,7 +373,7 @@ def part_predict_saved(b: Bench, args) -> None:
         print(f"\n## int8 ONNX on {args.saved_model}\n| target | test rows | PyTorch macro-F1 | int8 macro-F1 | "
               "difference (points) | labels as PyTorch's |\n|---|---|---|---|---|---|")
         for src in exp.targets:
-            rows = load_language(src, exp.preprocess, str(DATA), exp.split_seed)[0].splits["test"]
+            rows = load_language(src, exp.preprocess, str(DATA), exp.split_ratios, exp.split_seed)[0].splits["test"]
             texts, gold = [r.text for r in rows], [r.label for r in rows]
             want = [o["label"] for o in torch_pred.predict(texts)]
             got = [o["label"] for o in int8_pred.predict(texts)]

@@ -1,4 +1,4 @@
-"""Compare training recipes on real transfer data, through xlt's own `run_experiment` (issue 7).
+"""Compare training recipes on real transfer data, through xlt's own `run_experiment`.
 
 Each recipe is a small override of a base experiment; each runs into its own directory under
 bench/out/recipes/, so an interrupted sweep resumes (xlt's results store) and a finished recipe
@@ -32,7 +32,7 @@ NER_ALL = ["bam", "bbj", "ewe", "fon", "hau", "ibo", "kin", "lug", "luo", "mos",
 NUSAX_ALL = ["ace", "ban", "bbc", "bjn", "bug", "jav", "mad", "min", "nij", "sun"]
 
 # Per task: the base experiment (targets filled in from the language list), the default and full
-# language lists, and the settings the issue's targets name. Both keep torch's dropout (fast_dropout: off),
+# language lists, and the settings the transfer targets name. Both keep torch's dropout (fast_dropout: off),
 # as every run stored before xlt's cheaper CPU masks existed: the recipes stay comparable with those runs
 # and reuse them (a different mask stream changes results the way another seed does), and one pass per
 # batch (micro_batching: off; pieces draw their dropout masks in another order). NusaX also keeps
@@ -54,7 +54,7 @@ BASES = {
 # name -> overrides deep-merged into the base config: what each recipe changes
 RECIPES = {
     "ner": {
-        "base-3k-2ep-lr5e-5": {"source": {"train_limit": 3000}},  # the issue-4 run's recipe
+        "base-3k-2ep-lr5e-5": {"source": {"train_limit": 3000}},  # the first NER recipe
         # the chosen recipe, also few-shot (adding a strategy reruns only the new runs on the saved source stage)
         "4k-3ep-lr5e-5": {"source": {"train_limit": 4000}, "training": {"epochs": 3},
                           "protocol": {"strategies": ["zero_shot", "few_shot"], "shots": [100]}},
@@ -82,7 +82,7 @@ RECIPES = {
                                                              "self_training": {"rounds": 1, "epochs": 1, "lr": 3e-5}}},
         # parameter-efficient against full fine-tuning on the same budget (4,000 sentences, 3 epochs, zero-shot)
         "full-4k-3ep-zero-shot": {"source": {"train_limit": 4000}, "training": {"epochs": 3}},
-        # (LoRA's settings and lr written out: since session 19 a token task's LoRA defaults to the lr 5e-4 recipe)
+        # (LoRA's settings and lr written out: a token task's LoRA now defaults to the lr 5e-4 recipe)
         "lora-r8-qv-4k-3ep-zero-shot": {"method": {"name": "lora", "r": 8, "alpha": 16,
                                                    "target_modules": ["query", "value"]},
                                         "source": {"train_limit": 4000}, "training": {"epochs": 3, "lr": 1e-3}},

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from xlt.config import DataSource, Preprocess, Training
-from xlt.data.load import load_language
+from xlt.data.pipeline import load_language
 from xlt.methods import make_method
 from xlt.models import load_classifier, resolve
 import xlt.train as xlt_train

@@ -187,6 +187,14 @@ def models_info(name: str = typer.Argument("embedded:multilingual-e5-small")):
         typer.echo(f"{k:<14} {v}")
 
 
+@app.command()
+def reference():
+    """Print the reference page (config keys, methods, strategies, tasks, datasets) generated from the code."""
+    from xlt.reference import config_reference
+
+    typer.echo(config_reference(), nl=False)
+
+
 def main() -> None:
     from transformers.utils import logging as hf_logging
 

@@ -28,21 +28,38 @@ class DataSource(Strict):
     """A dataset/language: a named benchmark (dataset + language) or your own files (path or files)."""
 
     dataset: str | None = None
+    """A named benchmark (`xlt data list`): nusax-senti, masakhaner2, conll2003, ud-pos, ..."""
     language: str | None = None
-    name: str | None = None  # a name for your own files in tables (default: the file's folder name)
-    path: str | None = None  # one file, split by split_ratios
-    files: dict[str, str] | None = None  # split name (train/validation/test) -> file; test alone makes a zero-shot target
-    hf: str | None = None  # a Hugging Face datasets hub id (online; needs `pip install datasets`)
+    """ISO 639-3 code (or the dataset's own name for the language); required for your own files."""
+    name: str | None = None
+    """A name for your own files in tables (default: the file's folder name)."""
+    path: str | None = None
+    """One file, split by split_ratios."""
+    files: dict[str, str] | None = None
+    """Split name (train/validation/test) -> file; test alone makes a zero-shot target."""
+    hf: str | None = None
+    """A Hugging Face datasets hub id (online; needs `pip install datasets`)."""
     hf_config: str | None = None
+    """The hub dataset's configuration (subset) name."""
     format: Literal["csv", "tsv", "jsonl", "xlsx", "conll", "conllu"] | None = None
+    """The files' format when their suffix does not tell."""
     text: str | list[str] | None = None
+    """Your files: the column(s) holding the text (several are joined with a space)."""
     text_pair: str | None = None
+    """Your files: the column of a second text (sentence pairs such as NLI)."""
     label: str | None = None
+    """Your files: the column holding the label."""
     label_map: dict[str, str | None] | None = None
-    split_ratios: dict[str, float] | None = None  # this source's own ratios for splits it lacks (default: split_ratios)
-    tag_column: int | str | None = None  # token files: CoNLL column of the tag (default last) or CoNLL-U upos/xpos
-    train_limit: int | None = Field(None, gt=0)  # use a seeded, stratified sample of this many training examples
-    unlabelled: str | None = None  # plain-text file (one text per line): MAD-X, self-training; default: train texts
+    """Renames labels (for tags: whole tags or entity types); null drops rows (tags: becomes O). A label not
+    listed is an error."""
+    split_ratios: dict[str, float] | None = None
+    """This source's own ratios for splits it lacks (default: split_ratios)."""
+    tag_column: int | str | None = None
+    """Token files: CoNLL column of the tag (default last) or CoNLL-U upos/xpos."""
+    train_limit: int | None = Field(None, gt=0)
+    """Use a seeded, stratified sample of this many training examples."""
+    unlabelled: str | None = None
+    """Plain-text file (one text per line): MAD-X, self-training; default: train texts."""
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -68,21 +85,34 @@ REWRITING_STEPS = ("lowercase", "remove_urls", "remove_emails", "remove_handles"
 
 
 class Preprocess(Strict):
-    preset: str | None = setting(None, identity="none")  # a named set of steps (xlt/presets); the steps identify runs
+    preset: str | None = setting(None, identity="none")
+    """A named set of steps (xlt/presets); the steps identify runs."""
     lowercase: bool = False
+    """Lower-case every text."""
     remove_urls: bool = False
+    """Remove URLs."""
     remove_emails: bool = False
+    """Remove e-mail addresses."""
     remove_handles: bool = False
+    """Remove @handles."""
     remove_html: bool = False
+    """Remove HTML tags and unescape entities."""
     remove_platform_artifacts: bool = False
+    """Remove retweet marks, [removed]/[deleted] and similar platform leftovers."""
     remove_non_alnum: bool = False
+    """Remove characters that are not letters, marks or digits of any script."""
     remove_stopwords: bool = False
+    """Remove the language's stopwords (stopwordsiso)."""
     scrub_pii: bool = False
+    """Replace e-mail addresses, phone numbers, URLs and @handles with placeholders before anything is stored."""
     min_words: int = 0
+    """Drop texts shorter than this many words (counted on the text as written; about two characters a word in
+    scripts without spaces)."""
     dedupe: bool = False
-    # False: the steps decide which rows are kept, but each kept row keeps its original text (identifiers
-    # still scrubbed). The second arm of the preprocessing ablation: same posts, uncleaned text.
+    """Drop repeated texts (after cleaning), keeping the first."""
     rewrite_text: bool = True
+    """False: the steps decide which rows are kept, but each kept row keeps its original text (identifiers
+    still scrubbed). The second arm of the preprocessing ablation: same posts, uncleaned text."""
 
     def without_rewriting(self) -> "Preprocess":
         return self.model_copy(update={"rewrite_text": False})
@@ -96,23 +126,30 @@ class SelfTraining(Strict):
     sentences only in the source's share."""
 
     rounds: int = Field(3, ge=1)
-    # share of the unlabelled texts kept per round: split evenly over classes; for NER, of the sentences
-    # with a predicted entity; for POS, of all sentences
+    """Pseudo-labelling rounds; each starts again from the source stage."""
     fraction: float = Field(0.6, gt=0, le=1)
-    # epochs and learning rate of each round's retraining on source + pseudo-labelled rows (fine-tuned
-    # methods); default training.epochs_continue (else epochs) and the stage's lr_continue (method, training, default).
-    # Set them when the continuation settings are sized for N few-shot rows, not for the source data.
+    """Share of the unlabelled texts kept per round: split evenly over classes; for NER, of the sentences with
+    a predicted entity; for POS, of all sentences."""
     epochs: int | None = Field(None, ge=1)
+    """Epochs and learning rate of each round's retraining on source + pseudo-labelled rows (fine-tuned
+    methods); default training.epochs_continue (else epochs) and the stage's lr_continue (method, training,
+    default). Set them when the continuation settings are sized for N few-shot rows, not for the source
+    data."""
     lr: float | None = Field(None, gt=0)
+    """Learning rate of each round's retraining (see epochs)."""
 
 
 class Dictionary(Strict):
     """A bilingual word list for code-switching: a named one (dictionary + language) or your own file."""
 
     dictionary: Literal["wiktionary-bli", "muse"] | None = None
-    language: str | None = None  # ISO 639-3 code of the other language (ind, swa, rus, ...)
+    """A named word list from the data mirror (or downloaded)."""
+    language: str | None = None
+    """ISO 639-3 code of the other language (ind, swa, rus, ...)."""
     path: str | None = None
-    order: Literal["source-target", "target-source"] | None = None  # own files: which word comes first
+    """Your own word list: one pair per line."""
+    order: Literal["source-target", "target-source"] | None = None
+    """Own files: which word comes first."""
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -130,17 +167,21 @@ class CodeSwitch(Strict):
     """Code-switched copies of the source training data (CoSDA-ML); see xlt/data/code_switch.py."""
 
     dictionaries: list[Dictionary] = Field(min_length=1)
-    ratio: float = Field(0.9, gt=0, le=1)  # chance that a word the dictionaries know is replaced
-    copies: int = Field(3, ge=1)  # code-switched copies of each source example, added to the originals
+    """The word lists, merged."""
+    ratio: float = Field(0.9, gt=0, le=1)
+    """Chance that a word the dictionaries know is replaced."""
+    copies: int = Field(3, ge=1)
+    """Code-switched copies of each source example, added to the originals."""
 
 
 class Augment(Strict):
     """What is added to the source data: code-switched copies, and entity types its annotation lacks."""
 
     code_switch: CodeSwitch | None = None
-    # NER: tag English date expressions DATE by rules (xlt/data/silver_dates.py) in a source, such as
-    # CoNLL-2003, whose annotation has no DATE type but whose targets do (MasakhaNER)
+    """Code-switched copies of the source training data."""
     silver_tags: list[Literal["DATE"]] = []
+    """NER: tag English date expressions DATE by rules (xlt/data/silver_dates.py) in a source, such as
+    CoNLL-2003, whose annotation has no DATE type but whose targets do (MasakhaNER)."""
 
 
 
@@ -162,12 +203,18 @@ class Protocol(Strict):
     """What is trained on what: the strategies (xlt/protocol/strategies), few-shot sizes and seeds."""
 
     strategies: list[str] = setting(default_factory=lambda: _strategy_names(defaults_only=True), identity="key")
+    """The strategies to run, for every target (see docs/strategies.md); the source-language reference is
+    added."""
     shots: list[int] = setting([100, 250, 500, 1000], identity="key")
+    """Few-shot sizes N: nested, stratified samples of each target's training split (the 100 are in the 250)."""
     seeds: list[int] = setting([0], identity="key")
-    # zero-shot model selection on the source's validation split; "target" uses the target's (and says so)
+    """Every run is repeated per seed; tables show mean ± SD over seeds."""
     zero_shot_selection: Literal["source", "target"] = setting("source", identity="run")
-    skip_shots_above_train: bool = setting(False, identity="none")  # True: skip N above a language's training set
+    """Zero-shot model selection on the source's validation split; "target" uses the target's (and says so)."""
+    skip_shots_above_train: bool = setting(False, identity="none")
+    """True: skip N above a language's training set."""
     self_training: SelfTraining = setting(SelfTraining(), identity="run")
+    """Settings of the self-training strategies."""
 
     @field_validator("strategies")
     @classmethod
@@ -176,38 +223,59 @@ class Protocol(Strict):
 
 
 class Training(Strict):
+    """How every stage trains; a method's own lr / lr_continue win over these."""
+
     epochs: int = 5
-    # epochs for a target stage that continues the source stage (default: epochs)
+    """Epochs of a stage that starts from the pretrained model (more for small samples: see min_steps)."""
     epochs_continue: int | None = setting(None, identity="run")
+    """Epochs for a target stage that continues the source stage (default: epochs)."""
     batch_size: int = 16
-    lr: float | None = None  # method default when unset
-    lr_continue: float | None = setting(None, identity="run")  # for the target stage after the source stage
-    min_steps: int = 100  # small samples get more epochs, up to this many optimiser steps
+    """Texts (or sentences) per optimiser step."""
+    lr: float | None = None
+    """Method default when unset."""
+    lr_continue: float | None = setting(None, identity="run")
+    """For the target stage after the source stage."""
+    min_steps: int = 100
+    """Small samples get more epochs, up to this many optimiser steps."""
     max_length: int = 128
+    """Subword tokens kept per text; longer texts are truncated."""
     weight_decay: float = 0.01
+    """AdamW weight decay."""
     warmup_ratio: float = 0.1
-    patience: int = 2  # early stopping on validation macro-F1, counted in validations (0 = keep the last epoch)
-    max_validations: int = 5  # validate every ceil(epochs / this) epochs, so many short epochs stay cheap
+    """Share of a stage's steps with a rising learning rate (then linear decay)."""
+    patience: int = 2
+    """Early stopping on validation macro-F1, counted in validations (0 = keep the last epoch)."""
+    max_validations: int = 5
+    """Validate every ceil(epochs / this) epochs, so many short epochs stay cheap."""
     class_weighted_loss: bool = False
-    # probe: fit the classification head on the untouched encoder's features before fine-tuning (LP-FT)
+    """Weigh each class's loss by its inverse frequency."""
     head_init: Literal["random", "probe"] = "random"
+    """Probe: fit the classification head on the untouched encoder's features before fine-tuning (LP-FT)."""
     bf16: Literal["auto", "on", "off"] = "auto"
-    # dropout masks from 16 random bits per element (xlt/fast_dropout.py); auto: on a CPU only
+    """bf16 autocast; auto: on a GPU, or a CPU with native bf16 (AVX512-BF16/AMX), where it is faster."""
     fast_dropout: Literal["auto", "on", "off"] = "auto"
-    # batches of similar length (less padding), each with the data's class mix ("stratified"); "length": by
-    # length alone (batches of one class where length predicts the label); "random"
+    """Dropout masks from 16 random bits per element (xlt/fast_dropout.py); auto: on a CPU only."""
     batching: Literal["stratified", "length", "random"] = "stratified"
-    # auto: a training batch is run as length-sorted pieces where that saves padding (xlt/train.py
-    # micro_batches; the optimiser step is still over the whole batch); off: one pass per batch
+    """Batches of similar length (less padding), each with the data's class mix ("stratified"); "length": by
+    length alone (batches of one class where length predicts the label); "random"."""
     micro_batching: Literal["auto", "off"] = "auto"
-    threads: int | None = setting(None, identity="none")  # torch threads (default: every core)
+    """Auto: a training batch is run as length-sorted pieces where that saves padding (xlt/train.py
+    micro_batches; the optimiser step is still over the whole batch); off: one pass per batch."""
+    threads: int | None = setting(None, identity="none")
+    """Torch threads (default: every core)."""
     eval_batch_size: int = setting(64, identity="none")
+    """Texts per prediction batch."""
 
 
 class Output(Strict):
+    """What a run writes besides its store and report."""
+
     dir: str = "runs/experiment"
-    save_models: list[str] = []  # strategies whose trained models are saved for transformers / xlt predict
+    """The output directory: results.sqlite, report.md/.html, stages/, models/ (`xlt run --output` wins)."""
+    save_models: list[str] = []
+    """Strategies whose trained models are saved for transformers / xlt predict."""
     save_predictions: bool = True
+    """Keep every test prediction (and its probabilities) in the store."""
 
     @field_validator("save_models")
     @classmethod
@@ -232,34 +300,51 @@ def _default_method() -> MethodConfig:
 
 
 class Experiment(Strict):
+    """One experiment: a task, a model, one or more methods, a source and targets, and the protocol."""
+
     name: str = setting("experiment", identity="none")
-    task: str = DEFAULT_TASK  # a registered task (xlt/tasks): classification, ner, pos
+    """The experiment's name in reports and model cards."""
+    task: str = DEFAULT_TASK
+    """A registered task (xlt/tasks): classification, ner, pos."""
     model: str = "embedded:multilingual-e5-small"
-    # the method's settings identify each run through its own method (xlt/identity.py)
+    """embedded:multilingual-e5-small (built in, offline), a local model directory, or a hub id (online)."""
     method: MethodSection = setting(default_factory=_default_method, identity="none")
-    methods: list[MethodSection] = setting([], identity="none")  # several methods compared on the same data
+    """How parameters adapt (see docs/methods.md); each run is identified by its own method's settings."""
+    methods: list[MethodSection] = setting([], identity="none")
+    """Several methods compared on the same data (instead of method:)."""
     source: DataSource
-    targets: list[DataSource] = setting(identity="none")  # each run is identified by its own target
+    """The source language's data: what the model learns the task from."""
+    targets: list[DataSource] = setting(identity="none")
+    """The target languages' data; each run is identified by its own target."""
     preprocess: Preprocess = Field(default_factory=Preprocess)
+    """Text cleaning (text classification only), with a report of what each step changed."""
     protocol: Protocol = Field(default_factory=Protocol)
+    """Strategies, few-shot sizes and seeds."""
     training: Training = Field(default_factory=Training)
+    """Training settings shared by every stage."""
     augment: Augment = Field(default_factory=Augment)
+    """What is added to the source data."""
     output: Output = setting(default_factory=Output, identity="none")
+    """Where results go, and which models are saved."""
     data_dir: str | None = setting(None, identity="none")
-    # the one split policy: splits a dataset lacks are made with these ratios, stratified as the task says
-    # (by label; NER: by whether a sentence has an entity), seeded by split_seed
+    """The named datasets' local mirror (default: XLT_DATA_DIR, then [tool.xlt] data_dir, then downloads)."""
     split_ratios: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SPLIT_RATIOS))
+    """The one split policy: splits a dataset lacks are made with these ratios, stratified by label
+    (sentences: at random), seeded by split_seed."""
     split_seed: int = 0
-    collapse_recall: float = setting(0.1, identity="run")  # a class recalled less than this flags a collapse
-    # language code -> keyword to check (e.g. ara: اكتئاب); default: top token
+    """Seed of the splits xlt makes and of train_limit's samples."""
+    collapse_recall: float = setting(0.1, identity="run")
+    """A class recalled less than this flags a collapse."""
     shortcut_keywords: dict[str, str] = setting({}, identity="none")
-    # simple recipes beside the method (default: the task's)
+    """Language code -> keyword to check (e.g. ara: اكتئاب); default: top token."""
     baselines: list[Literal["tfidf-lr", "embedding-lr"]] | None = setting(None, identity="none")
-    notice: str | None = setting(None, identity="none")  # shown with every prediction (set by the depression preset)
-    # binary tasks: the class of the Table 5 layout (default: last label in sorted order)
+    """Simple recipes beside the method (default: the task's)."""
+    notice: str | None = setting(None, identity="none")
+    """Shown with every prediction (set by the depression preset)."""
     positive_label: str | None = setting(None, identity="none")
-    # also run everything without text rewriting; the report compares the two
+    """Binary tasks: the class of the Table 5 layout (default: last label in sorted order)."""
     ablate_preprocessing: bool = setting(False, identity="none")
+    """Also run everything without text rewriting; the report compares the two."""
 
     @field_validator("task")
     @classmethod

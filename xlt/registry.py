@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, Iterator, TypeVar
 
 from xlt.errors import XltError
 
@@ -56,14 +56,14 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         return iter(self.items().values())
 
+    def __len__(self) -> int:
+        return len(self.items())
+
     def get(self, name: str) -> T:
         items = self.items()
         if name not in items:
             raise XltError(unknown_name(self.kind, name, list(items)))
         return items[name]
-
-    def select(self, keep: Callable[[T], bool]) -> list[T]:
-        return [u for u in self if keep(u)]
 
 
 def unknown_name(kind: str, name: object, valid: list[str]) -> str:

@@ -22,7 +22,7 @@ _NEVER = object()
 class Strict(BaseModel):
     """Unknown keys are errors; an lr of 1e999 (inf) or .nan is a typo, not a setting."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True)
 
 
 def setting(default: Any = ..., *, identity: Identity = "stage", omit_when: Any = _NEVER, **field: Any) -> Any:

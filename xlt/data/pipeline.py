@@ -33,10 +33,13 @@ SPLITS = ("train", "validation", "test")
 TOKEN_FORMATS = {".conllu": "conllu", ".conll": "conll", ".txt": "conll", ".iob": "conll", ".bio": "conll"}
 
 
-def load_language(src, pre_cfg, data_dir: str | None, split_ratios: dict[str, float],
+def load_language(src, pre_cfg, data_dir: str | None = None, split_ratios: dict[str, float] | None = None,
                   split_seed: int = 0) -> tuple[LanguageData, list[str]]:
     """Read, map, clean, split, limit and check one DataSource; returns the language and the lines of its
-    data report (what each step read, changed or dropped)."""
+    data report (what each step read, changed or dropped). `split_ratios` defaults to the config's default."""
+    from xlt.config import DEFAULT_SPLIT_RATIOS
+
+    split_ratios = split_ratios or DEFAULT_SPLIT_RATIOS
     name = src.display_name()
     code, raw, report, ratios, names = _read(src, data_dir)
     notes: list[str] = []
@@ -183,9 +186,8 @@ def _clean(rows: dict[str, list[Example]], pre_cfg, code: str, report: list[str]
 def _make_splits(rows: dict[str, list], ratios: dict[str, float], seed: int, notes: list[str]) -> list[str]:
     """Make the splits the data lacks (in place); returns their names."""
     made: list[str] = []
-    stratified = bool(rows.get("all") or rows.get("train")) and isinstance(next(
-        iter(rows.get("all") or rows.get("train"))), Example)
-    how = f"stratified by label, seed {seed}" if stratified else f"sentences at random, seed {seed}"
+    sample = rows.get("all") or rows.get("train") or [None]
+    how = f"stratified by label, seed {seed}" if isinstance(sample[0], Example) else f"sentences at random, seed {seed}"
     if "all" in rows:
         parts = stratified_split(rows.pop("all"), ratios, seed)
         rows.update(parts)

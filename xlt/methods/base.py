@@ -19,17 +19,20 @@ class MethodConfig(Strict):
     reads is an error, and only the keys a method has identify its runs."""
 
     name: str
-    # this method's learning rates, over training.lr and training.lr_continue: methods compared in one config
-    # rarely share one (LoRA trains at about ten times full fine-tuning's). Unset: training's, else the default.
+    """The method (xlt/methods): full, lora, frozen, madx."""
     lr: float | None = setting(None, gt=0)
+    """This method's learning rate from the pretrained model, over training.lr (unset: training's, else the
+    method's default): methods compared in one config rarely share one (LoRA trains at ten times full's)."""
     lr_continue: float | None = setting(None, gt=0, identity="run")
+    """This method's learning rate when continuing the source stage, over training.lr_continue."""
 
     def apply_task_defaults(self, task) -> None:
         """Fill the settings whose default depends on the task (LoRA's rank and layers)."""
 
 
 class AdaptationMethod:
-    """Base class; subclasses set `name`, `config` and override `prepare` (and `export` when they wrap the model)."""
+    """Base class; subclasses set `name`, `config` and override `prepare` (and `export` when they wrap the
+    model)."""
 
     name: ClassVar[str] = "base"
     config: ClassVar[type[MethodConfig]] = MethodConfig

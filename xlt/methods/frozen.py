@@ -7,7 +7,7 @@ model is an ordinary sequence classifier. Why not gradient descent on the head: 
 source data the regularisation decides transfer (C 0.1 against unregularised: 70.1 against 63.8
 zero-shot on NusaX, bench/frozen_head_probe.py), and a convex fit has one optimum, the same on every seed.
 For the same reason "continuing" the head on target data is refitting it on source and target
-together, the target rows weighted so that both languages weigh the same in the loss (protocol.py):
+together, the target rows weighted so that both languages weigh the same in the loss (xlt/protocol/stages.py):
 starting a convex fit from the source optimum would forget it, and at their natural weight 100 target
 rows beside 2,000 source rows barely count (few-shot 100 on NusaX, validation / test: natural weight
 68.8 / 70.4, equal weight 72.6 / 71.7, seed 0; bench/frozen_head_probe.py --parts weight).

@@ -7,7 +7,8 @@ from xlt.methods.base import AdaptationMethod, MethodConfig, freeze_word_embeddi
 
 class FullConfig(MethodConfig):
     name: Literal["full"] = "full"
-    freeze_embeddings: bool = True  # the word embeddings: little to learn from small data, much to forget
+    freeze_embeddings: bool = True
+    """The word embeddings: little to learn from small data, much to forget."""
 
 
 @METHODS.register

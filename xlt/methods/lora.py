@@ -16,10 +16,14 @@ from xlt.settings import setting
 
 class LoraConfig(MethodConfig):
     name: Literal["lora"] = "lora"
-    r: int | None = setting(None, gt=0)  # rank; default per task
-    alpha: int | None = setting(None, gt=0)  # scaling numerator (alpha / r); default per task
+    r: int | None = setting(None, gt=0)
+    """Rank; default per task."""
+    alpha: int | None = setting(None, gt=0)
+    """Scaling numerator (alpha / r); default per task."""
     dropout: float = setting(0.1, ge=0, lt=1)
-    target_modules: list[str] | None = None  # layer names LoRA wraps; default per task
+    """Dropout on the LoRA path."""
+    target_modules: list[str] | None = None
+    """Layer names LoRA wraps; default per task."""
 
     def apply_task_defaults(self, task) -> None:
         d = task.lora

@@ -44,11 +44,16 @@ def _lang(code: str) -> str:
 
 class MadXConfig(MethodConfig):
     name: Literal["madx"] = "madx"
-    task_reduction: int = Field(16, gt=0)  # task adapter bottleneck: hidden size / this
-    lang_reduction: int = Field(2, gt=0)  # language adapter bottleneck
-    lang_steps: int = Field(1000, gt=0)  # masked-LM steps per language adapter
+    task_reduction: int = Field(16, gt=0)
+    """Task adapter bottleneck: hidden size / this."""
+    lang_reduction: int = Field(2, gt=0)
+    """Language adapter bottleneck."""
+    lang_steps: int = Field(1000, gt=0)
+    """Masked-LM steps per language adapter."""
     lang_lr: float = Field(5e-4, gt=0)
-    head_steps: int = Field(300, gt=0)  # MLM head training, only for models without one (the embedded model)
+    """Learning rate of the language adapters' masked-LM training."""
+    head_steps: int = Field(300, gt=0)
+    """MLM head training, only for models without one (the embedded model)."""
 
 
 @METHODS.register

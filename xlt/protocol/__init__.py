@@ -9,7 +9,14 @@
 
 The protocol decides what to train; methods decide how; the evaluator never knows how a model was trained.
 """
-from xlt.protocol.plan import Plan, check_experiment
-from xlt.protocol.run import run_experiment
+_PUBLIC = {"Plan": "xlt.protocol.plan", "check_experiment": "xlt.protocol.plan", "run_experiment": "xlt.protocol.run"}
+__all__ = list(_PUBLIC)
 
-__all__ = ["Plan", "check_experiment", "run_experiment"]
+
+def __getattr__(name: str):
+    """Imported on first use: the strategies (xlt.protocol.strategies) are read by modules plan.py imports."""
+    if name in _PUBLIC:
+        import importlib
+
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'xlt.protocol' has no attribute {name!r}")

@@ -21,7 +21,7 @@ from xlt.models import resolve
 from xlt.protocol.context import Context
 from xlt.protocol.resume import finished_runs
 from xlt.protocol.stages import SourceStages
-from xlt.protocol.strategies import STRATEGIES
+from xlt.protocol.strategies import STRATEGIES, ordered
 from xlt.store import RunKey
 from xlt.tasks import get_task
 from xlt.train import set_threads
@@ -73,7 +73,7 @@ def plan(ctx: Context, method: str) -> list[RunKey]:
                 if baseline and not s.baselines:
                     continue
                 if s.needs_target_train and n_train == 0:
-                    free = [x.name for x in STRATEGIES if x.selectable and not x.needs_target_train]
+                    free = [x.name for x in ordered() if x.selectable and not x.needs_target_train]
                     raise XltError(f"{t.key()} has no training data, so {s.name} (which trains on its labels) is "
                                    f"impossible; a target with a test split alone can be used with {', '.join(free)} "
                                    "(a separate config), or give its files: {train: ...}")

@@ -1,0 +1,82 @@
+"""The protocol: runs planned from the strategies' declarations, a target with a test split alone, the
+progress a person sees, and one clear error for each strategy a config cannot run."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import tiny_config
+from test_end_to_end import run_cli, write_config
+from xlt.config import parse_config
+from xlt.errors import XltError
+from xlt.protocol import check_experiment
+from xlt.protocol.strategies import STRATEGIES
+
+
+def test_the_plan_follows_the_declarations(tiny_model_dir, tiny_data, tmp_path):
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", baselines=["tfidf-lr"])
+    cfg["protocol"] = {"strategies": ["target_only", "zero_shot", "self_training", "few_shot", "full_shot", "joint"],
+                       "shots": [10, 40], "seeds": [0, 1]}
+    plan = check_experiment(parse_config(cfg))
+    for method in ("full", "tfidf-lr"):
+        keys = [k for k in plan.keys if k.method == method]
+        per_seed = 1 + sum(len(cfg["protocol"]["shots"]) if STRATEGIES.get(s).uses_shots else 1
+                           for s in cfg["protocol"]["strategies"] if method == "full" or STRATEGIES.get(s).baselines)
+        assert len(keys) == 2 * per_seed, method
+        assert keys[0].strategy == "source" and {k.n for k in keys if k.strategy == "few_shot"} == {10, 40}
+    assert not [k for k in plan.keys if k.method == "tfidf-lr" and k.strategy == "self_training"]
+    assert not (tmp_path / "out").exists()  # checking writes nothing
+
+
+def test_a_target_with_a_test_split_alone_is_a_zero_shot_target(tiny_model_dir, tiny_data, tmp_path):
+    import xlt
+
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", baselines=["tfidf-lr"])
+    cfg["targets"][0]["files"] = {"test": str(tiny_data["tgt_test"])}
+    cfg["protocol"] = {"strategies": ["zero_shot"], "seeds": [0]}
+    cfg["output"]["save_models"] = []
+    results = xlt.run(cfg, progress=False)
+    assert sorted(zip(results.runs["method"], results.runs["strategy"])) == [
+        ("full", "source"), ("full", "zero_shot"), ("tfidf-lr", "source"), ("tfidf-lr", "zero_shot")]
+    assert (results.runs[results.runs["strategy"] == "zero_shot"]["language"] == "tgt").all()
+    for strategy in ("few_shot", "target_only"):
+        cfg["protocol"]["strategies"] = ["zero_shot", strategy]
+        with pytest.raises(XltError, match=rf"tiny/tgt has no training data, so {strategy} \(which trains on its "
+                                           r"labels\) is impossible; .* can be used with zero_shot, self_training"):
+            check_experiment(parse_config(cfg))
+
+
+def test_progress_is_one_line_per_run_when_output_is_not_a_terminal(tiny_model_dir, tiny_data, tmp_path):
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", baselines=["tfidf-lr"], method={"name": "frozen"})
+    cfg["protocol"] = {"strategies": ["zero_shot", "few_shot"], "shots": [10], "seeds": [0]}
+    res = run_cli(["run", write_config(tmp_path / "c.yaml", cfg)])
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("tiny: every check passed. 6 runs (6 to run, 0 finished)")
+    runs = [line for line in lines if line.startswith("[")]
+    assert len(runs) == 6 and runs[-1].startswith("[6/6] ")
+    pattern = r"\[\d/6\] (frozen|tfidf-lr) tiny/(src|tgt) (source|zero_shot|few_shot N=10) seed 0: Macro-F1 \d\.\d{3} \(\d+ s\)"
+    assert all(re.fullmatch(pattern, line) for line in runs), runs
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"method": {"name": "full", "r": 8}}, "unknown key 'method.r' for method full; did you mean 'lr'?"),
+    ({"task": "sentiment"}, "unknown task 'sentiment'"),
+    ({"protocol": {"strategies": ["zero_shot", "translate_test"]}}, "unknown strategy 'translate_test'"),
+])
+def test_unknown_names_and_keys_end_in_one_clear_error(tiny_model_dir, tiny_data, tmp_path, change, message):
+    cfg = {**tiny_config(tiny_model_dir, tiny_data, tmp_path / "out"), **change}
+    res = run_cli(["run", write_config(tmp_path / "c.yaml", cfg)])
+    errors = [line for line in res.stderr.splitlines() if line.startswith("xlt: error:")]
+    assert res.returncode == 2 and len(errors) == 1 and message in errors[0], res.stderr[-2000:]
+    assert "Traceback" not in res.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_strategy_that_needs_target_training_data_on_a_test_only_target(tiny_model_dir, tiny_data, tmp_path):
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out")
+    cfg["targets"][0]["files"] = {"test": str(tiny_data["tgt_test"])}
+    res = run_cli(["run", write_config(tmp_path / "c.yaml", cfg)])
+    errors = [line for line in res.stderr.splitlines() if line.startswith("xlt: error:")]
+    assert res.returncode == 2 and len(errors) == 1 and "tiny/tgt has no training data, so target_only" in errors[0]
+    assert not (tmp_path / "out").exists()

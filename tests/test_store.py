@@ -1,0 +1,95 @@
+"""The results store: atomic run records, and stores written by earlier versions of xlt resuming."""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_end_to_end import run_cli
+from xlt.store import RunKey, Store
+
+SCHEMA1 = Path(__file__).parent / "fixtures" / "schema1-store"
+
+
+def runs_of(db: Path) -> dict[tuple, tuple]:
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT method, strategy, n, seed, language, run_id, started FROM runs "
+                       "WHERE status = 'done'").fetchall()
+    con.close()
+    return {r[:5]: r[5:] for r in rows}
+
+
+def test_a_run_is_recorded_whole_or_not_at_all(tmp_path):
+    store = Store(tmp_path / "results.sqlite")
+    key = RunKey("lora", "few_shot", 10, 0, "d", "jav")
+    store.mark_started("h:lora:few_shot:10:0:d/jav", key, "h", {"experiment": "e", "model": "m"})
+    assert store.runs("done") == [] and len(store.runs("running")) == 1
+    with pytest.raises(sqlite3.IntegrityError):  # a failure inside the transaction leaves the run as it was
+        with store.transaction() as db:
+            db.execute("UPDATE runs SET status='done' WHERE run_id = ?", ("h:lora:few_shot:10:0:d/jav",))
+            db.execute("INSERT INTO predictions VALUES ('h:lora:few_shot:10:0:d/jav', 0, 'a', 'a', '[]')")
+            db.execute("INSERT INTO predictions VALUES ('h:lora:few_shot:10:0:d/jav', 0, 'a', 'a', '[]')")
+    assert store.runs("done") == []
+    store.finish("h:lora:few_shot:10:0:d/jav", {"score": 0.5}, "target-validation", 1.0, 0.5, {"xlt": "x"},
+                 {"steps": 3}, [("a", "b", [0.25, 0.75])])
+    (run,) = store.runs("done")
+    assert run["metrics"] == {"score": 0.5} and run["train_info"] == {"steps": 3} and run["n"] == 10
+    assert store.db.execute("SELECT probs FROM predictions").fetchone()[0] == "[0.25, 0.75]"
+    store.close()
+
+
+@pytest.mark.parametrize("config", ["classification.yaml", "ner.yaml"])
+def test_a_store_written_before_the_identity_schema_resumes_without_repeating_a_run(tmp_path, config):
+    work = tmp_path / "study"
+    shutil.copytree(SCHEMA1, work)
+    out = work / yaml.safe_load((work / config).read_text())["output"]["dir"]
+    before = runs_of(out / "results.sqlite")
+    old_stages = sorted(p.name for p in (out / "stages").glob("*.safetensors"))
+    assert before and old_stages
+
+    res = run_cli(["run", config], cwd=work)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"resuming: {len(before)} of {len(before)} runs already finished" in res.stdout, res.stdout
+    after = runs_of(out / "results.sqlite")
+    assert after.keys() == before.keys()
+    assert all(after[k][1] == before[k][1] for k in before)  # not one run started again
+    assert all(after[k][0] != before[k][0] for k in before)  # renamed to this version's identities
+    con = sqlite3.connect(out / "results.sqlite")
+    assert json.loads(con.execute("SELECT value FROM meta WHERE key = 'identity_schema'").fetchone()[0]) == 2
+    assert con.execute("SELECT count(DISTINCT run_id) FROM predictions").fetchone()[0] == len(after)
+    con.close()
+    stages = sorted((out / "stages").glob("*.safetensors"))
+    assert len(stages) == len(old_stages) and not {p.name for p in stages} & set(old_stages)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in stages}
+
+    # a new N on the resumed store trains only the new runs, on the renamed source stages
+    cfg = yaml.safe_load((work / config).read_text())
+    cfg["protocol"]["shots"] = [10, 20]
+    (work / config).write_text(yaml.safe_dump(cfg))
+    res = run_cli(["run", config], cwd=work)
+    assert res.returncode == 0, res.stderr[-3000:]
+    grown = runs_of(out / "results.sqlite")
+    assert {k for k in grown if k not in after} and all(k[2] == 20 for k in grown if k not in after)
+    assert all(grown[k] == after[k] for k in after)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "stages").glob("*.safetensors")} == mtimes
+
+
+def test_older_and_newer_stores_get_a_clear_message(tmp_path):
+    work = tmp_path / "study"
+    shutil.copytree(SCHEMA1, work)
+    cfg = yaml.safe_load((work / "classification.yaml").read_text())
+    cfg["training"]["epochs"] = 3  # not the settings its runs were made with
+    (work / "changed.yaml").write_text(yaml.safe_dump(cfg))
+    res = run_cli(["run", "changed.yaml"], cwd=work)
+    assert res.returncode == 2 and "written by an earlier xlt (run-identity schema 1)" in res.stderr, res.stderr
+    assert "made with different settings" in res.stderr and "Traceback" not in res.stderr
+    con = sqlite3.connect(work / "out-classification" / "results.sqlite")
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('identity_schema', '3')")
+    con.commit()
+    con.close()
+    res = run_cli(["run", "classification.yaml"], cwd=work)
+    assert res.returncode == 2 and "written by a newer xlt (run-identity schema 3" in res.stderr, res.stderr
