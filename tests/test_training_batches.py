@@ -115,3 +115,26 @@ def test_loss_normaliser_is_what_the_mean_loss_divides_by(per_word_labels):
         mean = torch.nn.CrossEntropyLoss(weight=weight)(logits, y)
         summed = torch.nn.CrossEntropyLoss(weight=weight, reduction="sum")(logits, y)
         torch.testing.assert_close(summed / _loss_normaliser(labels, weight), mean)
+
+
+def test_a_frozen_feature_does_not_depend_on_the_texts_encoded_with_it(tiny_model_dir):
+    """A resumed run encodes other sets of texts together than an uninterrupted one: each text's frozen
+    feature must come out the same, bit for bit, whatever else is in its batch."""
+    import torch
+
+    from conftest import synthetic_rows
+    from xlt.models import load_classifier, resolve
+    from xlt.train import _FEATURES, pooled_features
+
+    spec = resolve(str(tiny_model_dir))
+    tok = spec.tokenizer()
+    torch.manual_seed(0)
+    model = load_classifier(spec, 2, {0: "a", 1: "b"})
+    texts = [t for t, _ in synthetic_rows(60, 5)] + ["a much longer text " * k for k in range(1, 9)]
+    ids = tok(texts, truncation=True, max_length=100)["input_ids"]
+    _FEATURES.clear()
+    alone = pooled_features(model, tok, ids[:30]).clone()
+    _FEATURES.clear()
+    mixed = pooled_features(model, tok, ids[40:] + ids[:30][::-1], batch_size=7)[-30:].flip(0).clone()
+    _FEATURES.clear()
+    assert torch.equal(alone, mixed)

@@ -26,13 +26,18 @@ def run(config: Path, data_dir: Optional[str] = typer.Option(None, help="local m
         dry_run: bool = typer.Option(False, "--dry-run", help="check the config, its data and its model, list the "
                                      "runs it would make and those already finished; write nothing")):
     """Run every strategy, N and seed of CONFIG (finished runs are skipped), then write the report."""
-    from xlt import check_experiment, load_config, run_experiment
+    from xlt.config import load_config
+
+    exp = load_config(config)
+    if dry_run:
+        from xlt.protocol.plan import check_experiment
+
+        typer.echo(check_experiment(exp, data_dir, output).summary())
+        return
+    from xlt.protocol.run import run_experiment
     from xlt.report import build_report
 
-    if dry_run:
-        typer.echo(check_experiment(load_config(config), data_dir, output).summary())
-        return
-    out = run_experiment(load_config(config), data_dir, output)
+    out = run_experiment(exp, data_dir, output)
     md, html = build_report(out)
     typer.echo(f"results: {out / 'results.sqlite'}\nreport:  {html}\n         {md}")
 
@@ -109,6 +114,8 @@ def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts
     for text, res in zip(items, p.predict_records(items)):
         if as_json:
             typer.echo(json.dumps({"text": text, **res, **({"notice": p.notice} if p.notice else {})}, ensure_ascii=False))
+        elif "error" in res:
+            typer.echo(f"error: {res['error']}\t{text[:80]!r}")
         elif "tags" in res:  # token model: word/TAG
             typer.echo(" ".join(f"{w}/{t}" for w, t in zip(res["tokens"], res["tags"])))
         else:
@@ -141,7 +148,7 @@ def export_onnx(model_dir: Path, precision: str = typer.Option("int8", help="int
 @data_app.command("inspect")
 def data_inspect(config: Path, data_dir: Optional[str] = typer.Option(None)):
     """Show, per language, what reading, label mapping and each preprocessing step changed or dropped, and the splits."""
-    from xlt import load_config
+    from xlt.config import load_config
     from xlt.protocol.plan import load_data
     from xlt.tasks import get_task
 
@@ -188,6 +195,19 @@ def models_info(name: str = typer.Argument("embedded:multilingual-e5-small")):
 
 
 @app.command()
+def recover(run_dir: Path):
+    """Copy the runs a damaged results.sqlite still holds into a new store; the damaged file is kept beside it."""
+    from xlt.store import recover as recover_store
+
+    db = run_dir / "results.sqlite"
+    if not db.exists():
+        raise XltError(f"{run_dir} has no results.sqlite; give the output directory of an `xlt run`")
+    kept, damaged = recover_store(db)
+    typer.echo(f"kept {kept} finished run(s) in {db}; the damaged store is {damaged}. Run the same config again "
+               "to redo the rest.")
+
+
+@app.command()
 def reference():
     """Print the reference page (config keys, methods, strategies, tasks, datasets) generated from the code."""
     from xlt.reference import config_reference
@@ -196,9 +216,9 @@ def reference():
 
 
 def main() -> None:
-    from transformers.utils import logging as hf_logging
+    import os
 
-    hf_logging.set_verbosity_error()  # "newly initialized head" notices are expected here
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # "newly initialized head" notices are expected here
     try:
         app(standalone_mode=False)
     except XltError as exc:

@@ -221,6 +221,20 @@ class Protocol(Strict):
     def _known(cls, names: list[str]) -> list[str]:
         return _check_strategies(names)
 
+    @field_validator("shots")
+    @classmethod
+    def _positive(cls, shots: list[int]) -> list[int]:
+        if any(n <= 0 for n in shots) or len(set(shots)) != len(shots):
+            raise ValueError(f"few-shot sizes N are positive numbers of examples, each once (got {shots})")
+        return shots
+
+    @field_validator("seeds")
+    @classmethod
+    def _non_negative(cls, seeds: list[int]) -> list[int]:
+        if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds are whole numbers from 0, each once, at least one (got {seeds})")
+        return seeds
+
 
 class Training(Strict):
     """How every stage trains; a method's own lr / lr_continue win over these."""
@@ -523,16 +537,37 @@ def _apply_presets(data: dict, source: str) -> dict:
     return data
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, but a key written twice in one mapping is an error (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise XltError(f"{self.name}:{key_node.start_mark.line + 1}: key {key!r} is written twice in one "
+                               f"mapping (first on line {seen[key]}); keep one")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
 def load_config(path: str | Path) -> Experiment:
     path = Path(path)
     if not path.exists():
         raise XltError(f"config file not found: {path}")
+    if path.is_dir():
+        raise XltError(f"{path} is a directory; give the config file (a .yaml) inside it")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise XltError(f"{path} is not valid UTF-8; re-save it as UTF-8") from None
     try:
-        data = yaml.safe_load(text)
+        loader = _UniqueKeys(text)
+        loader.name = str(path)
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -16,18 +16,63 @@ def read_utf8(path: Path, keep_bom: bool = False) -> str:
         raise XltError(f"{path} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8") from None
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def _atomic(path: Path, write) -> None:
+    """`write(tmp)` then rename over `path`: the file exists whole or not at all; a failed write (a full disk)
+    leaves no temporary file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def atomic_save_tensors(path: Path, tensors: dict) -> None:
     """safetensors file that exists only once complete (saved stages are what resumption trusts)."""
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
+    _atomic(path, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp)))
+
+
+def check_output_dir(out: Path) -> None:
+    """That `out` can be created (if missing) and written, tried for real and undone: what it created is
+    removed again, so a check leaves nothing behind."""
+    import tempfile
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise XltError(f"output directory {out} is a file; give output.dir (or --output) a directory")
+    missing = []
+    for p in [out, *out.parents]:
+        if p.exists():
+            break
+        missing.append(p)
+    try:
+        for p in reversed(missing):
+            p.mkdir()
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise XltError(f"output directory {out} cannot be created or written ({exc.strerror or exc}); choose "
+                       "another output.dir (or --output)") from None
+    finally:
+        for p in missing:
+            if p.exists():
+                p.rmdir()
+
+
+DISK_FULL = (28, 122)  # ENOSPC, EDQUOT
+
+
+def disk_full(exc: BaseException) -> bool:
+    """A write failed for lack of space: the OS said so, or SQLite did."""
+    import sqlite3
+
+    if isinstance(exc, OSError):
+        return exc.errno in DISK_FULL
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)

@@ -8,11 +8,14 @@ skips finished runs and redoes the rest. Reports read only this file.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from xlt.errors import XltError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -68,6 +71,8 @@ class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            check_integrity(self.path)
         self.db = sqlite3.connect(self.path, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
@@ -131,6 +136,91 @@ class Store:
 
 @contextmanager
 def open_existing(path: Path):
-    """A read-only connection to an existing store (checks must write nothing)."""
+    """A read-only connection to an existing, undamaged store (checks must write nothing)."""
+    check_integrity(path)
     with closing(sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=30)) as con:
         yield con
+
+
+def check_integrity(path: Path) -> None:
+    """A damaged or truncated store is one clear error; xlt leaves the file as it is."""
+    problem = None
+    try:
+        with closing(sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=30)) as con:
+            rows = con.execute("PRAGMA quick_check").fetchall()
+            if rows != [("ok",)]:
+                problem = "; ".join(r[0] for r in rows[:2])
+            elif not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone():
+                problem = "it holds no runs table"
+    except sqlite3.DatabaseError as exc:
+        problem = str(exc)
+    if problem:
+        raise XltError(f"{path} is damaged ({problem}); xlt leaves it as it is. `xlt recover {Path(path).parent}` "
+                       "copies every run that can still be read into a new store (keeping the damaged file beside "
+                       "it), or give output.dir a new directory")
+
+
+def recover(path: Path) -> tuple[int, Path]:
+    """Copy the runs (and their predictions) that can still be read from a damaged store into a new one, keep the
+    damaged file as results.damaged[-N].sqlite, and put the new store in its place. Returns (runs kept, where the
+    damaged file went)."""
+    path = Path(path)
+    src = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+    new_path = path.with_name(path.name + ".recovered")
+    new_path.unlink(missing_ok=True)
+    new = Store(new_path)
+    kept = 0
+    try:
+        for row in _readable_rows(src, "runs"):
+            run = dict(zip(_columns(src, "runs"), row))
+            if run.get("status") != "done":
+                continue
+            try:  # predictions on a damaged page are left behind; the run's metrics are what reports read
+                preds = src.execute("SELECT * FROM predictions WHERE run_id = ?", (run["run_id"],)).fetchall()
+            except sqlite3.DatabaseError:
+                preds = []
+            with new.transaction() as db:
+                db.execute(f"INSERT INTO runs ({', '.join(run)}) VALUES ({', '.join('?' * len(run))})", list(run.values()))
+                db.executemany("INSERT OR REPLACE INTO predictions VALUES (?,?,?,?,?)", preds)
+            kept += 1
+        for key, value in _readable_rows(src, "meta"):
+            with new.transaction() as db:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+    finally:
+        src.close()
+        new.close()
+    damaged = path.with_name("results.damaged.sqlite")
+    n = 1
+    while damaged.exists():
+        damaged, n = path.with_name(f"results.damaged-{n}.sqlite"), n + 1
+    os.replace(path, damaged)
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    os.replace(new_path, path)
+    return kept, damaged
+
+
+def _columns(con, table: str) -> list[str]:
+    try:
+        return [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
+    except sqlite3.DatabaseError:
+        return []
+
+
+def _readable_rows(con, table: str):
+    """The rows of `table` that can be read: all at once, else one rowid at a time around damaged pages."""
+    try:
+        yield from con.execute(f"SELECT * FROM {table}").fetchall()
+        return
+    except sqlite3.DatabaseError:
+        pass
+    misses, rowid = 0, 1
+    while misses < 1000:
+        try:
+            row = con.execute(f"SELECT * FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+        misses = 0 if row else misses + 1
+        if row:
+            yield row
+        rowid += 1

@@ -158,8 +158,9 @@ def micro_batches(batch: list[int], lengths: list[int], piece_cost: int | None =
     return pieces[::-1] if len(pieces) > 1 else [batch]
 
 
-def collate(ids: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(x) for x in ids)
+def collate(ids: list[list[int]], pad_id: int, width: int | None = None) -> dict[str, torch.Tensor]:
+    """Token ids padded to `width` (default: the longest), and their attention mask."""
+    width = width or max(len(x) for x in ids)
     input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(ids), width), dtype=torch.long)
     for i, x in enumerate(ids):
@@ -309,25 +310,42 @@ def predict_batches(logits_of, ids: list[list[int]], pad_id: int, num_labels: in
 
 
 _FEATURES: dict[tuple, torch.Tensor] = {}  # (model path, token ids) -> pooled feature of the frozen encoder
+FEATURE_BUCKET = 8  # frozen features: each text padded to a multiple of this many tokens
 
 
 @torch.inference_mode()
 def pooled_features(model, tokenizer, ids: list[list[int]], batch_size: int = 64) -> torch.Tensor:
     """Mean-pooled outputs of a frozen encoder. The encoder never changes under the frozen method,
-    so each text is encoded once per process and reused by every run, strategy and seed."""
+    so each text is encoded once per process and reused by every run, strategy and seed.
+
+    A text's feature must not depend on which other texts were encoded with it, or a resumed run (which
+    encodes other sets together) would differ from an uninterrupted one in the last digits, enough to flip a
+    logistic-regression fit's choice of C. So each text is padded to a multiple of FEATURE_BUCKET tokens
+    (within the model's positions) and batched only with texts padded alike: its result is then the same,
+    bit for bit, in whatever batch it lands (measured on CPU, tests/test_training_batches.py), at about the
+    cost of length-sorted batches."""
     from xlt.models.modeling_meanpool import mean_pool
 
     model.eval()
     dev = next(model.parameters()).device
     path = model.config._name_or_path
     keys = [(path, tuple(x)) for x in ids]
-    todo = [i for i, k in enumerate(keys) if k not in _FEATURES]
-    for batch_idx in length_grouped_batches([len(ids[i]) for i in todo], batch_size, None):
-        rows = [todo[i] for i in batch_idx]
-        batch = {k: v.to(dev) for k, v in collate([ids[i] for i in rows], tokenizer.pad_token_id).items()}
-        hidden = model.base_model(**batch).last_hidden_state
-        for i, f in zip(rows, mean_pool(hidden, batch["attention_mask"]).float().cpu()):
-            _FEATURES[keys[i]] = f
+    from xlt.models.resolve import position_limit
+
+    limit = position_limit(model.config) or 10**9
+    buckets: dict[int, list[int]] = {}
+    for i, k in enumerate(keys):
+        if k not in _FEATURES:
+            width = max(len(ids[i]), min(limit, -(-len(ids[i]) // FEATURE_BUCKET) * FEATURE_BUCKET))
+            buckets.setdefault(width, []).append(i)
+    for width, todo in sorted(buckets.items()):
+        for start in range(0, len(todo), batch_size):
+            rows = todo[start:start + batch_size]
+            padded = collate([ids[i] for i in rows], tokenizer.pad_token_id, width)
+            batch = {k: v.to(dev) for k, v in padded.items()}
+            hidden = model.base_model(**batch).last_hidden_state
+            for i, f in zip(rows, mean_pool(hidden, batch["attention_mask"]).float().cpu()):
+                _FEATURES[keys[i]] = f
     return torch.stack([_FEATURES[k] for k in keys]) if keys else torch.zeros((0, model.config.hidden_size))
 
 

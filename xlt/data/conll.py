@@ -6,6 +6,7 @@ continue an X entity (turned into `B-X`, the reading conlleval and the MasakhaNE
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,11 +51,14 @@ class TagReadReport:
         return out
 
 
-def read_conll(path: str | Path, tag_column: int = -1) -> tuple[list[TokenExample], TagReadReport]:
-    """CoNLL: `token ... tag` per line (space or tab separated), blank line between sentences."""
+def read_conll(path: str | Path, tag_column: int = -1,
+               entity_tags: bool | None = None) -> tuple[list[TokenExample], TagReadReport]:
+    """CoNLL: `token ... tag` per line (space or tab separated), blank line between sentences. Every token line
+    has the columns of the file's first one; with `entity_tags` every tag is O, B-X or I-X."""
     path = Path(path)
     text = _read_text(path)
     rep = TagReadReport(str(path), bom=text.startswith("\ufeff"))
+    columns: list[int] = []  # the first token line's column count
 
     def word(lineno: int, line: str) -> tuple[str, str] | None:
         parts = line.split()
@@ -66,16 +70,28 @@ def read_conll(path: str | Path, tag_column: int = -1) -> tuple[list[TokenExampl
                 rep.empty_tokens += 1
                 return None
             raise XltError(f"{path}:{lineno}: one column ({line.strip()!r}); CoNLL lines need a token and a tag")
+        columns[:] = columns or [len(parts)]
+        if len(parts) != columns[0]:
+            raise XltError(f"{path}:{lineno}: {len(parts)} columns where the file's first token line has "
+                           f"{columns[0]} ({line.strip()[:60]!r}); a token may not contain a space")
         try:
-            return parts[0], parts[tag_column]
+            tag = parts[tag_column]
         except IndexError:
             raise XltError(f"{path}:{lineno}: no column {tag_column} for the tag ({len(parts)} columns); "
                            "set tag_column in the data source") from None
+        if entity_tags and not IOB_TAG.fullmatch(tag):
+            raise XltError(f"{path}:{lineno}: tag {tag!r} is not an IOB entity tag (O, B-TYPE or I-TYPE); fix it, "
+                           "or choose the tag column with tag_column")
+        return parts[0], tag
 
-    return _finish(path, _sentences(text, word), rep)
+    return _finish(path, _sentences(text, word), rep, entity_tags)
 
 
 UD_COLUMNS = {"upos": 3, "xpos": 4}
+UPOS = {"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ",
+        "SYM", "VERB", "X"}
+IOB_TAG = re.compile(r"O|[BI]-\S+")
+UD_ID = re.compile(r"(\d+)(?:-(\d+)|\.(\d+))?")
 
 
 def read_conllu(path: str | Path, column: str = "upos") -> tuple[list[TokenExample], TagReadReport]:
@@ -87,32 +103,46 @@ def read_conllu(path: str | Path, column: str = "upos") -> tuple[list[TokenExamp
     if col is None:
         raise XltError(f"CoNLL-U tag column must be one of {sorted(UD_COLUMNS)}, not {column!r}")
 
+    last = [0]  # the sentence's last integer word ID
+
     def word(lineno: int, line: str) -> tuple[str, str] | None:
         if line.startswith("#"):
             return None
         parts = line.split("\t")
         if len(parts) != 10:
             raise XltError(f"{path}:{lineno}: {len(parts)} tab-separated columns; CoNLL-U lines have 10")
-        if "-" in parts[0]:
+        m = UD_ID.fullmatch(parts[0])
+        if m is None or (m.group(2) and int(m.group(2)) <= int(m.group(1))):
+            raise XltError(f"{path}:{lineno}: ID {parts[0]!r} is not a word ID (1), a multiword range (1-2) or "
+                           "an empty node (1.1)")
+        if m.group(2):
             rep.multiword_ranges += 1
             return None
-        if "." in parts[0]:
+        if m.group(3):
             rep.empty_nodes += 1
             return None
+        if int(m.group(1)) != last[0] + 1:
+            raise XltError(f"{path}:{lineno}: word ID {parts[0]} follows {last[0]}; IDs count 1, 2, 3 ... in each "
+                           "sentence (is a blank line missing between two sentences?)")
+        last[0] = int(m.group(1))
+        if column == "upos" and parts[col] not in UPOS:
+            raise XltError(f"{path}:{lineno}: UPOS tag {parts[col]!r} is not one of the 17 Universal Dependencies "
+                           f"tags ({', '.join(sorted(UPOS))})")
         return parts[1], parts[col]
 
-    return _finish(path, _sentences(text, word), rep, entity_tags=False)
+    return _finish(path, _sentences(text, word, lambda: last.__setitem__(0, 0)), rep, entity_tags=False)
 
 
-def _sentences(text: str, word) -> list[tuple[list[str], list[str], int]]:
+def _sentences(text: str, word, new_sentence=lambda: None) -> list[tuple[list[str], list[str], int]]:
     """Blank-line separated sentences as (tokens, tags, first line); `word(lineno, line)` parses a
-    line into (token, tag) or None to skip it."""
+    line into (token, tag) or None to skip it; `new_sentence()` is called at each blank line."""
     sentences, tokens, tags, start = [], [], [], 0
     for lineno, line in enumerate(text.lstrip("\ufeff").splitlines(), 1):
         if not line.strip():
             if tokens:
                 sentences.append((tokens, tags, start))
             tokens, tags = [], []
+            new_sentence()
             continue
         parsed = word(lineno, line)
         if parsed is None:
@@ -126,11 +156,17 @@ def _sentences(text: str, word) -> list[tuple[list[str], list[str], int]]:
 
 
 def _read_text(path: Path) -> str:
+    from xlt.data.readers import refuse_nul
+
     if not path.exists():
         raise XltError(f"data file not found: {path}")
+    if path.is_dir():
+        raise XltError(f"{path} is a directory; give the data file inside it")
     if path.stat().st_size == 0:
         raise XltError(f"data file is empty: {path}")
-    return read_utf8(path, keep_bom=True)
+    text = read_utf8(path, keep_bom=True)
+    refuse_nul(text, path)
+    return text
 
 
 def _finish(path: Path, sentences: list, rep: TagReadReport, entity_tags: bool | None = None) -> tuple[list[TokenExample], TagReadReport]:

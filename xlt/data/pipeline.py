@@ -34,18 +34,29 @@ TOKEN_FORMATS = {".conllu": "conllu", ".conll": "conll", ".txt": "conll", ".iob"
 
 
 def load_language(src, pre_cfg, data_dir: str | None = None, split_ratios: dict[str, float] | None = None,
-                  split_seed: int = 0) -> tuple[LanguageData, list[str]]:
+                  split_seed: int = 0, entity_tags: bool | None = None, known_labels: list[str] | None = None,
+                  kind: str | None = None) -> tuple[LanguageData, list[str]]:
     """Read, map, clean, split, limit and check one DataSource; returns the language and the lines of its
-    data report (what each step read, changed or dropped). `split_ratios` defaults to the config's default."""
+    data report (what each step read, changed or dropped). `split_ratios` defaults to the config's default;
+    `entity_tags` makes every CoNLL tag an IOB entity tag; `known_labels` (the source's) are the only labels
+    a target's texts may have, checked before anything is split; `kind` ("text" or "tokens") is the data the
+    task reads, checked right after reading."""
     from xlt.config import DEFAULT_SPLIT_RATIOS
 
     split_ratios = split_ratios or DEFAULT_SPLIT_RATIOS
     name = src.display_name()
-    code, raw, report, ratios, names = _read(src, data_dir)
+    code, raw, report, ratios, names = _read(src, data_dir, entity_tags)
     notes: list[str] = []
     where = f"{name}/{code}"
+    found = "tokens" if any(isinstance(r, TokenExample) for rs, _ in raw.values() for r in rs[:1]) else "text"
+    if kind is not None and found != kind:
+        raise XltError(f"{where} is {'token-tagged (CoNLL)' if found == 'tokens' else 'text-classification'} data "
+                       f"but the config's task reads {'tagged words' if kind == 'tokens' else 'labelled texts'}; "
+                       "set task: to one that reads it (classification for texts; ner or pos for tagged words)")
     rows = {split: map_labels(r, src.label_map if src.label_map is not None else _default_map(src), names, path,
                                report) for split, (r, path) in raw.items()}
+    if known_labels is not None:
+        _check_known(rows, known_labels, where)
     if any(isinstance(r, Example) for rs in rows.values() for r in rs[:1]):
         rows = _clean(rows, pre_cfg, code, report)
     for s, rs in rows.items():
@@ -72,7 +83,17 @@ def load_language(src, pre_cfg, data_dir: str | None = None, split_ratios: dict[
     return data, report
 
 
-def _read(src, data_dir):
+def _check_known(rows: dict[str, list], known: list[str], where: str) -> None:
+    """A target text label the source does not have cannot be predicted by a transferred model (often a typo)."""
+    counts = Counter(r.label for rs in rows.values() for r in rs if isinstance(r, Example) and r.label not in known)
+    if counts:
+        found = ", ".join(f"{lab!r} ({n} rows)" for lab, n in sorted(counts.items()))
+        raise XltError(f"{where}: label(s) {found} are not among the source's labels {known}; fix them, or map "
+                       f"them with label_map in this data source, e.g. label_map: {{{next(iter(sorted(counts)))}: "
+                       f"{known[0]}}} (null drops the rows)")
+
+
+def _read(src, data_dir, entity_tags: bool | None = None):
     """(language code, {split: (rows, where)}, report lines, the dataset's own split ratios, label names)."""
     code, report, ratios, names = src.language, [], None, {}
     text, label, pair = src.text, src.label, src.text_pair
@@ -82,7 +103,7 @@ def _read(src, data_dir):
         paths = registry.locate(spec, code, registry.data_dir(data_dir))
         fmt = src.format or spec.format
         if fmt in ("conll", "conllu"):
-            return code, _read_tokens(paths, fmt, src.tag_column, report), report, ratios, names
+            return code, _read_tokens(paths, fmt, src.tag_column, report, entity_tags), report, ratios, names
         text, label, pair = text or spec.text, label or spec.label, pair or spec.text_pair
         names, ratios = spec.label_names, spec.split_ratios
         records = {split: (read_records(p, src.format), p) for split, p in paths.items()}
@@ -94,13 +115,14 @@ def _read(src, data_dir):
         if bad:
             raise XltError(f"files: unknown split names {sorted(bad)}; use train, validation and test")
         if src.format in ("conll", "conllu") or any(Path(p).suffix == ".conllu" for p in paths.values()):
-            return code, _read_tokens(paths, src.format, src.tag_column, report), report, ratios, names
+            return code, _read_tokens(paths, src.format, src.tag_column, report, entity_tags), report, ratios, names
         records = {split: (read_records(p, src.format), p) for split, p in paths.items()}
     rows = {split: (records_to_examples(recs, where, text, label, pair), where) for split, (recs, where) in records.items()}
     return code, rows, report, ratios, names
 
 
-def _read_tokens(paths: dict[str, Path], fmt: str | None, tag_column, report: list[str]) -> dict:
+def _read_tokens(paths: dict[str, Path], fmt: str | None, tag_column, report: list[str],
+                 entity_tags: bool | None = None) -> dict:
     out = {}
     for split, path in paths.items():
         path = Path(path)
@@ -108,7 +130,7 @@ def _read_tokens(paths: dict[str, Path], fmt: str | None, tag_column, report: li
         if kind == "conllu":
             rows, read = read_conllu(path, str(tag_column or "upos"))
         elif kind == "conll":
-            rows, read = read_conll(path, int(tag_column) if tag_column is not None else -1)
+            rows, read = read_conll(path, int(tag_column) if tag_column is not None else -1, entity_tags)
         else:
             raise XltError(f"cannot tell the format of {path}; set format: conll or conllu")
         report += read.lines()
@@ -216,8 +238,9 @@ def _check_overlap(rows: dict[str, list], notes: list[str]) -> None:
 
 
 def _unlabelled_file(path: Path) -> list[str]:
-    if not path.exists():
-        raise XltError(f"unlabelled text file not found: {path}")
+    if not path.is_file():
+        raise XltError(f"unlabelled text file {'is a directory' if path.is_dir() else 'not found'}: {path}; give a "
+                       "text file with one text per line")
     texts = [t for t in read_utf8(path).splitlines() if t.strip()]
     if not texts:
         raise XltError(f"unlabelled text file {path} has no text; give one text per line, or remove unlabelled: "

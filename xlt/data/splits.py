@@ -4,14 +4,14 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from sklearn.model_selection import train_test_split
-
 from xlt.data.examples import Example
 from xlt.errors import XltError
 
 
 def stratified_split(rows: list[Example], ratios: dict[str, float], seed: int) -> dict[str, list[Example]]:
     """Split rows into named parts with the given ratios (e.g. 70/15/15), stratified by label."""
+    from sklearn.model_selection import train_test_split
+
     total = sum(ratios.values())
     names = list(ratios)
     counts: dict[str, int] = defaultdict(int)

@@ -6,12 +6,13 @@ literal) and an `AdaptationMethod` subclass that names it and registers itself w
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, ClassVar
 
 from xlt.settings import Strict, setting
+
+if TYPE_CHECKING:  # torch is imported where a model is trained, not where a config is read
+    import torch
+    from torch import nn
 
 
 class MethodConfig(Strict):

@@ -14,16 +14,16 @@ rows beside 2,000 source rows barely count (few-shot 100 on NusaX, validation / 
 """
 from __future__ import annotations
 
-import numpy as np
-import torch
-from sklearn.linear_model import LogisticRegression
+from typing import TYPE_CHECKING
 
 from typing import Literal
 
 from xlt.errors import XltError
-from xlt.evaluate.metrics import macro_f1
 from xlt.methods import METHODS
 from xlt.methods.base import AdaptationMethod, MethodConfig, head_parameters
+
+if TYPE_CHECKING:
+    import torch
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 
@@ -63,6 +63,10 @@ def fit_logistic_head(head: torch.nn.Linear, x: torch.Tensor, labels: list[int],
     """Fit `head` as logistic regression on fixed features (`weights`: per-example sample weights),
     C chosen on validation macro-F1 (C = 1 without validation data); returns the choice and each C's
     validation score."""
+    import numpy as np
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
     if len(set(labels)) < 2:  # nothing to separate: always the one class seen
         with torch.no_grad():
             head.weight.zero_()
@@ -93,6 +97,10 @@ def logistic_regression_by_validation(x, y, xv, yv, grid, sample_weight=None, **
     """Logistic regression fitted at each C of `grid`, the one with the best validation macro-F1 kept
     (the first on ties): (model, C, its validation macro-F1, each C's score). Shared with the
     embedding and TF-IDF baselines."""
+    from sklearn.linear_model import LogisticRegression
+
+    from xlt.evaluate.metrics import macro_f1
+
     history, best = [], None
     for c in grid:
         clf = LogisticRegression(C=c, max_iter=3000, **kwargs).fit(x, y, sample_weight=sample_weight)

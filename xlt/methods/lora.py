@@ -3,15 +3,17 @@
 
 Rank, alpha, layers and learning rate default per task (`Task.lora`): r 8 on query/value at lr 1e-3
 for classification, r 16 on every linear layer at lr 5e-4 for word tagging (BENCHMARKS.md)."""
-from typing import Literal
+from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Literal
 
 from xlt.errors import XltError
 from xlt.methods import METHODS
 from xlt.methods.base import AdaptationMethod, MethodConfig
 from xlt.settings import setting
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class LoraConfig(MethodConfig):
@@ -44,6 +46,7 @@ class Lora(AdaptationMethod):
 
     def check(self, spec) -> None:
         """The layer names, read from the architecture built on the meta device (no weights loaded)."""
+        import torch
         from transformers import AutoConfig, AutoModel
 
         with torch.device("meta"):
@@ -69,6 +72,8 @@ class Lora(AdaptationMethod):
 def _check_target_modules(model: nn.Module, targets: list[str]) -> None:
     """peft matches a target by the end of a layer's name; say which names this model has when one
     matches nothing (hub encoders name their layers differently: DistilBERT q_lin, DeBERTa query_proj)."""
+    from torch import nn
+
     linear = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and "classifier" not in n]
     missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in linear)]
     if missing:

@@ -10,7 +10,6 @@ from xlt.data.code_switch import code_switch
 from xlt.data.examples import LanguageData
 from xlt.identity import run_hash
 from xlt.store import RunKey, Store
-from xlt.train import seed_everything
 
 
 @dataclass
@@ -69,6 +68,8 @@ class Context:
 
     def fresh_model(self, seed: int, method_name: str):
         """A new model for this seed: the head and adapter initialisation depend on the seed."""
+        from xlt.train import seed_everything
+
         seed_everything(seed)
         method = self.methods[method_name]
         model = self.task.load_model(self.spec, self.labels)

@@ -9,48 +9,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from xlt.baselines import BASELINES
 from xlt.config import PREPROCESS_ABLATION_DIR, Experiment
+from xlt.data.checks import data_warnings
 from xlt.data.code_switch import load_dictionaries
 from xlt.data.examples import LanguageData, unlabelled_texts
 from xlt.data.pipeline import load_language
 from xlt.data.silver_dates import silver_tags_for
 from xlt.errors import XltError
+from xlt.files import check_output_dir
 from xlt.methods import get_method
-from xlt.models import resolve
 from xlt.protocol.context import Context
 from xlt.protocol.resume import finished_runs
 from xlt.protocol.stages import SourceStages
 from xlt.protocol.strategies import STRATEGIES, ordered
 from xlt.store import RunKey
 from xlt.tasks import get_task
-from xlt.train import set_threads
 
 
 def load_data(exp: Experiment, data_dir: str | None, task) -> tuple[LanguageData, list[LanguageData], list[str]]:
     """Source and targets through the data pipeline, and the lines of the data report."""
     lines = [f"split policy: splits a dataset lacks are made {_ratios(exp.split_ratios)}, stratified by label "
              f"(sentences: at random), seed {exp.split_seed}; a source's own split_ratios come first", ""]
-    loaded = []
+    loaded: list[LanguageData] = []
     for src in [exp.source, *exp.targets]:
-        ld, rep = load_language(src, exp.preprocess, data_dir or exp.data_dir, exp.split_ratios, exp.split_seed)
-        if ld.kind != task.data_kind:
-            fits = ", ".join(t.name for t in _tasks_reading(ld.kind))
-            raise XltError(f"{ld.key()} is {'token-tagged (CoNLL)' if ld.kind == 'tokens' else 'text-classification'} "
-                           f"data but the config says task: {exp.task}; set task: {fits}")
+        known = loaded[0].labels if loaded and task.data_kind == "text" else None  # the source's labels
+        ld, rep = load_language(src, exp.preprocess, data_dir or exp.data_dir, exp.split_ratios, exp.split_seed,
+                                entity_tags=task.entity_types or None, known_labels=known, kind=task.data_kind)
         loaded.append(ld)
         lines += [f"## {ld.key()}", *rep, *[f"note: {n}" for n in ld.notes], *silver_tags_for(exp, src, ld),
                   "splits: " + ", ".join(f"{k} {len(v)}" for k, v in ld.splits.items()), ""]
     source, targets = loaded[0], loaded[1:]
     if not source.splits["train"]:
         raise XltError(f"the source {source.key()} has no training data; give its files: {{train: ...}}")
+    lines += [f"warning: {w}" for w in data_warnings(source, targets)]
     return source, targets, lines
-
-
-def _tasks_reading(kind: str) -> list:
-    from xlt.tasks import TASKS
-
-    return [t for t in TASKS if t.data_kind == kind]
 
 
 def _ratios(r: dict[str, float]) -> str:
@@ -62,6 +54,8 @@ def plan(ctx: Context, method: str) -> list[RunKey]:
     p = ctx.exp.protocol
     chosen = [STRATEGIES.get(name) for name in p.strategies]
     reference = next(s for s in STRATEGIES if s.scores_source)
+    from xlt.baselines import BASELINES
+
     baseline = method in BASELINES
     keys: list[RunKey] = []
     for seed in p.seeds:
@@ -82,8 +76,8 @@ def plan(ctx: Context, method: str) -> list[RunKey]:
                     continue
                 for n in sorted(p.shots):
                     if n > n_train:
-                        if p.skip_shots_above_train:
-                            continue
+                        if p.skip_shots_above_train or "shots" not in p.model_fields_set:
+                            continue  # the default sizes adapt to the data; check_experiment notes it
                         raise XltError(f"few-shot N={n} is larger than the {n_train} training examples of "
                                        f"{t.key()}; lower protocol.shots or set skip_shots_above_train: true")
                     keys.append(RunKey(method, s.name, n, seed, t.dataset, t.language))
@@ -100,6 +94,7 @@ class Plan:
     finished: set[str]
     report: list[str]  # the lines of data_report.txt
     renamed: dict[str, str]  # run ids of an older store -> this version's (applied when the run starts)
+    notes: list[str]  # what the plan left out, and why
 
     @property
     def todo(self) -> list[RunKey]:
@@ -120,6 +115,7 @@ class Plan:
             done = sum(self.run_ids[k] in self.finished for k in ks)
             setting = strategy + (f" N={n}" if n else "")
             lines.append(f"  {method:<13} {setting:<28} {len(ks):>4} run{'s' * (len(ks) != 1)}, {done} finished")
+        lines += [f"  {n}" for n in self.notes]
         if self.renamed:
             lines.append(f"  {len(self.renamed)} finished run(s) in a store written by an earlier xlt are matched "
                          "and will be renamed to this version's run identities")
@@ -133,36 +129,60 @@ def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: s
 
     Bad input (a missing file, a label map that misses a label, a LoRA layer the model lacks, N above a
     training set, a store holding other settings) ends here in one XltError."""
-    set_threads(exp.training.threads)
     task = get_task(exp.task)
     out = Path(output_dir or exp.output.dir)
-    spec = resolve(exp.model)
-    limit = spec.max_tokens()
-    if limit is not None and exp.training.max_length > limit:
-        raise XltError(f"training.max_length {exp.training.max_length} is longer than {exp.model} can read "
-                       f"({limit} tokens, its position embeddings); set training.max_length to {limit} or less")
+    check_output_dir(out)  # before any work: an output folder that cannot be written fails now
     switch_words, switch_lines = None, []
     if exp.augment.code_switch is not None:  # a missing word list fails before anything is written
         switch_words, switch_lines = load_dictionaries(exp.augment.code_switch.dictionaries, data_dir or exp.data_dir)
-    methods = {m.name: get_method(m, task) for m in exp.method_list()}
-    for m in methods.values():
-        m.check(spec)
-    source, targets, report = load_data(exp, data_dir, task)
+    source, targets, report = load_data(exp, data_dir, task)  # the data before the model: its errors come first
     if switch_lines:
         report += ["## code-switching dictionaries (augment.code_switch)", *switch_lines, ""]
     labels = sorted(set(source.labels).union(*[t.labels for t in targets]))
     if exp.positive_label is not None and exp.positive_label not in labels:
         raise XltError(f"positive_label {exp.positive_label!r} is not one of the labels {labels}; use one of them")
+    if any(STRATEGIES.get(s).reads_unlabelled for s in exp.protocol.strategies):
+        for t in targets:
+            unlabelled_texts(t, "self-training")  # fail now, not an hour in, when a language has no text
+
+    from xlt.models import resolve
+    from xlt.train import set_threads
+
+    set_threads(exp.training.threads)
+    spec = resolve(exp.model)
+    limit = spec.max_tokens()
+    if limit is not None and exp.training.max_length > limit:
+        raise XltError(f"training.max_length {exp.training.max_length} is longer than {exp.model} can read "
+                       f"({limit} tokens, its position embeddings); set training.max_length to {limit} or less")
+    methods = {m.name: get_method(m, task) for m in exp.method_list()}
+    for m in methods.values():
+        m.check(spec)
     ctx = Context(exp, out, spec, spec.tokenizer(), task, labels, source, targets, methods, switch_words)
     ctx.stages = SourceStages(ctx)
     for m in methods.values():
         m.setup(ctx)
-    if any(STRATEGIES.get(s).reads_unlabelled for s in exp.protocol.strategies):
-        for t in targets:
-            unlabelled_texts(t, "self-training")  # fail now, not an hour in, when a language has no text
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
     keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted(
         (k for m in exp.method_list() for k in plan(ctx, m.name)), key=lambda k: k.seed)
     run_ids = {k: k.run_id(ctx.run_hash(k)) for k in keys}
     finished, renamed = finished_runs(ctx, keys, run_ids)
-    return Plan(ctx, keys, run_ids, finished, report, renamed)
+    skipped = _skipped_shots(exp, targets)
+    warnings = [line for line in report if line.startswith("warning: ")]
+    return Plan(ctx, keys, run_ids, finished, report + skipped, renamed, skipped + warnings)
+
+
+def _skipped_shots(exp: Experiment, targets: list[LanguageData]) -> list[str]:
+    """Few-shot sizes above a target's training set, which the plan leaves out (default sizes, or
+    skip_shots_above_train)."""
+    p = exp.protocol
+    if not any(STRATEGIES.get(s).uses_shots for s in p.strategies):
+        return []
+    lines = []
+    for t in targets:
+        above = [n for n in sorted(p.shots) if n > len(t.splits["train"])]
+        if above and t.splits["train"]:
+            why = "the default sizes adapt to the data" if "shots" not in p.model_fields_set else \
+                "skip_shots_above_train"
+            lines.append(f"note: few-shot N={', '.join(map(str, above))} skipped for {t.key()}, which has "
+                         f"{len(t.splits['train'])} training examples ({why})")
+    return lines

@@ -3,19 +3,24 @@ and recorded in the store in one transaction; finished runs are skipped, so an i
 resumes where it stopped."""
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import sqlite3
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import yaml
 
 from xlt.baselines import BASELINES, run_baseline
 from xlt.config import PREPROCESS_ABLATION_DIR, Experiment
 from xlt.evaluate.shortcuts import shortcut_report
-from xlt.files import atomic_write_text
+from xlt.errors import XltError
+from xlt.files import atomic_write_text, disk_full
 from xlt.progress import Progress
 from xlt.protocol.plan import check_experiment
-from xlt.protocol.resume import rename_legacy
+from xlt.protocol.resume import finished_runs, rename_legacy
 from xlt.protocol.stages import NO_SELECTION
 from xlt.protocol.strategies import STRATEGIES
 from xlt.report.model_card import write_model_card
@@ -71,17 +76,66 @@ def _save_model(ctx, key: RunKey, method, model, metrics: dict, train_rows: int)
 
 def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None, stream=None):
     """Run every planned run not already finished; returns the output directory. `stream` receives the plan
-    and the progress (default: standard output)."""
+    and the progress (default: standard output). One process at a time writes an output folder (a lock
+    file); a full disk ends in one error, the finished runs kept."""
     p = check_experiment(exp, data_dir, output_dir)
-    ctx, out = p.ctx, p.ctx.out
-    source, targets, labels, task = ctx.source, ctx.targets, ctx.labels, ctx.task
-    methods = [m.name for m in exp.method_list()]
+    p.ctx.out.mkdir(parents=True, exist_ok=True)
+    with output_lock(p.ctx.out):
+        p.finished = finished_runs(p.ctx, p.keys, p.run_ids)[0]  # another process may have finished some since
+        try:
+            _run(p, stream)
+        except (OSError, sqlite3.OperationalError) as exc:
+            if not disk_full(exc):
+                raise
+            raise XltError(f"no space left on the device while writing to {p.ctx.out}; free some space and run the "
+                           "same command again: the finished runs are kept, the run in progress starts over") from None
+    if exp.ablate_preprocessing:  # the second arm, in its own directory (own store, resumable the same way)
+        print(f"preprocessing ablation: the same runs without text rewriting, in {p.ctx.out / PREPROCESS_ABLATION_DIR}",
+              file=stream)
+        run_experiment(exp.without_text_cleaning(), data_dir, str(p.ctx.out / PREPROCESS_ABLATION_DIR), stream)
+    return p.ctx.out
+
+
+@contextmanager
+def output_lock(out: Path):
+    """Hold `out/.xlt.lock` while writing; a second `xlt run` on the same folder is refused, never interleaved."""
+    path = out / ".xlt.lock"
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise XltError(f"{out} is being written by another xlt run ({holder}); wait for it to finish, or give "
+                           "output.dir (or --output) another directory") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run(p, stream) -> None:
+    """Write the data report, the resolved config and the store's description, then every run not finished."""
+    exp, ctx, out = p.ctx.exp, p.ctx, p.ctx.out
     # written once the config has passed every check, so a rejected config leaves no folder, or the old store and
     # config as they were
-    out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "data_report.txt", "\n".join(p.report))
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False, allow_unicode=True))
     ctx.store = store = Store(out / "results.sqlite")
+    try:
+        _describe_and_run(p, store, stream)
+    finally:
+        store.close()
+
+
+def _describe_and_run(p, store, stream) -> None:
+    exp, ctx = p.ctx.exp, p.ctx
+    source, targets, labels, task = ctx.source, ctx.targets, ctx.labels, ctx.task
+    methods = [m.name for m in exp.method_list()]
     rename_legacy(ctx, p.renamed)
     unseen = {t.key(): task.unseen_labels(source.labels, t) for t in targets}
     store.set_meta("experiment", {"name": exp.name, "labels": labels, "task": exp.task,
@@ -89,7 +143,8 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
                                   "unseen_in_source": {k: v for k, v in unseen.items() if v},
                                   "notes": {d.key(): d.notes for d in [source, *targets]},
                                   "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model,
-                                  "positive_label": exp.positive_label or task.default_positive(labels)})
+                                  "positive_label": exp.positive_label or task.default_positive(labels),
+                                  "warnings": [n.removeprefix("warning: ") for n in p.notes if n.startswith("warning: ")]})
     if task.data_kind == "text":
         store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits,
                                                               exp.shortcut_keywords.get(d.language)).to_dict()
@@ -104,8 +159,3 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
         metrics = run_baseline(ctx, key) if key.method in BASELINES else execute(ctx, key)
         progress.finished(key.label(), metrics)
     progress.close()
-    store.close()
-    if exp.ablate_preprocessing:  # the second arm, in its own directory (own store, resumable the same way)
-        progress.write(f"preprocessing ablation: the same runs without text rewriting, in {out / PREPROCESS_ABLATION_DIR}")
-        run_experiment(exp.without_text_cleaning(), data_dir, str(out / PREPROCESS_ABLATION_DIR), stream)
-    return out

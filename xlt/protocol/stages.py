@@ -6,12 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from safetensors.torch import load_file
-
 from xlt.data.examples import LanguageData
 from xlt.files import atomic_save_tensors, atomic_write_text
 from xlt.identity import run_hash
-from xlt.train import probe_head, train
 
 NO_SELECTION = "none (fixed budget, last epoch)"
 
@@ -33,6 +30,8 @@ def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, 
     training.epochs_continue epochs (`lr` and `epochs` override both); a stage from the pretrained model
     trains at the method's learning rate, after fitting the head on the untouched encoder when
     training.head_init is probe (LP-FT)."""
+    from xlt.train import probe_head, train
+
     tr = ctx.exp.training
     lr = lr or (method.lr_continue(tr) if continues else method.lr(tr))
     tcfg = tr.model_copy(update={"epochs": epochs or tr.epochs_continue or tr.epochs}) if continues else tr
@@ -79,6 +78,8 @@ class SourceStages:
     def model(self, method_name: str, seed: int, select_on: LanguageData):
         """(method, a model holding the source stage's weights, what was recorded of the stage): loaded if
         saved, else trained and saved."""
+        from safetensors.torch import load_file
+
         ctx = self.ctx
         method, model = ctx.fresh_model(seed, method_name)
         method.use_language(model, ctx.source.language)

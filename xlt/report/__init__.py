@@ -81,6 +81,8 @@ def _overview(doc: Doc, meta: dict, runs: list[dict]) -> None:
         for r in collapsed:
             doc.para(f"- {r['method']} {r['dataset']}/{r['language']} {r['strategy']}"
                      f"{' N=' + str(r['n']) if r['n'] else ''} seed {r['seed']}: {r['metrics']['collapse_reason']}", warn=True)
+    for warning in meta.get("warnings") or []:
+        doc.para(f"Warning: {warning}", warn=True)
     for key, unseen in (meta.get("unseen_in_source") or {}).items():
         doc.para(f"Note: {key} has labels the source never saw ({', '.join(unseen)}); zero-shot cannot predict them, "
                  "and scores over all gold tags count them as missed (the seen-type column excludes them).", warn=True)

@@ -1,6 +1,7 @@
 """Prediction over HTTP (FastAPI). Binds to localhost unless told otherwise, bounds the request
-body, the number of texts and their length, and returns the model's notice with every answer
-(for mental-health models: a research screening signal, not a diagnosis)."""
+body, the number of texts and their length, answers an empty text with a per-item error (never a
+made-up label), and returns the model's notice with every answer (for mental-health models: a
+research screening signal, not a diagnosis)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,6 +28,8 @@ def create_app(model_dir: str | Path, max_texts: int = 64, max_chars: int = 10_0
     @app.post("/predict")
     async def predict(request: Request) -> dict:
         declared = request.headers.get("content-length")
+        if declared is not None and not declared.isdigit():
+            raise HTTPException(400, "content-length is not a number of bytes")
         if declared is not None and int(declared) > max_body_bytes:
             raise HTTPException(413, f"request body over {max_body_bytes} bytes; send fewer or shorter texts")
         body = b""
@@ -45,7 +48,7 @@ def create_app(model_dir: str | Path, max_texts: int = 64, max_chars: int = 10_0
         too_long = [i for i, t in enumerate(req.texts) if len(t) > max_chars]
         if too_long:
             raise HTTPException(413, f"texts {too_long[:5]} are longer than {max_chars} characters")
-        out = {"predictions": predictor.predict_records(req.texts)}
+        out = {"predictions": predictor.predict_records(req.texts)}  # an empty text gets {"error": ...}
         if predictor.notice:
             out["notice"] = predictor.notice
         return out

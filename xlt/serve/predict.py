@@ -77,22 +77,36 @@ class Predictor:
         return self.task.predict_texts(self.model, self.tokenizer, texts, self.labels, self.prefix, batch_size,
                                        max_length, self.bf16)
 
+    def _predict_texts(self, texts: list[str], batch_size: int, max_length: int):
+        """Predictions and probabilities with None for empty or whitespace-only texts: no label is made up for
+        a text with nothing in it."""
+        texts = list(texts)
+        real = [i for i, t in enumerate(texts) if t.strip()]
+        pred, probs = ([], None) if not real else self._predict([texts[i] for i in real], batch_size, max_length)
+        out_pred: list = [None] * len(texts)
+        out_probs: list | None = [None] * len(texts) if probs is not None or not real else None
+        for j, i in enumerate(real):
+            out_pred[i] = pred[j]
+            if probs is not None:
+                out_probs[i] = probs[j]
+        return out_pred, out_probs
+
     def predict(self, texts: list[str], batch_size: int = 64, max_length: int = 512) -> list:
-        """One label per text (token models: one tag per whitespace-separated word)."""
-        return self._predict(list(texts), batch_size, max_length)[0] if texts else []
+        """One label per text (token models: one tag per whitespace-separated word); None for an empty text."""
+        return self._predict_texts(texts, batch_size, max_length)[0]
 
     def predict_proba(self, texts: list[str], batch_size: int = 64, max_length: int = 512) -> np.ndarray:
-        """Class probabilities, one row per text, columns in the order of `labels`."""
+        """Class probabilities, one row per text, columns in the order of `labels`; NaN for an empty text."""
         if self.task.data_kind != "text":
             raise XltError(f"predict_proba is for text classification; this is a {self.task.name} model: use predict")
-        if not texts:
-            return np.zeros((0, len(self.labels)))
-        return np.asarray(self._predict(list(texts), batch_size, max_length)[1])
+        _, probs = self._predict_texts(texts, batch_size, max_length)
+        empty = np.full(len(self.labels), np.nan)
+        return np.asarray([empty if p is None else p for p in probs], dtype=float).reshape(len(texts), len(self.labels))
 
     def predict_records(self, texts: list[str], batch_size: int = 64, max_length: int = 512) -> list[dict]:
-        """Each text's prediction as a dict (classification: label and probabilities; tagging: tokens and tags)."""
-        if not texts:
-            return []
-        pred, probs = self._predict(list(texts), batch_size, max_length)
-        return [self.task.record(t, p, probs[i] if probs is not None else None, self.labels)
+        """Each text's prediction as a dict (classification: label and probabilities; tagging: tokens and tags);
+        an empty or whitespace-only text gets {"error": ...} instead."""
+        pred, probs = self._predict_texts(texts, batch_size, max_length)
+        return [{"error": "empty text: there is nothing to predict"} if p is None else
+                self.task.record(t, p, probs[i] if probs is not None else None, self.labels)
                 for i, (t, p) in enumerate(zip(texts, pred))]

@@ -47,10 +47,6 @@ class Task:
         """The labels (or tags) a list of examples uses."""
         raise NotImplementedError
 
-    def split_stratum(self, row) -> str:
-        """What a made split keeps in proportion (a text's label; for NER, whether a sentence has an entity)."""
-        return "all"
-
     def unseen_labels(self, source_labels: list[str], target) -> list[str]:
         """Target labels the source never saw, as the report words them."""
         return sorted(set(target.labels) - set(source_labels))

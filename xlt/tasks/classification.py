@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from xlt.evaluate.metrics import classification_metrics
 from xlt.tasks import TASKS
 from xlt.tasks.base import LoraDefaults, Task
 
 
-def confident_per_class(probs: np.ndarray, fraction: float) -> list[int]:
+def confident_per_class(probs, fraction: float) -> list[int]:
     """Indices of the most confident predictions, the same number from each predicted class at most
     (fraction * n / classes), so a model leaning to one class does not teach itself more of it."""
+    import numpy as np
+
     pred, conf = probs.argmax(1), probs.max(1)
     per_class = max(1, math.floor(fraction * len(probs) / probs.shape[1]))
     keep: list[int] = []
@@ -53,9 +52,6 @@ class ClassificationTask(Task):
     def labels_of(self, rows) -> set[str]:
         return {r.label for r in rows}
 
-    def split_stratum(self, row) -> str:
-        return row.label
-
     def default_positive(self, labels: list[str]) -> str | None:
         return labels[-1] if len(labels) == 2 else None
 
@@ -74,6 +70,8 @@ class ClassificationTask(Task):
         return validation_macro_f1(model, tokenizer, enc, tcfg)
 
     def metrics(self, rows, pred, labels, collapse_recall, source_labels, enc=None) -> dict:
+        from xlt.evaluate.metrics import classification_metrics
+
         gold = [r.label for r in rows]
         present = sorted(set(gold) | set(pred), key=labels.index)
         m = classification_metrics(gold, pred, present, collapse_recall)
@@ -89,6 +87,8 @@ class ClassificationTask(Task):
         return [Example(text=t, label="") for t in texts]
 
     def pseudo_label(self, model, tokenizer, rows, enc, labels, fraction, prior, tcfg, frozen):
+        import numpy as np
+
         from xlt.data.examples import Example
         from xlt.train import use_bf16
 

@@ -11,9 +11,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-import numpy as np
-import torch
-
 from xlt.data.examples import TokenExample
 from xlt.tasks import TASKS
 from xlt.tasks.base import LoraDefaults, Task
@@ -53,11 +50,19 @@ def predict_words(model, tokenizer, enc: WordEncoded, labels: list[str], fallbac
     return predict_words_with_confidence(model, tokenizer, enc, labels, fallback, batch_size, bf16)[0]
 
 
-@torch.inference_mode()
 def predict_words_with_confidence(model, tokenizer, enc: WordEncoded, labels: list[str], fallback: str,
                                   batch_size: int = 64, bf16: bool = False) -> tuple[list[list[str]], list[list[float]]]:
     """Word-level tags and each tag's probability (softmax at the word's first subword; 0 for a word
     given the fallback tag), in input order; batches sorted by length."""
+    import torch
+
+    with torch.inference_mode():
+        return _predict_words(model, tokenizer, enc, labels, fallback, batch_size, bf16)
+
+
+def _predict_words(model, tokenizer, enc, labels, fallback, batch_size, bf16):
+    import torch
+
     from xlt.train import collate, length_grouped_batches
 
     model.eval()
@@ -99,6 +104,7 @@ def restrict_types(seqs: list[list[str]], keep: set[str]) -> list[list[str]]:
 
 def tag_accuracy(gold: list[list[str]], pred: list[list[str]]) -> dict:
     """Word accuracy, per-tag precision/recall/F1 and macro-F1 over tags (scikit-learn)."""
+    import numpy as np
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
     g = [t for s in gold for t in s]
@@ -240,9 +246,6 @@ class NerTask(TaggingTask):
     primary = "f1"
     entity_types = True
 
-    def split_stratum(self, row) -> str:
-        return "entities" if any(t != "O" for t in row.tags) else "none"
-
     def unseen_labels(self, source_labels: list[str], target) -> list[str]:
         """Target entity types the source never saw, with their test counts."""
         seen = {t[2:] for t in source_labels if t != "O"}
@@ -258,6 +261,8 @@ class NerTask(TaggingTask):
         return entity_metrics(gold, pred)["f1"]
 
     def tag_metrics(self, gold, pred, collapse_recall, source_labels) -> dict:
+        import numpy as np
+
         m = entity_metrics(gold, pred)
         seen = {t[2:] for t in source_labels if t != "O"}
         unseen = sorted({t[2:] for s in gold for t in s if t != "O"} - seen)

@@ -1,0 +1,155 @@
+"""MAD-X's language adapters: trained (once per language) by masked-language modelling on unlabelled text,
+saved under stages/, loaded by the `madx` method (xlt/methods/madx.py) when a run uses a language."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+from tqdm.auto import tqdm
+
+from xlt.errors import XltError
+from xlt.fast_dropout import fast_dropout, use_fast_dropout
+from xlt.files import atomic_save_tensors, atomic_write_text
+from xlt.methods.madx import lang
+
+
+class LanguageAdapters:
+    """Trains (once) and loads MAD-X language adapters by masked-language modelling."""
+
+    def __init__(self, spec, tokenizer, stage_dir: Path, cfg, training, texts_for, source_language: str):
+        self.spec, self.tokenizer, self.dir, self.cfg, self.training = spec, tokenizer, stage_dir, cfg, training
+        self.texts_for = texts_for  # language -> unlabelled texts
+        self.source_language = source_language
+        self.info: dict[str, dict] = {}
+        self._head: tuple | None = None  # (head state or None, how it was obtained), found once
+
+    def _key(self, *parts) -> str:
+        return hashlib.sha256(json.dumps([str(self.spec.path), *parts], default=str).encode()).hexdigest()[:12]
+
+    def __call__(self, language: str) -> dict[str, torch.Tensor]:
+        texts = self.texts_for(language)
+        c = self.cfg
+        parts = [language, len(texts), texts[:50], c.lang_reduction, c.lang_steps, c.lang_lr]
+        if use_fast_dropout(self.training.fast_dropout):  # other masks, another adapter; torch's keeps the old keys
+            parts.append("fast_dropout")
+        path = self.dir / f"lang-{language}-{self._key(*parts)}.safetensors"
+        if not path.exists():
+            if self._head is None:
+                self._head = self._mlm_head()
+            head, head_info = self._head
+            state, info = train_language_adapter(self.spec, self.tokenizer, texts, language, c, self.training, head)
+            info["mlm_head"] = head_info
+            atomic_write_text(path.with_suffix(".json"), json.dumps(info))
+            atomic_save_tensors(path, state)
+        self.info[language] = json.loads(path.with_suffix(".json").read_text())
+        return load_file(str(path))
+
+    def _mlm_head(self) -> tuple[dict[str, torch.Tensor] | None, str]:
+        """The model's own MLM head, or one trained here once (encoder frozen) on the source text."""
+        from transformers import AutoModelForMaskedLM
+
+        _, loading = AutoModelForMaskedLM.from_pretrained(self.spec.path, output_loading_info=True)
+        if not any(k.startswith("cls.") for k in loading["missing_keys"]):
+            return None, "pretrained"
+        c = self.cfg
+        source = self.source_language
+        path = self.dir / f"mlm-head-{self._key(source, c.head_steps)}.safetensors"
+        if not path.exists():
+            atomic_save_tensors(path, train_mlm_head(self.spec, self.tokenizer, self.texts_for(source), c, self.training))
+        return load_file(str(path)), f"none in the model: initialised and trained {c.head_steps} steps on {source} text, encoder frozen"
+
+
+def _mlm_batches(tokenizer, texts: list[str], batch_size: int, max_length: int, steps: int, seed: int):
+    from transformers import DataCollatorForLanguageModeling
+
+    enc = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    enc = [x for x in enc if len(x) > 3]
+    if not enc:
+        raise XltError("no unlabelled text to train a language adapter on")
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=seed)
+    rng = random.Random(seed)
+    for _ in range(steps):
+        yield collator([{"input_ids": enc[rng.randrange(len(enc))]} for _ in range(batch_size)])
+
+
+def _masked_loss(mlm, batch) -> torch.Tensor:
+    """MLM loss computed at masked positions only (the 250k-way output at every position is the
+    most expensive part of MLM otherwise)."""
+    labels = batch["labels"]
+    hidden = mlm.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    sel = labels != -100
+    logits = mlm.cls(hidden[sel])
+    return nn.functional.cross_entropy(logits.float(), labels[sel])
+
+
+def _load_mlm(spec, head_state):
+    from transformers import AutoModelForMaskedLM
+
+    mlm = AutoModelForMaskedLM.from_pretrained(spec.path)
+    if head_state is not None:
+        mlm.load_state_dict(head_state, strict=False)
+    return mlm
+
+
+def train_mlm_head(spec, tokenizer, texts: list[str], c, training) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    mlm = _load_mlm(spec, None)
+    for p in mlm.parameters():
+        p.requires_grad_(False)
+    head = [p for k, p in mlm.cls.named_parameters() if "decoder.weight" not in k]  # decoder is tied to embeddings
+    for p in head:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(head, lr=1e-3)
+    mlm.train()
+    for batch in tqdm(_mlm_batches(tokenizer, texts, 32, training.max_length, c.head_steps, 0), total=c.head_steps,
+                      desc="MLM head", leave=False, disable=None):
+        loss = _masked_loss(mlm, batch)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return {f"cls.{k}": v.detach().clone() for k, v in mlm.cls.named_parameters() if "decoder.weight" not in k}
+
+
+def train_language_adapter(spec, tokenizer, texts: list[str], language: str, c, training,
+                           head_state) -> tuple[dict[str, torch.Tensor], dict]:
+    """A MAD-X language adapter (bottleneck + invertible), everything else frozen."""
+    import adapters
+    from adapters import SeqBnInvConfig
+
+    torch.manual_seed(0)
+    mlm = _load_mlm(spec, head_state)
+    adapters.init(mlm)
+    name = lang(language)
+    mlm.add_adapter(name, config=SeqBnInvConfig(reduction_factor=c.lang_reduction))
+    mlm.train_adapter(name)
+    params = [p for p in mlm.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=c.lang_lr)
+    from transformers import get_linear_schedule_with_warmup
+
+    sched = get_linear_schedule_with_warmup(opt, int(0.1 * c.lang_steps), c.lang_steps)
+    start, losses = time.perf_counter(), []
+    with fast_dropout(mlm, use_fast_dropout(training.fast_dropout)):
+        for batch in tqdm(_mlm_batches(tokenizer, texts, training.batch_size, training.max_length, c.lang_steps, 0),
+                          total=c.lang_steps, desc=f"language adapter {language}", leave=False, disable=None):
+            loss = _masked_loss(mlm, batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+    k = max(1, len(losses) // 10)
+    info = {"language": language, "texts": len(texts), "steps": c.lang_steps, "seconds": time.perf_counter() - start,
+            "mlm_loss_first": sum(losses[:k]) / k, "mlm_loss_last": sum(losses[-k:]) / k,
+            "trainable": sum(p.numel() for p in params)}
+    state = {k: v.detach().clone() for k, v in mlm.base_model.named_parameters() if f".{name}." in k or k.endswith(f".{name}")}
+    if not state or math.isnan(info["mlm_loss_last"]):
+        raise XltError(f"training the language adapter for {language} failed (loss {info['mlm_loss_last']})")
+    return state, info
