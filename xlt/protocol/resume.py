@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
-from pathlib import Path
 
 from xlt.errors import XltError
 from xlt.identity import SCHEMA_VERSION, legacy_v1_hash
