@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 
 from xlt.config import parse_config
 from xlt.data.code_switch import code_switch, load_dictionaries

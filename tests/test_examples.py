@@ -8,6 +8,7 @@ import pytest
 
 from conftest import ROOT, SHARED_DATA, needs_shared_data
 from xlt import check_experiment, load_config
+from xlt.protocol.study import check_study, source_groups
 from xlt.errors import XltError
 
 CONFIGS = sorted((ROOT / "examples").rglob("*.yaml")) + [ROOT / "xlt" / "presets" / "demo.yaml"]
@@ -22,6 +23,12 @@ def test_shipped_config_passes_every_check(path: Path, tmp_path):
     if path.name in OWN_DATA:
         with pytest.raises(XltError, match=OWN_DATA[path.name]):
             check_experiment(exp, str(SHARED_DATA), str(out))
+        return
+    if exp.sources is not None:  # several source sets: every group passes its checks
+        groups = source_groups(exp)
+        plans = check_study(groups, str(SHARED_DATA), out)
+        assert sorted(t.language for p in plans for t in p.ctx.targets) == \
+            sorted(t.language for g in groups for t in g.exp.targets) and not any(p.finished for p in plans)
         return
     plan = check_experiment(exp, str(SHARED_DATA), str(out))
     per_seed = len(exp.targets) * len(exp.protocol.strategies)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from xlt.config import Experiment, load_config, parse_config
 from xlt.errors import XltError
+from xlt.protocol.study import STUDY_FILE, read_study
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Results:
 
     runs: pd.DataFrame  # one row per finished run: method, strategy, n, seed, dataset, language, score, metrics
     output_dir: Path
-    store: Path  # results.sqlite
+    store: Path  # results.sqlite (a study: its study.json, which lists each source set's folder)
     report: Path | None  # report.html (None when not built)
     report_markdown: Path | None
 
@@ -34,6 +35,15 @@ class Results:
         from xlt.store import Store
 
         out = Path(output_dir)
+        study = read_study(out)
+        if study is not None:  # several source sets: every group's runs, with a "sources" column
+            from xlt.report.study import study_runs
+
+            rows = study_runs(out, study)
+            table = pd.DataFrame([{"sources": r["sources"], **_flat(r)} for r in rows],
+                                 columns=["sources", *_COLUMNS] if not rows else None)
+            html, md = out / "report.html", out / "report.md"
+            return cls(table, out, out / STUDY_FILE, html if html.exists() else None, md if md.exists() else None)
         db = out / "results.sqlite"
         if not db.exists():
             raise XltError(f"{out} has no results.sqlite; give the output directory of an `xlt run`")

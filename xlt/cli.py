@@ -30,9 +30,12 @@ def run(config: Path, data_dir: Optional[str] = typer.Option(None, help="local m
 
     exp = load_config(config)
     if dry_run:
-        from xlt.protocol.plan import check_experiment
+        from xlt.protocol.study import check_study, source_groups
 
-        typer.echo(check_experiment(exp, data_dir, output).summary())
+        groups = source_groups(exp)
+        plans = check_study(groups, data_dir, Path(output or exp.output.dir))
+        for g, p in zip(groups, plans):
+            typer.echo((f"[source set {g.name}] " if len(groups) > 1 else "") + p.summary())
         return
     from xlt.protocol.run import run_experiment
     from xlt.report import build_report
@@ -205,6 +208,58 @@ def recover(run_dir: Path):
     kept, damaged = recover_store(db)
     typer.echo(f"kept {kept} finished run(s) in {db}; the damaged store is {damaged}. Run the same config again "
                "to redo the rest.")
+
+
+@app.command("rank-sources")
+def rank_sources(target: str = typer.Argument(..., help="the target, dataset/language (e.g. nusax-senti/jav)"),
+                 candidates: str = typer.Option("all", help="comma-separated dataset/language keys, or all (every "
+                                                "other language of the target's dataset)"),
+                 train_from: list[Path] = typer.Option([], "--train-from", help="output folder(s) of transfer "
+                                                       "runs (a transfer matrix): trains the learned ranker"),
+                 evaluate: bool = typer.Option(False, "--evaluate", help="with --train-from: score both rankers "
+                                               "leave-one-target-out (NDCG@3, regret) and print the result"),
+                 model: str = typer.Option("embedded:multilingual-e5-small", help="model whose tokenizer measures "
+                                           "subword overlap"),
+                 data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
+    """Rank candidate source languages for TARGET, with the features behind each rank."""
+    from xlt.ranking import PAIR_FEATURES, heuristic_scores, train_ranker
+    from xlt.ranking.results import FeatureTable, evaluate as evaluate_rankers, measured_transfer
+
+    table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True))
+    measured = measured_transfer(train_from) if train_from else {}
+    if evaluate:
+        if not measured:
+            raise XltError("--evaluate scores the rankers on measured transfer: give --train-from RUN_DIR")
+        res = evaluate_rankers(measured, table)
+        typer.echo(f"leave-one-target-out over {len(res['targets'])} targets:")
+        typer.echo(f"{'ranker':<10} {'NDCG@3':>7} {'regret':>7} {'top-1 within 2 points':>22}")
+        for name, v in res["summary"].items():
+            typer.echo(f"{name:<10} {v['ndcg3']:>7.3f} {100 * v['regret']:>7.2f} {100 * v['within_2_points']:>21.0f}%")
+        return
+    from xlt.data.registry import get_spec
+
+    dataset = target.split("/", 1)[0]
+    keys = [c.strip() for c in candidates.split(",")] if candidates != "all" else \
+        [f"{dataset}/{code}" for code in get_spec(dataset).languages]
+    target_lang = table.language(target).language
+    keys = [k for k in keys if table.language(k).language != target_lang or k.split("/")[0] != dataset]
+    feats = [table.pair(k, target) for k in keys]
+    if measured:
+        ranker = train_ranker(_training_groups({t: row for t, row in measured.items() if t != target}, table))
+        scores, kind = ranker.scores(feats), "learned ranker"
+    else:
+        scores, kind = heuristic_scores(feats), "zero-data heuristic"
+    typer.echo(f"sources for {target} ({kind}; URIEL distances: lower is closer)")
+    short = {"subword_overlap": "subword", "source_size": "log size", "label_overlap": "labels"}
+    header = ["rank", "source", "score", *[short.get(f, f) for f in PAIR_FEATURES]]
+    typer.echo("  ".join(f"{h:>9}" for h in header))
+    for rank, i in enumerate(sorted(range(len(keys)), key=lambda i: -scores[i]), 1):
+        vals = ["" if feats[i][f] is None else f"{feats[i][f]:.3f}" for f in PAIR_FEATURES]
+        typer.echo("  ".join(f"{v:>9}" for v in [str(rank), keys[i].split("/")[-1], f"{scores[i]:.3f}", *vals]))
+
+
+def _training_groups(measured: dict, table) -> list:
+    return [([table.pair(s, t) for s in row], list(row.values())) for t, row in measured.items() if len(row) >= 2]
 
 
 @app.command()

@@ -80,6 +80,85 @@ class DataSource(Strict):
         return Path(self.path or next(iter((self.files or {}).values()))).parent.name
 
 
+class Sources(Strict):
+    """Several source languages (or datasets): trained together into one model (`combine: joint`, with a
+    sampling scheme), or each on its own (`combine: each`: the single-source transfer matrix).
+
+    Languages of one named benchmark are `dataset` + `languages`; any other source (your own files, a
+    second dataset) goes in `data`. A plain list under `sources:` is `data`."""
+
+    dataset: str | None = None
+    """A named benchmark whose languages are sources (`xlt data list`)."""
+    languages: list[str] | Literal["all", "all-but-target"] | None = None
+    """The benchmark's languages to train on: a list of codes, all, or all-but-target (every language of
+    the benchmark except the target itself: leave-one-out, one source set per target)."""
+    data: list[DataSource] = []
+    """Further sources, each a data source as under `source:`."""
+    train_limit: int | None = setting(None, gt=0, omit_when=None)
+    """Each language of `dataset` uses a seeded, stratified sample of this many training examples."""
+    combine: Literal["joint", "each", "merge"] = "joint"
+    """joint: one model from all sources; each: one model per source language, every source -> target pair
+    run (the transfer matrix; a target is never its own source); merge: each source's own model, merged
+    into one for each target (see docs/multi-source.md)."""
+    sampling: Literal["proportional", "temperature", "uniform"] = "proportional"
+    """How the joint training set draws from the sources: proportional (every row once), temperature
+    (source i drawn with probability proportional to n_i^(1/tau): small sources up-sampled, as in XLM-R),
+    uniform (an equal share each). The set has as many rows as the sources together."""
+    tau: float | None = None
+    """The temperature of `sampling: temperature` (default 5; 1 is proportional, larger tends to uniform)."""
+    merge: Literal["linear", "ties", "dare_linear", "dare_ties"] = setting("ties", omit_when="ties")
+    """combine: merge: how the per-source task vectors are combined (peft's merge functions)."""
+    density: float = setting(0.5, gt=0, le=1, omit_when=0.5)
+    """combine: merge with ties or dare: the share of each task vector's entries kept."""
+    merge_weights: Literal["uniform", "heuristic"] = setting("uniform", omit_when="uniform")
+    """combine: merge: each source's weight, equal or from the zero-data source ranker (softmax of its scores)."""
+    eval_limit: int | None = Field(200, gt=0)
+    """Validation and test rows kept per source (a seeded sample) for the joint model's selection and its
+    source-language reference; null keeps every row."""
+    name: str | None = setting(None, identity="none")
+    """The source set's name in tables (default: its languages joined with +)."""
+
+    @field_validator("tau")
+    @classmethod
+    def _tau(cls, tau: float | None) -> float | None:
+        if tau is not None and tau <= 0:
+            raise ValueError(f"tau must be above 0 (got {tau}): 1 samples in proportion to size, larger values "
+                             "move toward uniform, e.g. tau: 5")
+        return tau
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_list(cls, value):
+        return {"data": value} if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _some(self):
+        if (self.dataset is None) != (self.languages is None):
+            raise ValueError("give dataset: and languages: together (e.g. dataset: masakhaner2, languages: "
+                             "all-but-target), or list your sources under data:")
+        if self.languages is None and not self.data:
+            raise ValueError("no sources: give dataset: with languages:, or a list of data sources")
+        if self.tau is not None and self.sampling != "temperature":
+            raise ValueError(f"tau is the temperature of sampling: temperature; this config samples "
+                             f"{self.sampling}: remove tau or set sampling: temperature")
+        return self
+
+
+def _expand_languages(value):
+    """`targets: {dataset: X, languages: [...] | all}` -> one data source per language."""
+    if not isinstance(value, dict) or "languages" not in value:
+        return value
+    rest = {k: v for k, v in value.items() if k != "languages"}
+    langs = value["languages"]
+    if langs == "all":
+        from xlt.data.registry import get_spec
+
+        langs = list(get_spec(rest.get("dataset", "")).languages) if rest.get("dataset") else langs
+    if not isinstance(langs, list):
+        raise ValueError("targets: languages: is a list of language codes, or all (with dataset:)")
+    return [{**rest, "language": code} for code in langs]
+
+
 REWRITING_STEPS = ("lowercase", "remove_urls", "remove_emails", "remove_handles", "remove_html",
                    "remove_platform_artifacts", "remove_non_alnum", "remove_stopwords")
 
@@ -326,10 +405,13 @@ class Experiment(Strict):
     """How parameters adapt (see docs/methods.md); each run is identified by its own method's settings."""
     methods: list[MethodSection] = setting([], identity="none")
     """Several methods compared on the same data (instead of method:)."""
-    source: DataSource
+    source: DataSource | None = setting(None, omit_when=None)
     """The source language's data: what the model learns the task from."""
+    sources: Sources | None = setting(None, omit_when=None)
+    """Several sources instead of one (see docs/multi-source.md): trained jointly, or each on its own."""
     targets: list[DataSource] = setting(identity="none")
-    """The target languages' data; each run is identified by its own target."""
+    """The target languages' data; each run is identified by its own target. `{dataset: X, languages: [...]}`
+    (or `languages: all`) lists the languages of a named benchmark."""
     preprocess: Preprocess = Field(default_factory=Preprocess)
     """Text cleaning (text classification only), with a report of what each step changed."""
     protocol: Protocol = Field(default_factory=Protocol)
@@ -360,6 +442,11 @@ class Experiment(Strict):
     ablate_preprocessing: bool = setting(False, identity="none")
     """Also run everything without text rewriting; the report compares the two."""
 
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _target_languages(cls, value):
+        return _expand_languages(value)
+
     @field_validator("task")
     @classmethod
     def _known_task(cls, name: str) -> str:
@@ -383,6 +470,12 @@ class Experiment(Strict):
         from xlt.tasks import get_task
 
         task = get_task(self.task)
+        if (self.source is None) == (self.sources is None):
+            raise ValueError("give source: (one data source) or sources: (several), exactly one of them")
+        if self.sources is not None and (self.augment.code_switch or self.augment.silver_tags):
+            raise ValueError("augment: adds to a single source's data; with sources: remove augment:")
+        if self.sources is not None and self.ablate_preprocessing:
+            raise ValueError("ablate_preprocessing runs with a single source; with sources: remove it")
         if self.methods and "method" in self.model_fields_set:
             raise ValueError("give method: (one) or methods: (a list to compare), not both")
         names = [m.name for m in self.method_list()]
@@ -405,6 +498,10 @@ class Experiment(Strict):
             raise ValueError("ablate_preprocessing compares text cleaning on and off: it needs a classification task "
                              f"and at least one of preprocess.{', '.join(REWRITING_STEPS)} switched on")
         return self
+
+    def source_list(self) -> list[DataSource]:
+        """The data sources written in the config (`sources:` by dataset and languages not yet resolved)."""
+        return [self.source] if self.sources is None else list(self.sources.data)
 
     def method_list(self) -> list[MethodConfig]:
         return self.methods or [self.method]

@@ -39,6 +39,8 @@ class LanguageData:
     notes: list[str] = field(default_factory=list)  # what loading found: dropped rows, overlaps, splits made
     unlabelled: list[str] | None = None  # the source's `unlabelled:` file, one text per line
     made_splits: list[str] = field(default_factory=list)  # splits the data lacked and the split policy made
+    parts: list["LanguageData"] = field(default_factory=list)  # a joint source: the languages it was drawn from
+    shares: dict[str, dict] = field(default_factory=dict)  # a joint source: rows drawn from each part
 
     @property
     def labels(self) -> list[str]:

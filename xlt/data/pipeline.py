@@ -17,7 +17,9 @@ text and token data alike.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 from xlt.data import registry
@@ -45,7 +47,7 @@ def load_language(src, pre_cfg, data_dir: str | None = None, split_ratios: dict[
 
     split_ratios = split_ratios or DEFAULT_SPLIT_RATIOS
     name = src.display_name()
-    code, raw, report, ratios, names = _read(src, data_dir, entity_tags)
+    code, raw, report, ratios, names = _read_once(src, data_dir, entity_tags)
     notes: list[str] = []
     where = f"{name}/{code}"
     found = "tokens" if any(isinstance(r, TokenExample) for rs, _ in raw.values() for r in rs[:1]) else "text"
@@ -91,6 +93,32 @@ def _check_known(rows: dict[str, list], known: list[str], where: str) -> None:
         raise XltError(f"{where}: label(s) {found} are not among the source's labels {known}; fix them, or map "
                        f"them with label_map in this data source, e.g. label_map: {{{next(iter(sorted(counts)))}: "
                        f"{known[0]}}} (null drops the rows)")
+
+
+_READS: dict | None = None  # inside remembering_reads: what each source's files gave
+
+
+@contextmanager
+def remembering_reads():
+    """Within this block a data source's files are read once (a study's groups read the same languages)."""
+    global _READS
+    _READS = {}
+    try:
+        yield
+    finally:
+        _READS = None
+
+
+def _read_once(src, data_dir, entity_tags: bool | None = None):
+    """`_read`, remembered inside `remembering_reads`; each caller gets its own lists to change."""
+    if _READS is None:
+        return _read(src, data_dir, entity_tags)
+    key = json.dumps([src.model_dump(mode="json", exclude={"train_limit", "label_map", "name", "split_ratios"}),
+                      str(data_dir), entity_tags], sort_keys=True)
+    if key not in _READS:
+        _READS[key] = _read(src, data_dir, entity_tags)
+    code, raw, report, ratios, names = _READS[key]
+    return code, {s: (list(rows), where) for s, (rows, where) in raw.items()}, list(report), ratios, names
 
 
 def _read(src, data_dir, entity_tags: bool | None = None):

@@ -64,12 +64,16 @@ class MadX(AdaptationMethod):
         from xlt.data.examples import unlabelled_texts
         from xlt.methods._language_adapters import LanguageAdapters
 
+        if ctx.source.parts:
+            raise XltError(f"method madx trains its task adapter above one source language's adapter; the joint "
+                           f"source {ctx.source.key()} mixes {len(ctx.source.parts)} languages: use full, lora or "
+                           "frozen with a joint source, or sources: {combine: each} (one model per source)")
         languages: dict = {}
         for d in [ctx.source, *ctx.targets]:
             languages.setdefault(d.language, d)
         for d in languages.values():
             unlabelled_texts(d, "MAD-X language adapters")
-        self.adapters = LanguageAdapters(ctx.spec, ctx.tokenizer, ctx.out / "stages", self.cfg, ctx.exp.training,
+        self.adapters = LanguageAdapters(ctx.spec, ctx.tokenizer, ctx.stages.dir, self.cfg, ctx.exp.training,
                                          lambda lang: unlabelled_texts(languages[lang]), ctx.source.language)
 
     def record(self, languages: list[str]) -> dict:

@@ -6,6 +6,7 @@
 - strategies/ one file per strategy (target-only, zero-, few-, full-shot, joint, self-training, ...)
 - resume.py   what an output folder already holds (and older stores' run identities)
 - run.py      each run trained, scored on its test split and stored in one transaction
+- study.py    several source sets (sources:): leave-one-out and the transfer matrix, one group each
 
 The protocol decides what to train; methods decide how; the evaluator never knows how a model was trained.
 """

@@ -59,7 +59,7 @@ class Context:
         augment.code_switch, their code-switched copies (seeded); and what to record of the copies."""
         cfg = self.exp.augment.code_switch
         if cfg is None:
-            return self.source.splits["train"], {}
+            return self.source.splits["train"], ({"sources": self.source.shares} if self.source.shares else {})
         if seed not in self._switched:
             rows, stats = code_switch(self.source.splits["train"], self.switch_words, cfg.ratio, cfg.copies, seed)
             self._switched[seed] = (rows, {"code_switch": stats.as_dict()})

@@ -6,6 +6,7 @@ store already holds. It writes nothing, so `xlt run --dry-run` is this function 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from xlt.config import PREPROCESS_ABLATION_DIR, Experiment
 from xlt.data.checks import data_warnings
 from xlt.data.code_switch import load_dictionaries
 from xlt.data.examples import LanguageData, unlabelled_texts
-from xlt.data.pipeline import load_language
+from xlt.data.multi_source import combine_sources
+from xlt.data.pipeline import load_language, remembering_reads
 from xlt.data.silver_dates import silver_tags_for
 from xlt.errors import XltError
 from xlt.files import check_output_dir
@@ -27,22 +29,65 @@ from xlt.tasks import get_task
 
 
 def load_data(exp: Experiment, data_dir: str | None, task) -> tuple[LanguageData, list[LanguageData], list[str]]:
-    """Source and targets through the data pipeline, and the lines of the data report."""
+    """Source (a joint source: its parts, combined) and targets through the data pipeline, and the lines of
+    the data report."""
     lines = [f"split policy: splits a dataset lacks are made {_ratios(exp.split_ratios)}, stratified by label "
              f"(sentences: at random), seed {exp.split_seed}; a source's own split_ratios come first", ""]
+    sources = [exp.source] if exp.sources is None else exp.sources.data
     loaded: list[LanguageData] = []
-    for src in [exp.source, *exp.targets]:
-        known = loaded[0].labels if loaded and task.data_kind == "text" else None  # the source's labels
-        ld, rep = load_language(src, exp.preprocess, data_dir or exp.data_dir, exp.split_ratios, exp.split_seed,
-                                entity_tags=task.entity_types or None, known_labels=known, kind=task.data_kind)
-        loaded.append(ld)
-        lines += [f"## {ld.key()}", *rep, *[f"note: {n}" for n in ld.notes], *silver_tags_for(exp, src, ld),
+    for i, src in enumerate([*sources, *exp.targets]):
+        is_target = i >= len(sources)
+        known = loaded[0].labels if is_target and task.data_kind == "text" else None  # the source's labels
+        ld, rep = _load(src, exp, data_dir, task, known)
+        lines += [f"## {ld.key()}{'' if is_target or exp.sources is None else ' (a source)'}", *rep,
+                  *[f"note: {n}" for n in ld.notes], *silver_tags_for(exp, src, ld),
                   "splits: " + ", ".join(f"{k} {len(v)}" for k, v in ld.splits.items()), ""]
+        loaded.append(ld)
+        if not is_target and i == len(sources) - 1 and exp.sources is not None:  # the parts drawn into one source
+            s = exp.sources
+            loaded = [combine_sources(loaded, s.name or "+".join(p.language for p in loaded), s.sampling, s.tau,
+                                      s.eval_limit, exp.split_seed)]
+            lines += [f"## {loaded[0].key()} (the joint source)", *loaded[0].notes,
+                      "splits: " + ", ".join(f"{k} {len(v)}" for k, v in loaded[0].splits.items()), ""]
     source, targets = loaded[0], loaded[1:]
     if not source.splits["train"]:
         raise XltError(f"the source {source.key()} has no training data; give its files: {{train: ...}}")
     lines += [f"warning: {w}" for w in data_warnings(source, targets)]
     return source, targets, lines
+
+
+_SHARED: dict | None = None  # while a study checks its groups: each file read and the model loaded once
+
+
+@contextmanager
+def reading_once():
+    """Within this block each data file is read once (xlt/data/pipeline.py) and the model resolved once:
+    the groups of a study read the same languages with the same model."""
+    global _SHARED
+    _SHARED = {}
+    try:
+        with remembering_reads():
+            yield
+    finally:
+        _SHARED = None
+
+
+def _load(src, exp: Experiment, data_dir, task, known) -> tuple[LanguageData, list[str]]:
+    return load_language(src, exp.preprocess, data_dir or exp.data_dir, exp.split_ratios, exp.split_seed,
+                         entity_tags=task.entity_types or None, known_labels=known, kind=task.data_kind)
+
+
+def _model(name: str):
+    """The resolved model and its tokenizer (once per study)."""
+    from xlt.models import resolve
+
+    if _SHARED is not None and name in _SHARED:
+        return _SHARED[name]
+    spec = resolve(name)
+    out = (spec, spec.tokenizer())
+    if _SHARED is not None:
+        _SHARED[name] = out
+    return out
 
 
 def _ratios(r: dict[str, float]) -> str:
@@ -124,7 +169,8 @@ class Plan:
         return "\n".join(lines)
 
 
-def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None) -> Plan:
+def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None,
+                     stages_dir: Path | None = None) -> Plan:
     """Every check a run makes before its first write, and the runs it would make; writes nothing.
 
     Bad input (a missing file, a label map that misses a label, a LoRA layer the model lacks, N above a
@@ -145,11 +191,10 @@ def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: s
         for t in targets:
             unlabelled_texts(t, "self-training")  # fail now, not an hour in, when a language has no text
 
-    from xlt.models import resolve
     from xlt.train import set_threads
 
     set_threads(exp.training.threads)
-    spec = resolve(exp.model)
+    spec, tokenizer = _model(exp.model)
     limit = spec.max_tokens()
     if limit is not None and exp.training.max_length > limit:
         raise XltError(f"training.max_length {exp.training.max_length} is longer than {exp.model} can read "
@@ -157,8 +202,8 @@ def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: s
     methods = {m.name: get_method(m, task) for m in exp.method_list()}
     for m in methods.values():
         m.check(spec)
-    ctx = Context(exp, out, spec, spec.tokenizer(), task, labels, source, targets, methods, switch_words)
-    ctx.stages = SourceStages(ctx)
+    ctx = Context(exp, out, spec, tokenizer, task, labels, source, targets, methods, switch_words)
+    ctx.stages = SourceStages(ctx, stages_dir)
     for m in methods.values():
         m.setup(ctx)
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has

@@ -60,6 +60,8 @@ def _same_data_as_schema_1(ctx) -> bool:
     """Schema 1 ignored train_limit on texts and split token files 80/10/10 at random: a store written then
     with either holds runs on other data than this version reads."""
     schema_1_ratios = {"train": 0.7, "validation": 0.15, "test": 0.15}
+    if ctx.exp.source is None:  # several sources came after schema 1
+        return False
     for cfg, data in zip([ctx.exp.source, *ctx.exp.targets], [ctx.source, *ctx.targets]):
         if data.kind == "text" and cfg.train_limit:
             return False

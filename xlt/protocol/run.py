@@ -23,6 +23,7 @@ from xlt.protocol.plan import check_experiment
 from xlt.protocol.resume import finished_runs, rename_legacy
 from xlt.protocol.stages import NO_SELECTION
 from xlt.protocol.strategies import STRATEGIES
+from xlt.protocol.study import check_study, source_groups, write_study
 from xlt.report.model_card import write_model_card
 from xlt.store import RunKey, Store, versions
 from xlt.train import use_bf16
@@ -77,23 +78,53 @@ def _save_model(ctx, key: RunKey, method, model, metrics: dict, train_rows: int)
 def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None, stream=None):
     """Run every planned run not already finished; returns the output directory. `stream` receives the plan
     and the progress (default: standard output). One process at a time writes an output folder (a lock
-    file); a full disk ends in one error, the finished runs kept."""
+    file); a full disk ends in one error, the finished runs kept. Several source sets (`sources:` with
+    leave-one-out or `combine: each`) run as a study: every group checked first, then each in its own
+    sub-folder (xlt/protocol/study.py)."""
+    groups = source_groups(exp)
+    if len(groups) > 1 or groups[0].folder is not None:
+        return _run_study(exp, groups, data_dir, output_dir, stream)
+    exp = groups[0].exp  # sources: resolved
     p = check_experiment(exp, data_dir, output_dir)
     p.ctx.out.mkdir(parents=True, exist_ok=True)
     with output_lock(p.ctx.out):
-        p.finished = finished_runs(p.ctx, p.keys, p.run_ids)[0]  # another process may have finished some since
-        try:
-            _run(p, stream)
-        except (OSError, sqlite3.OperationalError) as exc:
-            if not disk_full(exc):
-                raise
-            raise XltError(f"no space left on the device while writing to {p.ctx.out}; free some space and run the "
-                           "same command again: the finished runs are kept, the run in progress starts over") from None
+        _run_checked(p, stream)
     if exp.ablate_preprocessing:  # the second arm, in its own directory (own store, resumable the same way)
         print(f"preprocessing ablation: the same runs without text rewriting, in {p.ctx.out / PREPROCESS_ABLATION_DIR}",
               file=stream)
         run_experiment(exp.without_text_cleaning(), data_dir, str(p.ctx.out / PREPROCESS_ABLATION_DIR), stream)
     return p.ctx.out
+
+
+def _run_checked(p, stream) -> None:
+    p.finished = finished_runs(p.ctx, p.keys, p.run_ids)[0]  # another process may have finished some since
+    try:
+        _run(p, stream)
+    except (OSError, sqlite3.OperationalError) as exc:
+        if not disk_full(exc):
+            raise
+        raise XltError(f"no space left on the device while writing to {p.ctx.out}; free some space and run the "
+                       "same command again: the finished runs are kept, the run in progress starts over") from None
+
+
+def _run_study(exp: Experiment, groups: list, data_dir, output_dir, stream) -> Path:
+    """Every group checked before anything is written, then run one after another (each resumable)."""
+    out = Path(output_dir or exp.output.dir)
+    plans = check_study(groups, data_dir, out)
+    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False,
+                                                                       allow_unicode=True))
+        write_study(out, exp, groups)
+        todo = sum(len(p.todo) for p in plans)
+        print(f"{exp.name}: {len(groups)} source sets, {sum(len(p.keys) for p in plans)} runs ({todo} to run) "
+              f"in {out}", file=stream)
+        for i, (g, p) in enumerate(zip(groups, plans), 1):
+            print(f"[source set {i}/{len(groups)}] {g.name} -> "
+                  + ", ".join(t.key() for t in p.ctx.targets), file=stream)
+            p.ctx.out.mkdir(parents=True, exist_ok=True)
+            _run_checked(p, stream)
+    return out
 
 
 @contextmanager
@@ -140,6 +171,7 @@ def _describe_and_run(p, store, stream) -> None:
     unseen = {t.key(): task.unseen_labels(source.labels, t) for t in targets}
     store.set_meta("experiment", {"name": exp.name, "labels": labels, "task": exp.task,
                                   "source": source.key(), "targets": [t.key() for t in targets],
+                                  "source_shares": source.shares,
                                   "unseen_in_source": {k: v for k, v in unseen.items() if v},
                                   "notes": {d.key(): d.notes for d in [source, *targets]},
                                   "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model,

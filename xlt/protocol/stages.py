@@ -64,9 +64,9 @@ def continue_on_target(ctx, key, method, model, target: LanguageData, rows: list
 class SourceStages:
     """Trains the source stage once per (method, seed, selection data) and keeps it on disk."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx, folder: Path | None = None):
         self.ctx = ctx
-        self.dir = ctx.out / "stages"
+        self.dir = folder or ctx.out / "stages"  # a study's groups share one folder
 
     def path(self, method: str, seed: int, select_on: LanguageData) -> Path:
         # a stage selected on a target's validation split depends on that target's data too: hashed as its run
@@ -81,6 +81,10 @@ class SourceStages:
         from safetensors.torch import load_file
 
         ctx = self.ctx
+        if ctx.source.parts and ctx.exp.sources.combine == "merge":  # each source's own stage, merged
+            from xlt.protocol.merge import merged_stage
+
+            return merged_stage(self, method_name, seed)
         method, model = ctx.fresh_model(seed, method_name)
         method.use_language(model, ctx.source.language)
         path = self.path(method_name, seed, select_on)

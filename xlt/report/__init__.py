@@ -14,6 +14,8 @@ from xlt.errors import XltError
 from xlt.report import plots, tokens
 from xlt.report.ablation import ablation_table, ablation_test
 from xlt.report.doc import Doc
+from xlt.report.study import build_study_report
+from xlt.protocol.study import read_study
 from xlt.protocol.strategies import STRATEGIES, is_reference
 from xlt.report.tables import BASELINE_NAMES, summary, table5, table6, transfer_gaps
 from xlt.store import Store
@@ -38,6 +40,9 @@ def _load(run_dir: Path) -> tuple[list[dict], dict, dict]:
 def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     """Write report.md and report.html (plus PNGs) into RUN_DIR; returns their paths."""
     run_dir = Path(run_dir)
+    study = read_study(run_dir)
+    if study is not None:  # several source sets, each in its own folder
+        return build_study_report(run_dir, study)
     runs, meta, shortcuts = _load(run_dir)
     if not runs:
         raise XltError(f"{run_dir}: no finished runs yet; run `xlt run CONFIG` first")
@@ -74,6 +79,11 @@ def _overview(doc: Doc, meta: dict, runs: list[dict]) -> None:
              "of each language.")
     if meta.get("notice"):
         doc.para(f"Notice: {meta['notice']}", warn=True)
+    if meta.get("source_shares"):
+        doc.table("The joint source: rows drawn from each source (of those available, share of the set)",
+                  ["Source", "Rows", "Drawn", "Share"],
+                  [[k, str(v["rows"]), str(v["drawn"]), f"{100 * v['share']:.1f}%"]
+                   for k, v in meta["source_shares"].items()])
     collapsed = [r for r in runs if r["metrics"].get("collapsed")]  # all methods: checked before filtering
     if collapsed:
         doc.para(f"Warning: {len(collapsed)} run(s) collapsed onto one class (recall below threshold or nearly all "

@@ -68,7 +68,7 @@ Load without xlt: `{t.card_loading}`{MADX_LOADING if madx else ''} and
 
 
 def write_model_card(out: Path, exp, task, key, metrics: dict, source_key: str, train_rows: int) -> None:
-    datasets = sorted({exp.source.dataset, *(t.dataset for t in exp.targets)} - {None})
+    datasets = sorted({*(s.dataset for s in exp.source_list()), *(t.dataset for t in exp.targets)} - {None})
     notes = [f"- {d}: {registry.DATASETS[d].note}" for d in datasets if d in registry.DATASETS and registry.DATASETS[d].note]
     setting = f"{key.strategy}{' N=' + str(key.n) if key.n else ''}"
     card = ModelCard(f"{exp.name}: {setting}, {key.dataset}/{key.language}, seed {key.seed}", task, exp.model,

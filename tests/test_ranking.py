@@ -1,0 +1,65 @@
+"""Source-language ranking: URIEL distances from lang2vec's bundled files, pair features, the heuristic,
+the learned ranker and its metrics, and a language URIEL does not know (a warning, ranking goes on)."""
+from __future__ import annotations
+
+import pytest
+
+from xlt.data.examples import Example, LanguageData
+from xlt.ranking.features import PAIR_FEATURES, pair_features, uriel_code, uriel_distances
+from xlt.ranking.rankers import heuristic_scores, ndcg_at_k, random_baseline, regret, relevance, train_ranker
+
+
+def test_uriel_distances_know_close_and_far_languages():
+    close, far = uriel_distances("jav", "sun"), uriel_distances("jav", "eng")
+    assert close["genetic"] < far["genetic"] and close["geographic"] < far["geographic"]
+    assert uriel_code("swa") == "swh"  # a macrolanguage code URIEL files under its individual language
+    assert all(v is None for v in uriel_distances("xyz", "eng").values())
+
+
+def _lang(code: str, labels=("neg", "pos"), n: int = 20) -> LanguageData:
+    rows = [Example(f"{code} text {i}", labels[i % len(labels)]) for i in range(n)]
+    return LanguageData("toy", code, {"train": rows, "validation": rows[:4], "test": rows[:4]})
+
+
+def test_pair_features_and_a_language_uriel_does_not_know():
+    feats = pair_features(_lang("xyz", ("neg", "pos", "neu")), _lang("jav"), frozenset("abc"), frozenset("bcd"))
+    assert set(feats) == set(PAIR_FEATURES)
+    assert feats["subword_overlap"] == pytest.approx(2 / 6) and feats["label_overlap"] == pytest.approx(2 / 3)
+    assert feats["genetic"] is None
+    known = pair_features(_lang("sun"), _lang("jav"), frozenset("abc"), frozenset("bcd"))
+    scores = heuristic_scores([feats, known])  # the unknown language is ranked on the other features
+    assert scores[1] > scores[0]
+
+
+def test_feature_table_warns_once_for_an_unknown_language(monkeypatch):
+    from xlt.ranking import results
+
+    monkeypatch.setattr(results, "load_named", lambda key, data_dir: _lang(key.split("/")[1]))
+    warnings = []
+    table = results.FeatureTable("embedded:multilingual-e5-small", None, warn=warnings.append)
+    table.pair("toy/xyz", "toy/jav")
+    table.pair("toy/xyz", "toy/sun")
+    assert len(warnings) == 1 and "'xyz'" in warnings[0] and "other features" in warnings[0]
+
+
+def test_ranking_metrics():
+    measured = [0.50, 0.70, 0.60, 0.40]
+    assert relevance(measured) == [1, 3, 2, 0]
+    assert ndcg_at_k(measured, measured) == pytest.approx(1.0)
+    assert ndcg_at_k([0, 0, 0, 1], measured) < 1  # the worst source first
+    assert regret([1, 0, 0, 0], measured) == pytest.approx(0.20) and regret(measured, measured) == 0
+    n, r = random_baseline(measured, draws=2000)
+    assert 0 < n < 1 and r == pytest.approx((0.2 + 0 + 0.1 + 0.3) / 4, abs=0.02)
+
+
+def test_the_learned_ranker_learns_a_feature_that_predicts_transfer():
+    import random
+
+    rng = random.Random(0)
+    groups = []
+    for _ in range(12):  # per target, transfer tracks subword overlap; the other features are noise
+        feats = [{k: rng.random() for k in PAIR_FEATURES} for _ in range(6)]
+        groups.append((feats, [f["subword_overlap"] for f in feats]))
+    ranker = train_ranker(groups[:10])
+    held_out = [ndcg_at_k(ranker.scores(f), s) for f, s in groups[10:]]
+    assert min(held_out) > 0.8

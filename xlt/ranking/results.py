@@ -1,0 +1,124 @@
+"""Measured transfer for the learned ranker, read from xlt output folders: each zero-shot run's score by
+(source, target), mean over seeds, of the first method in the folder (a transfer-matrix study, or any run
+folder with one source); and the commands' two jobs: rank one target's candidates, evaluate both rankers
+leave-one-target-out."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from xlt.errors import XltError
+
+ENGLISH = "eng"
+
+
+def measured_transfer(run_dirs: list[Path]) -> dict[str, dict[str, float]]:
+    """target key -> {source key: mean zero-shot score} over every folder given."""
+    from xlt.protocol.study import read_study
+    from xlt.report.study import study_runs
+    from xlt.store import Store
+
+    cells: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for d in run_dirs:
+        d = Path(d)
+        study = read_study(d)
+        if study is not None:
+            by_name = {g["name"]: g["sources"] for g in study["groups"]}
+            runs = [(by_name[r["sources"]], r) for r in study_runs(d, study)]
+        elif (d / "results.sqlite").exists():
+            store = Store(d / "results.sqlite")
+            try:
+                source = store.meta("experiment", {}).get("source")
+                runs = [([source], r) for r in store.runs("done")]
+            finally:
+                store.close()
+        else:
+            raise XltError(f"{d} holds no xlt results (results.sqlite or study.json); give an `xlt run` output folder")
+        methods = list(dict.fromkeys(r["method"] for _, r in runs))
+        for sources, r in runs:
+            if r["strategy"] == "zero_shot" and r["method"] == methods[0] and len(sources) == 1:
+                m = r["metrics"]
+                cells[(f"{r['dataset']}/{r['language']}", sources[0])].append(float(m.get("score", m.get("macro_f1"))))
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for (target, source), scores in cells.items():
+        out[target][source] = sum(scores) / len(scores)
+    return dict(out)
+
+
+def load_named(key: str, data_dir: str | None):
+    """A named benchmark's language ("dataset/language") through the data pipeline, default settings."""
+    from xlt.config import DataSource, Preprocess
+    from xlt.data.pipeline import load_language
+
+    if "/" not in key:
+        raise XltError(f"{key!r}: give languages as dataset/language, e.g. nusax-senti/jav (`xlt data list`)")
+    dataset, language = key.split("/", 1)
+    return load_language(DataSource(dataset=dataset, language=language), Preprocess(), data_dir)[0]
+
+
+class FeatureTable:
+    """Pair features, each language loaded and tokenised once."""
+
+    def __init__(self, model: str, data_dir: str | None, warn=print):
+        from xlt.models import resolve
+
+        self.tokenizer = resolve(model).tokenizer()
+        self.data_dir, self.warn = data_dir, warn
+        self._data: dict = {}
+        self._types: dict = {}
+        self._warned: set = set()
+
+    def language(self, key: str):
+        if key not in self._data:
+            from xlt.ranking.features import subword_types, uriel_code
+
+            data = self._data[key] = load_named(key, self.data_dir)
+            texts = [r.text for r in (data.splits["train"] or data.splits["test"])][:2000]
+            self._types[key] = subword_types(self.tokenizer, texts)
+            if uriel_code(data.language) is None and data.language not in self._warned:
+                self._warned.add(data.language)
+                self.warn(f"warning: lang2vec (URIEL) does not know {data.language!r}; its pairs are ranked on the "
+                          "other features (subword overlap, size, labels)")
+        return self._data[key]
+
+    def pair(self, source: str, target: str) -> dict:
+        from xlt.ranking.features import pair_features
+
+        s, t = self.language(source), self.language(target)
+        return pair_features(s, t, self._types[source], self._types[target])
+
+
+def evaluate(measured: dict[str, dict[str, float]], table: FeatureTable, seed: int = 0) -> dict:
+    """Leave-one-target-out: the learned ranker trained on every other target; NDCG@3, regret, and whether
+    the top-1 is within 2 points of the best source, for heuristic, learned, English-always and random."""
+    from xlt.ranking.rankers import heuristic_scores, ndcg_at_k, random_baseline, regret, train_ranker
+
+    targets = sorted(t for t, row in measured.items() if len(row) >= 2)
+    feats = {t: [table.pair(s, t) for s in sorted(measured[t])] for t in targets}
+    scores = {t: [measured[t][s] for s in sorted(measured[t])] for t in targets}
+    rows = []
+    for t in targets:
+        others = [(feats[o], scores[o]) for o in targets if o != t]
+        learned = train_ranker(others, seed).scores(feats[t])
+        heuristic = heuristic_scores(feats[t])
+        english = [1.0 if s.endswith("/" + ENGLISH) else 0.0 for s in sorted(measured[t])]
+        row = {"target": t, "candidates": len(scores[t]), "best": sorted(measured[t])[scores[t].index(max(scores[t]))],
+               "best_score": max(scores[t])}
+        for name, pred in (("heuristic", heuristic), ("learned", learned), ("english", english)):
+            top = sorted(measured[t])[max(range(len(pred)), key=lambda i: pred[i])]
+            row[name] = {"top1": top, "ndcg3": ndcg_at_k(pred, scores[t]), "regret": regret(pred, scores[t])}
+        n, r = random_baseline(scores[t], seed=seed)
+        row["random"] = {"top1": "", "ndcg3": n, "regret": r}
+        rows.append(row)
+    summary = {}
+    for name in ("heuristic", "learned", "english", "random"):
+        vals = [row[name] for row in rows]
+        summary[name] = {"ndcg3": sum(v["ndcg3"] for v in vals) / len(vals),
+                         "regret": sum(v["regret"] for v in vals) / len(vals),
+                         "within_2_points": sum(v["regret"] <= 0.02 for v in vals) / len(vals)}
+    return {"targets": rows, "summary": summary}
+
+
+def dump(result: dict) -> str:
+    return json.dumps(result, indent=1)
