@@ -15,6 +15,15 @@ CONFIGS = sorted((ROOT / "examples").rglob("*.yaml")) + [ROOT / "xlt" / "presets
 OWN_DATA = {"your-russian-data.yaml": "data file not found: data/russian_depression.csv"}  # users point it at their files
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _read_each_file_once():
+    """The configs share data files and the model: each is read once for the module."""
+    from xlt.protocol.plan import reading_once
+
+    with reading_once():
+        yield
+
+
 @needs_shared_data()
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_config_passes_every_check(path: Path, tmp_path):

@@ -155,9 +155,15 @@ def data_inspect(config: Path, data_dir: Optional[str] = typer.Option(None)):
     from xlt.protocol.plan import load_data
     from xlt.tasks import get_task
 
+    from xlt.protocol.plan import reading_once
+    from xlt.protocol.study import source_groups
+
     exp = load_config(config)
-    *_, lines = load_data(exp, data_dir, get_task(exp.task))
-    typer.echo("\n".join(lines))
+    groups = source_groups(exp)
+    with reading_once():
+        for g in groups:
+            *_, lines = load_data(g.exp, data_dir, get_task(exp.task))
+            typer.echo((f"# source set {g.name}\n" if len(groups) > 1 else "") + "\n".join(lines))
 
 
 @data_app.command("list")

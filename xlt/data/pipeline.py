@@ -102,6 +102,9 @@ _READS: dict | None = None  # inside remembering_reads: what each source's files
 def remembering_reads():
     """Within this block a data source's files are read once (a study's groups read the same languages)."""
     global _READS
+    if _READS is not None:  # already inside one
+        yield
+        return
     _READS = {}
     try:
         yield

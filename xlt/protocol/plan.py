@@ -64,6 +64,9 @@ def reading_once():
     """Within this block each data file is read once (xlt/data/pipeline.py) and the model resolved once:
     the groups of a study read the same languages with the same model."""
     global _SHARED
+    if _SHARED is not None:  # already inside one
+        yield
+        return
     _SHARED = {}
     try:
         with remembering_reads():
