@@ -113,9 +113,9 @@ def test_leave_one_out_on_nusax_never_reads_a_test_split_or_the_target():
     assert not {r.text for r in source.splits["train"]} & {r.text for r in targets[0].splits["train"]}
 
 
-def _toy_languages(tmp_path: Path) -> list[dict]:
+def _toy_languages(tmp_path: Path, codes=("aaa", "bbb", "ccc")) -> list[dict]:
     langs = []
-    for code, seed in (("aaa", 1), ("bbb", 2), ("ccc", 3)):
+    for seed, code in enumerate(codes, 1):
         rows = [(f"{t} {code}", lab) for t, lab in synthetic_rows(80, seed)]
         files = {s: str(write_csv(tmp_path / f"{code}_{s}.csv", part))
                  for s, part in (("train", rows[:40]), ("validation", rows[40:60]), ("test", rows[60:]))}
@@ -281,3 +281,23 @@ def test_an_interrupted_matrix_resumes_without_repeating_finished_pairs(tiny_mod
     assert len(calls) == len(clean) and len(set(calls)) == len(calls)  # no finished pair run again
     key = ["sources", "strategy", "n", "language"]
     assert resumed.set_index(key)["score"].sort_index().equals(clean.set_index(key)["score"].sort_index())
+
+
+def test_merging_with_ranker_weights_runs_one_source_set_per_target(tiny_model_dir, tmp_path):
+    import xlt
+
+    langs = _toy_languages(tmp_path, ("aaa", "bbb", "ccc", "ddd"))
+    cfg = {"name": "merge-ranked", "model": str(tiny_model_dir), "method": {"name": "frozen"},
+           "sources": {"data": langs[:2], "combine": "merge", "merge": "dare_linear", "density": 0.8,
+                       "merge_weights": "heuristic"},
+           "targets": langs[2:], "protocol": {"strategies": ["zero_shot"], "seeds": [0]},
+           "training": {"threads": 1}, "baselines": [], "output": {"dir": str(tmp_path / "out")}}
+    results = xlt.run(cfg, progress=False)
+    assert sorted(set(results.runs["sources"])) == ["merged-aaa+bbb-to-ccc", "merged-aaa+bbb-to-ddd"]
+    assert "each source's own model, merged" in results.report_markdown.read_text()
+    from xlt.store import Store
+
+    store = Store(tmp_path / "out" / "merged-aaa+bbb-to-ccc" / "results.sqlite")
+    weights = [v["weight"] for v in store.runs("done")[0]["train_info"]["merged"]["sources"].values()]
+    store.close()
+    assert len(weights) == 2 and abs(sum(weights) - 1) < 1e-3

@@ -116,7 +116,8 @@ class Sources(Strict):
     """Validation and test rows kept per source (a seeded sample) for the joint model's selection and its
     source-language reference; null keeps every row."""
     name: str | None = setting(None, identity="none")
-    """The source set's name in tables (default: its languages joined with +)."""
+    """The source set's name in tables (default: its languages joined with +; leave-one-out sets are named
+    all-but-<target>)."""
 
     @field_validator("tau")
     @classmethod

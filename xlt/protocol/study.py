@@ -109,7 +109,7 @@ def source_groups(exp: Experiment) -> list[Group]:
         if not srcs:
             raise XltError("no source is left for a target; sources: needs at least one language besides it")
         if leave_out:
-            name = cfg.name or "all-but-" + "+".join(_short(t) for t in targets)
+            name = "all-but-" + "+".join(_short(t) for t in targets)  # one per target: never the config's name
         else:
             name = cfg.name or "+".join(_short(s) for s in srcs)
             if len(by_set) > 1:

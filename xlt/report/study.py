@@ -42,9 +42,10 @@ def build_study_report(out: Path, study: dict) -> tuple[Path, Path]:
             build_report(out / g["folder"])
     metric = get_task(study["task"]).metric_name
     doc = Doc(f"xlt report: {study['name']}")
+    out_of = "leave-one-out: each target from every other language of the set, " if study["leave_one_out"] else ""
     kind = {"each": "every source language on its own (the transfer matrix)",
-            "joint": "leave-one-out: each target from every other language of the set" if study["leave_one_out"]
-            else "one joint model from all sources"}[study["combine"]]
+            "joint": out_of + "one joint model from the sources",
+            "merge": out_of + "each source's own model, merged"}[study["combine"]]
     doc.para(f"{len(study['groups'])} source set(s), {kind}; {len(runs)} finished runs. Values are mean ± SD over "
              "seeds; test split of each target. Each source set's own report is in its folder.")
     methods = list(dict.fromkeys(r["method"] for r in runs))
