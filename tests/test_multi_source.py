@@ -123,7 +123,7 @@ def _toy_languages(tmp_path: Path, codes=("aaa", "bbb", "ccc")) -> list[dict]:
     return langs
 
 
-@pytest.mark.parametrize("combine", ["each", "joint"])
+@pytest.mark.parametrize("combine", ["each", "pooled"])
 def test_a_study_runs_reports_and_resumes(tiny_model_dir, tmp_path, combine):
     import io
 
@@ -131,7 +131,7 @@ def test_a_study_runs_reports_and_resumes(tiny_model_dir, tmp_path, combine):
     from xlt.protocol.run import run_experiment
 
     langs = _toy_languages(tmp_path)
-    sources = {"data": langs, "combine": combine, **({"sampling": "temperature", "tau": 2} if combine == "joint"
+    sources = {"data": langs, "combine": combine, **({"sampling": "temperature", "tau": 2} if combine == "pooled"
                                                       else {})}
     targets = langs if combine == "each" else langs[2:]
     cfg = {"name": f"study-{combine}", "model": str(tiny_model_dir), "method": {"name": "frozen"},

@@ -81,7 +81,7 @@ class DataSource(Strict):
 
 
 class Sources(Strict):
-    """Several source languages (or datasets): trained together into one model (`combine: joint`, with a
+    """Several source languages (or datasets): trained together into one model (`combine: pooled`, with a
     sampling scheme), or each on its own (`combine: each`: the single-source transfer matrix).
 
     Languages of one named benchmark are `dataset` + `languages`; any other source (your own files, a
@@ -96,8 +96,8 @@ class Sources(Strict):
     """Further sources, each a data source as under `source:`."""
     train_limit: int | None = setting(None, gt=0, omit_when=None)
     """Each language of `dataset` uses a seeded, stratified sample of this many training examples."""
-    combine: Literal["joint", "each", "merge"] = "joint"
-    """joint: one model from all sources; each: one model per source language, every source -> target pair
+    combine: Literal["pooled", "each", "merge"] = "pooled"
+    """pooled: one model trained on the sources' data pooled; each: one model per source language, every source -> target pair
     run (the transfer matrix; a target is never its own source); merge: each source's own model, merged
     into one for each target (see docs/multi-source.md)."""
     sampling: Literal["proportional", "temperature", "uniform"] = "proportional"

@@ -1,13 +1,13 @@
 """Several source sets in one config: `sources:` resolved into groups, each an ordinary experiment with
 one source set (a language, or a joint set) and the targets it transfers to.
 
-- `sources: [a, b]` (joint): one group, trained on a and b together, for every target; a target among
+- `sources: [a, b]` (pooled): one group, trained on a and b together, for every target; a target among
   its own sources is an error.
-- `languages: all-but-target` (joint): leave-one-out, one group per target, trained on every other
+- `languages: all-but-target` (pooled): leave-one-out, one group per target, trained on every other
   language of the benchmark (targets with the same source set share a group).
 - `combine: each`: the single-source transfer matrix, one group per source language, for every target
   but itself.
-- `combine: merge`: as joint (or leave-one-out), but each source trains its own stage and the stages are
+- `combine: merge`: as pooled (or leave-one-out), but each source trains its own stage and the stages are
   merged (xlt/protocol/merge.py); with ranker weights, one group per target.
 
 Groups write their stores in sub-folders of the output folder and share one `stages/` folder, so a

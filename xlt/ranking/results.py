@@ -15,6 +15,7 @@ ENGLISH = "eng"
 
 def measured_transfer(run_dirs: list[Path]) -> dict[str, dict[str, float]]:
     """target key -> {source key: mean zero-shot score} over every folder given."""
+    from xlt.protocol.strategies import plain_transfer
     from xlt.protocol.study import read_study
     from xlt.report.study import study_runs
     from xlt.store import Store
@@ -37,7 +38,7 @@ def measured_transfer(run_dirs: list[Path]) -> dict[str, dict[str, float]]:
             raise XltError(f"{d} holds no xlt results (results.sqlite or study.json); give an `xlt run` output folder")
         methods = list(dict.fromkeys(r["method"] for _, r in runs))
         for sources, r in runs:
-            if r["strategy"] == "zero_shot" and r["method"] == methods[0] and len(sources) == 1:
+            if r["strategy"] == plain_transfer() and r["method"] == methods[0] and len(sources) == 1:
                 m = r["metrics"]
                 cells[(f"{r['dataset']}/{r['language']}", sources[0])].append(float(m.get("score", m.get("macro_f1"))))
     out: dict[str, dict[str, float]] = defaultdict(dict)

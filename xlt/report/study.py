@@ -9,7 +9,7 @@ from pathlib import Path
 from xlt.errors import XltError
 from xlt.evaluate.compare import score
 from xlt.evaluate.metrics import mean_sd
-from xlt.protocol.strategies import is_reference
+from xlt.protocol.strategies import is_reference, plain_transfer
 from xlt.report.doc import Doc
 from xlt.report.tables import BASELINE_NAMES, fmt, row_name, sort_key
 from xlt.store import Store
@@ -44,7 +44,7 @@ def build_study_report(out: Path, study: dict) -> tuple[Path, Path]:
     doc = Doc(f"xlt report: {study['name']}")
     out_of = "leave-one-out: each target from every other language of the set, " if study["leave_one_out"] else ""
     kind = {"each": "every source language on its own (the transfer matrix)",
-            "joint": out_of + "one joint model from the sources",
+            "pooled": out_of + "one model from the sources pooled",
             "merge": out_of + "each source's own model, merged"}[study["combine"]]
     doc.para(f"{len(study['groups'])} source set(s), {kind}; {len(runs)} finished runs. Values are mean ± SD over "
              "seeds; test split of each target. Each source set's own report is in its folder.")
@@ -93,8 +93,9 @@ def by_target(runs: list[dict], method: str) -> tuple[list[str], list[list[str]]
 def matrix(runs: list[dict], method: str):
     """The zero-shot transfer matrix: source languages by target languages, with each source's mean."""
     cells: dict = defaultdict(list)
+    transfer = plain_transfer()
     for r in runs:
-        if r["method"] == method and r["strategy"] == "zero_shot":
+        if r["method"] == method and r["strategy"] == transfer:
             cells[(r["sources"], r["language"])].append(score(r))
     sources = sorted({s for s, _ in cells})
     targets = sorted({t for _, t in cells})

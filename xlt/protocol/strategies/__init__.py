@@ -23,5 +23,12 @@ def is_reference(name: str) -> bool:
     return STRATEGIES.get(name).scores_source
 
 
+def plain_transfer() -> str:
+    """The strategy that applies the source stage to a target as it is (zero-shot): what transfer matrices
+    and source rankers read."""
+    return next(s.name for s in ordered() if s.from_source and not (
+        s.uses_shots or s.reads_unlabelled or s.needs_target_train or s.scores_source))
+
+
 def table_order(name: str) -> int:
     return STRATEGIES.get(name).order
