@@ -229,7 +229,7 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
                  data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
     """Rank candidate source languages for TARGET, with the features behind each rank."""
     from xlt.ranking import PAIR_FEATURES, heuristic_scores, train_ranker
-    from xlt.ranking.results import FeatureTable, evaluate as evaluate_rankers, measured_transfer
+    from xlt.ranking.results import FeatureTable, evaluate as evaluate_rankers, measured_transfer, ranking_groups
 
     table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True))
     measured = measured_transfer(train_from) if train_from else {}
@@ -244,14 +244,14 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
         return
     from xlt.data.registry import get_spec
 
+    target_lang = table.language(target).language  # first: a malformed target key fails here, by name
     dataset = target.split("/", 1)[0]
     keys = [c.strip() for c in candidates.split(",")] if candidates != "all" else \
         [f"{dataset}/{code}" for code in get_spec(dataset).languages]
-    target_lang = table.language(target).language
     keys = [k for k in keys if table.language(k).language != target_lang or k.split("/")[0] != dataset]
     feats = [table.pair(k, target) for k in keys]
     if measured:
-        ranker = train_ranker(_training_groups({t: row for t, row in measured.items() if t != target}, table))
+        ranker = train_ranker([g for t, g in ranking_groups(measured, table).items() if t != target])
         scores, kind = ranker.scores(feats), "learned ranker"
     else:
         scores, kind = heuristic_scores(feats), "zero-data heuristic"
@@ -262,10 +262,6 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
     for rank, i in enumerate(sorted(range(len(keys)), key=lambda i: -scores[i]), 1):
         vals = ["" if feats[i][f] is None else f"{feats[i][f]:.3f}" for f in PAIR_FEATURES]
         typer.echo("  ".join(f"{v:>9}" for v in [str(rank), keys[i].split("/")[-1], f"{scores[i]:.3f}", *vals]))
-
-
-def _training_groups(measured: dict, table) -> list:
-    return [([table.pair(s, t) for s in row], list(row.values())) for t, row in measured.items() if len(row) >= 2]
 
 
 @app.command()

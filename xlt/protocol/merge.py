@@ -54,8 +54,7 @@ def merge_weights(kind: str, ctx) -> list[float]:
     from xlt.ranking.rankers import heuristic_scores
 
     target = ctx.targets[0]
-    types = {d.key(): subword_types(ctx.tokenizer, [r.text for r in (d.splits["train"] or d.splits["test"])][:2000])
-             for d in [*parts, target]}
+    types = {d.key(): subword_types(ctx.tokenizer, d) for d in [*parts, target]}
     scores = heuristic_scores([pair_features(p, target, types[p.key()], types[target.key()]) for p in parts])
     top = max(scores)
     exp = [math.exp(s - top) for s in scores]

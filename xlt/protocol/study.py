@@ -45,6 +45,11 @@ def language_id(ds: DataSource) -> tuple:
     return ("files", ds.model_dump_json(exclude={"name", "train_limit", "label_map", "unlabelled"}))
 
 
+def source_key(ds: DataSource) -> str:
+    """dataset/language for a named benchmark, else the files' display name (messages, study.json)."""
+    return "/".join(language_id(ds)) if ds.dataset else ds.display_name()
+
+
 def _short(ds: DataSource) -> str:
     """A source's name in tables and folder names: its language code (own files: their language too)."""
     return language_id(ds)[1] if ds.dataset else ds.language
@@ -71,7 +76,7 @@ def _check_unique(sources: list[DataSource]) -> None:
     for i, ds in enumerate(sources):
         ident = language_id(ds)
         if ident in seen:
-            raise XltError(f"source {'/'.join(map(str, ident)) if ds.dataset else ds.display_name()} is listed "
+            raise XltError(f"source {source_key(ds)} is listed "
                            f"twice in sources: (entries {seen[ident] + 1} and {i + 1}); list each source once")
         seen[ident] = i
 
@@ -97,7 +102,7 @@ def source_groups(exp: Experiment) -> list[Group]:
     for t in exp.targets:
         srcs = [s for s in candidates if not (leave_out and language_id(s) == language_id(t))]
         if not leave_out and any(language_id(s) == language_id(t) for s in srcs):
-            raise XltError(f"target {'/'.join(language_id(t)) if t.dataset else t.display_name()} is one of its own "
+            raise XltError(f"target {source_key(t)} is one of its own "
                            "sources; remove it from sources:, or use languages: all-but-target to leave each target "
                            "out of its own source set")
         per_target = cfg.combine == "merge" and cfg.merge_weights == "heuristic"  # weights depend on the target
@@ -141,10 +146,8 @@ def write_study(out: Path, exp: Experiment, groups: list[Group]) -> None:
         "name": exp.name, "task": exp.task, "combine": cfg.combine if cfg else "single",
         "leave_one_out": bool(cfg and cfg.languages == "all-but-target"),
         "groups": [{"name": g.name, "folder": g.folder or ".",
-                    "sources": ["/".join(map(str, language_id(s))) if s.dataset else s.display_name()
-                                for s in g.exp.source_list()],
-                    "targets": ["/".join(map(str, language_id(t))) if t.dataset else t.display_name()
-                                for t in g.exp.targets]} for g in groups]}, indent=1))
+                    "sources": [source_key(s) for s in g.exp.source_list()],
+                    "targets": [source_key(t) for t in g.exp.targets]} for g in groups]}, indent=1))
 
 
 def read_study(out: Path) -> dict | None:

@@ -75,8 +75,11 @@ def uriel_distances(source: str, target: str) -> dict[str, float | None]:
     return out
 
 
-def subword_types(tokenizer, texts: list[str]) -> frozenset[str]:
-    ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+def subword_types(tokenizer, data, limit: int = 2000) -> frozenset[str]:
+    """The subword types of a language's training texts (its test texts when it has no training split), at
+    most `limit` texts."""
+    texts = [r.text for r in (data.splits["train"] or data.splits["test"])][:limit]
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
     return frozenset(tokenizer.convert_ids_to_tokens(sorted({i for seq in ids for i in seq})))
 
 

@@ -15,6 +15,7 @@ ENGLISH = "eng"
 
 def measured_transfer(run_dirs: list[Path]) -> dict[str, dict[str, float]]:
     """target key -> {source key: mean zero-shot score} over every folder given."""
+    from xlt.evaluate.compare import score
     from xlt.protocol.strategies import plain_transfer
     from xlt.protocol.study import read_study
     from xlt.report.study import study_runs
@@ -39,8 +40,7 @@ def measured_transfer(run_dirs: list[Path]) -> dict[str, dict[str, float]]:
         methods = list(dict.fromkeys(r["method"] for _, r in runs))
         for sources, r in runs:
             if r["strategy"] == plain_transfer() and r["method"] == methods[0] and len(sources) == 1:
-                m = r["metrics"]
-                cells[(f"{r['dataset']}/{r['language']}", sources[0])].append(float(m.get("score", m.get("macro_f1"))))
+                cells[(f"{r['dataset']}/{r['language']}", sources[0])].append(score(r))
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for (target, source), scores in cells.items():
         out[target][source] = sum(scores) / len(scores)
@@ -75,8 +75,7 @@ class FeatureTable:
             from xlt.ranking.features import subword_types, uriel_code
 
             data = self._data[key] = load_named(key, self.data_dir)
-            texts = [r.text for r in (data.splits["train"] or data.splits["test"])][:2000]
-            self._types[key] = subword_types(self.tokenizer, texts)
+            self._types[key] = subword_types(self.tokenizer, data)
             if uriel_code(data.language) is None and data.language not in self._warned:
                 self._warned.add(data.language)
                 self.warn(f"warning: lang2vec (URIEL) does not know {data.language!r}; its pairs are ranked on the "
@@ -90,17 +89,25 @@ class FeatureTable:
         return pair_features(s, t, self._types[source], self._types[target])
 
 
+def ranking_groups(measured: dict[str, dict[str, float]], table: FeatureTable) -> dict[str, tuple[list, list]]:
+    """target -> (each candidate source's features, its measured score), candidates in sorted order; targets
+    with fewer than two measured sources say nothing about order and are left out."""
+    return {t: ([table.pair(s, t) for s in sorted(row)], [row[s] for s in sorted(row)])
+            for t, row in measured.items() if len(row) >= 2}
+
+
 def evaluate(measured: dict[str, dict[str, float]], table: FeatureTable, seed: int = 0) -> dict:
     """Leave-one-target-out: the learned ranker trained on every other target; NDCG@3, regret, and whether
     the top-1 is within 2 points of the best source, for heuristic, learned, English-always and random."""
     from xlt.ranking.rankers import heuristic_scores, ndcg_at_k, random_baseline, regret, train_ranker
 
-    targets = sorted(t for t, row in measured.items() if len(row) >= 2)
-    feats = {t: [table.pair(s, t) for s in sorted(measured[t])] for t in targets}
-    scores = {t: [measured[t][s] for s in sorted(measured[t])] for t in targets}
+    groups = ranking_groups(measured, table)
+    targets = sorted(groups)
+    feats = {t: groups[t][0] for t in targets}
+    scores = {t: groups[t][1] for t in targets}
     rows = []
     for t in targets:
-        others = [(feats[o], scores[o]) for o in targets if o != t]
+        others = [groups[o] for o in targets if o != t]
         learned = train_ranker(others, seed).scores(feats[t])
         heuristic = heuristic_scores(feats[t])
         english = [1.0 if s.endswith("/" + ENGLISH) else 0.0 for s in sorted(measured[t])]
