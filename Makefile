@@ -6,7 +6,25 @@ BIN := $(VENV)/bin
 # real data lives beside the checkout (see ../shared/data); override with XLT_DATA_DIR
 export XLT_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: setup demo test bench-fidelity clean
+.PHONY: setup system-packages demo test bench-fidelity clean
+
+# Debian packages for translation (Apertium and its English pairs), speech (espeak-ng) and the browser test of
+# the language-processing page (chromium, chromium-driver). Installed where apt-get exists and make runs as root;
+# elsewhere install them yourself: without them those features fail with an error naming the package, and
+# their tests skip, saying why.
+SYSTEM_PACKAGES := apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eu-en apertium-eo-en \
+	apertium-isl-eng apertium-mkd-eng apertium-hbs-eng espeak-ng chromium chromium-driver
+
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian packages:" $$missing; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			$$missing >/dev/null) || echo "warning: apt-get could not install" $$missing; \
+	else \
+		echo "note: install these Debian packages for translation, speech and the page's browser test:" $$missing; \
+	fi
 
 $(BIN)/xlt: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,10 +35,10 @@ $(BIN)/xlt: pyproject.toml
 
 setup: $(BIN)/xlt
 
-demo: $(BIN)/xlt
+demo: $(BIN)/xlt system-packages
 	$(BIN)/xlt demo --output runs/demo
 
-test: $(BIN)/xlt
+test: $(BIN)/xlt system-packages
 	$(BIN)/python -m pytest -q tests
 
 bench-fidelity: $(BIN)/xlt

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from xlt.config import parse_config
-from xlt.data.code_switch import code_switch, load_dictionaries
+from xlt.data.code_switch import code_switch
+from xlt.data.lexicons import load_dictionaries
 from xlt.data.pipeline import load_language
 from xlt.data.splits import k_shot
 from xlt.evaluate.metrics import macro_f1

@@ -2,8 +2,14 @@
 paths to the real shared data when it is beside the checkout."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import os
 import random
+import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -98,3 +104,36 @@ def tiny_config(model_dir: Path, files: dict[str, Path], out: Path, **overrides)
 
 def needs_shared_data():
     return pytest.mark.skipif(not SHARED_DATA.exists(), reason=f"real data not found at {SHARED_DATA}")
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli_in_process(*args, cwd: Path | None = None) -> CliResult:
+    """`xlt ARGS` through the CLI's entry point in this process: its exit code and both streams. Saves the
+    interpreter start and model load a subprocess pays; keep a real subprocess where the process itself
+    matters (kill -9, the console script's exit path)."""
+    from xlt.cli import main
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    argv, here = sys.argv, os.getcwd()
+    sys.argv = ["xlt", *map(str, args)]
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except Exception:  # noqa: BLE001 - the traceback is what a failing check shows
+                err.write(traceback.format_exc())
+                code = 1
+    finally:
+        sys.argv = argv
+        os.chdir(here)
+    return CliResult(code, out.getvalue(), err.getvalue())

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import tiny_config
 from xlt.config import parse_config
-from xlt.data.code_switch import code_switch, read_pairs
+from xlt.data.code_switch import code_switch
+from xlt.data.lexicons import read_pairs
 from xlt.data.examples import Example, TokenExample
 from xlt.errors import XltError
 

@@ -81,6 +81,15 @@ def _data(task, tmp_path: Path) -> dict:
     return sections
 
 
+def _lexicon(tmp_path: Path) -> dict:
+    """A word list src -> tgt for the translation strategies (the dictionary translator)."""
+    pairs = list(zip(WORDS["src"], WORDS["tgt"])) + [tuple(CUES[lab]) for lab in CUES]
+    path = tmp_path / "src-tgt.txt"
+    path.write_text("".join(f"{a}\t{b}\n" for a, b in pairs), encoding="utf-8")
+    return {"translator": {"name": "dictionary", "pivot": "src", "lexicons": [
+        {"path": str(path), "language": "tgt", "order": "source-target"}]}, "cache": str(tmp_path / "cache.sqlite")}
+
+
 METHOD_SETTINGS = {"madx": {"lang_steps": 4, "head_steps": 2, "task_reduction": 4, "lang_reduction": 4}}
 
 
@@ -90,7 +99,7 @@ def test_every_strategy_runs_end_to_end(tiny_random_bert, tmp_path, method_name,
     import xlt
 
     task = TASKS.get(task_name)
-    strategies = [s.name for s in STRATEGIES if s.selectable]
+    strategies = [s.name for s in STRATEGIES if s.selectable and task.data_kind in s.data_kinds]
     data = _data(task, tmp_path)
     cfg = {"name": f"contract-{method_name}-{task_name}", "task": task_name, "model": str(tiny_random_bert),
            "method": {"name": method_name, **METHOD_SETTINGS.get(method_name, {})},
@@ -98,6 +107,7 @@ def test_every_strategy_runs_end_to_end(tiny_random_bert, tmp_path, method_name,
            "protocol": {"strategies": strategies, "shots": [8], "seeds": [0], "self_training": {"rounds": 1}},
            "training": {"epochs": 1, "epochs_continue": 1, "min_steps": 2, "batch_size": 8, "max_length": 32,
                         "threads": 1, "patience": 1, "max_validations": 1},
+           "translation": _lexicon(tmp_path),
            "baselines": list(task.baselines), "output": {"dir": str(tmp_path / "out"), "save_models": ["few_shot"]}}
     results = xlt.run(cfg, progress=False)
     runs = results.runs[results.runs["method"] == method_name]

@@ -64,7 +64,7 @@ def test_ablation_pairs_runs_by_language_setting_and_seed():
 
 
 def test_ablation_needs_a_text_rewriting_step(tiny_model_dir, tiny_data, tmp_path):
-    from tests.conftest import tiny_config
+    from conftest import tiny_config
     from xlt.config import parse_config
 
     cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", ablate_preprocessing=True,
@@ -80,7 +80,7 @@ def test_ablation_needs_a_text_rewriting_step(tiny_model_dir, tiny_data, tmp_pat
 
 
 def test_ablation_runs_both_arms_and_reports_them(tiny_model_dir, tiny_data, tmp_path):
-    from tests.conftest import tiny_config
+    from conftest import tiny_config
     from xlt.config import parse_config
     from xlt.protocol import run_experiment
     from xlt.report import build_report

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import tiny_config
+from conftest import cli_in_process, tiny_config
 
 XLT = [sys.executable, "-m", "xlt.cli"]
 
@@ -73,21 +73,21 @@ def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     labels = [json.loads(line)["label"] for line in res.stdout.strip().splitlines()]
     assert labels == ["positive", "negative"]
-    res = run_cli(["export-onnx", model_dir, "--precision", "fp32"])  # the same model through ONNX Runtime
+    res = cli_in_process("export-onnx", model_dir, "--precision", "fp32")  # the same model through ONNX Runtime
     assert res.returncode == 0 and "labels agree on 6/6" in res.stdout, res.stderr[-2000:]
-    res = run_cli(["predict", model_dir, "great movie and happy day", "awful sad day", "--json", "--onnx", "fp32"])
+    res = cli_in_process("predict", model_dir, "great movie and happy day", "awful sad day", "--json", "--onnx", "fp32")
     assert [json.loads(line)["label"] for line in res.stdout.strip().splitlines()] == labels, res.stderr[-2000:]
-    res = run_cli(["data", "inspect", cfg])
+    res = cli_in_process("data", "inspect", cfg)
     assert res.returncode == 0 and "## tiny/tgt" in res.stdout and "rows: 160 -> 160" in res.stdout
     # rerunning skips everything
-    res = run_cli(["run", cfg])
+    res = cli_in_process("run", cfg)
     assert res.returncode == 0 and "21 of 21 runs already finished" in res.stdout
     # adding an N to the finished experiment runs only the new few-shot runs, on the saved source stage
     stage = next((out / "stages").glob("*.safetensors"))
     stage_mtime = stage.stat().st_mtime_ns
     c["protocol"]["shots"].append(20)
     write_config(cfg, c)
-    res = run_cli(["run", cfg])
+    res = cli_in_process("run", cfg)
     assert res.returncode == 0 and "21 of 24 runs already finished" in res.stdout, res.stdout[-2000:]
     assert sorted(r[5] for r in done_runs(out / "results.sqlite") if r[2] == 20) == ["embedding-lr", "full", "tfidf-lr"]
     assert list((out / "stages").glob("*.safetensors")) == [stage] and stage.stat().st_mtime_ns == stage_mtime
@@ -95,7 +95,7 @@ def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
     c["training"]["lr"] = 1e-3
     write_config(cfg, c)
     resolved = (out / "config.resolved.yaml").read_text()
-    res = run_cli(["run", cfg])
+    res = cli_in_process("run", cfg)
     assert res.returncode == 2 and "made with different settings" in res.stderr, res.stderr[-2000:]
     assert (out / "config.resolved.yaml").read_text() == resolved  # the refused config is not recorded as the store's
 
@@ -122,11 +122,11 @@ def test_resume_after_kill_9(tiny_model_dir, tiny_data, tmp_path):
     proc.wait()
     before = {r[0]: r[4] for r in done_runs(db)}
     assert 3 <= len(before) < 18, "kill came too late to test resumption"
-    dry = run_cli(["run", path, "--dry-run"])  # says what the resumed run will do, and writes nothing
+    dry = cli_in_process("run", path, "--dry-run")  # says what the resumed run will do, and writes nothing
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert f"18 runs ({18 - len(before)} to run, {len(before)} finished)" in dry.stdout, dry.stdout
     assert {r[0]: r[4] for r in done_runs(db)} == before
-    res = run_cli(["run", path])
+    res = cli_in_process("run", path)
     assert res.returncode == 0, res.stderr[-3000:]
     after = done_runs(db)
     assert len(after) == 18 == len({r[0] for r in after})  # every run once

@@ -34,13 +34,15 @@ def _sections(model: type[BaseModel], seen: set) -> list[type[BaseModel]]:
 
 def test_every_setting_declares_a_known_role():
     roles = set()
-    for section in _sections(Experiment, set()) + [m.config for m in METHODS]:
+    from xlt.translate import TRANSLATORS
+
+    for section in _sections(Experiment, set()) + [m.config for m in METHODS] + [t.config for t in TRANSLATORS]:
         for name, f in section.model_fields.items():
             extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
             role = extra.get("identity", "stage")
-            assert role in ("stage", "run", "key", "none"), (section.__name__, name, role)
+            assert role in ("stage", "run", "translation", "key", "none"), (section.__name__, name, role)
             roles.add(role)
-    assert roles == {"stage", "run", "key", "none"}
+    assert roles == {"stage", "run", "translation", "key", "none"}
 
 
 def test_run_hash_depends_on_what_changes_a_run():

@@ -14,9 +14,10 @@ from xlt.protocol.strategies.base import Strategy
 from xlt.registry import Registry
 from xlt.tasks import TASKS
 from xlt.tasks.base import Task
+from xlt.translate import TRANSLATORS
 
 
-@pytest.mark.parametrize("registry", [TASKS, METHODS, STRATEGIES], ids=lambda r: r.kind)
+@pytest.mark.parametrize("registry", [TASKS, METHODS, STRATEGIES, TRANSLATORS], ids=lambda r: r.kind)
 def test_every_module_of_a_registry_s_package_registers_a_unit(registry):
     """Discovery imports every module: each one (but the base) holds a registered unit, and the units
     xlt is built around are there."""
@@ -30,7 +31,8 @@ def test_every_module_of_a_registry_s_package_registers_a_unit(registry):
     assert modules == registered
     core = {"task": {"classification", "ner", "pos"}, "method": {"frozen", "full", "lora", "madx"},
             "strategy": {"source", "target_only", "zero_shot", "self_training", "few_shot", "few_shot_self_training",
-                         "full_shot", "joint"}}[registry.kind]
+                         "full_shot", "joint", "translate_test", "translate_train"},
+            "translator": {"apertium", "dictionary", "parallel", "hf"}}[registry.kind]
     assert core <= set(registry.names())
     assert all(isinstance(t, Task) for t in TASKS) and all(isinstance(s, Strategy) for s in STRATEGIES)
     assert all(issubclass(m, AdaptationMethod) and issubclass(m.config, MethodConfig) for m in METHODS)

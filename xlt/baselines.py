@@ -61,7 +61,7 @@ def run_baseline(ctx, key) -> dict:
     ctx.store.mark_started(run_id, key, run_hash, {"experiment": ctx.exp.name, "model": ctx.exp.model})
     t0 = time.perf_counter()
     train, val, selection = STRATEGIES.get(key.strategy).rows(ctx, key)
-    test = ctx.data_for(key).splits["test"]
+    test = STRATEGIES.get(key.strategy).test_rows(ctx, key)
     x_train, x_val, x_test, features = _features(ctx, key.method, train, val, test)
     y_train = [r.label for r in train]
     clf, c, val_f1, _ = logistic_regression_by_validation(x_train, y_train, x_val, [r.label for r in val], C_GRID)

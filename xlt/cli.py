@@ -126,15 +126,83 @@ def predict(model_dir: Path, texts: list[str] = typer.Argument(None, help="texts
             typer.echo(f"{res['label']}\t{probs}\t{text[:80]}")
 
 
+def _translator(spec: str, lexicons: list[str], dataset: Optional[str], model: Optional[str], src: str, tgt: str,
+                data_dir: Optional[str]):
+    """A translator from the command line: a name (with --lexicon, --dataset or --model) or a YAML mapping
+    as the config's translation.translator takes it."""
+    import yaml
+
+    from xlt.config import _explain
+    from xlt.translate import TRANSLATORS, get_translator
+
+    settings = yaml.safe_load(spec) if spec.lstrip().startswith("{") else {"name": spec}
+    name = settings.get("name") if isinstance(settings, dict) else None
+    cls = TRANSLATORS.get(str(name))
+    if lexicons:
+        settings["lexicons"] = [_lexicon(x) for x in lexicons]
+    if dataset:
+        settings["dataset"] = dataset
+    if model:
+        settings.update(model=model, pairs=settings.get("pairs") or [[src, tgt]])
+    from pydantic import ValidationError
+
+    try:
+        cfg = cls.config.model_validate(settings)
+    except ValidationError as exc:
+        raise XltError(_explain(exc.errors()[0], "--translator", "").replace("--translator: ", "--translator ")) \
+            from None
+    return get_translator(cfg, data_dir)
+
+
+def _lexicon(text: str) -> dict:
+    """--lexicon wiktionary-bli/swa, or PATH:LANG[:source-target|target-source] (own list, English first)."""
+    from xlt.data.lexicons import DICTIONARIES
+
+    name, _, lang = text.partition("/")
+    if name in DICTIONARIES and lang:
+        return {"dictionary": name, "language": lang}
+    path, _, rest = text.partition(":")
+    lang, _, order = rest.partition(":")
+    if not lang:
+        raise XltError(f"--lexicon {text}: give a named list as NAME/LANG ({', '.join(DICTIONARIES)}) or your own "
+                       "as PATH:LANG[:source-target|target-source]")
+    return {"path": path, "language": lang, "order": order or "source-target"}
+
+
+TRANSLATOR_HELP = "apertium, dictionary, parallel, hf, or a YAML mapping such as '{name: apertium}'"
+
+
 @app.command()
-def serve(model_dir: Path, host: str = typer.Option("127.0.0.1", help="bind address (localhost by default)"),
+def serve(models: list[Path] = typer.Argument(..., help="saved model directory (with --ui: a classification "
+                                            "and an NER model)"),
+          host: str = typer.Option("127.0.0.1", help="bind address (localhost by default)"),
           port: int = typer.Option(8000), max_texts: int = typer.Option(64, help="texts per request at most"),
           max_chars: int = typer.Option(10_000, help="characters per text at most"),
-          onnx: Optional[str] = typer.Option(None, help="serve the ONNX export (int8 or fp32) instead of PyTorch")):
-    """Serve a saved model over HTTP: POST /predict {"texts": [...]}, GET /health."""
+          onnx: Optional[str] = typer.Option(None, help="serve the ONNX export (int8 or fp32) instead of PyTorch"),
+          ui: bool = typer.Option(False, "--ui", help="the language-processing page: language, English "
+                                  "translation, classification, entities, audio"),
+          translator: str = typer.Option("apertium", help="--ui: " + TRANSLATOR_HELP),
+          lexicon: list[str] = typer.Option([], help="--ui with the dictionary translator: NAME/LANG or "
+                                            "PATH:LANG[:ORDER]"),
+          data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
+    """Serve a saved model over HTTP: POST /predict {"texts": [...]}, GET /health; or, with --ui, the
+    language-processing page at http://HOST:PORT/."""
+    if ui:
+        import uvicorn
+
+        from xlt.serve.ui import create_ui_app
+        from xlt.translate.cache import TranslationCache, default_path
+
+        t = _translator(translator, lexicon, None, None, "xxx", "eng", data_dir)
+        app_ = create_ui_app(models, t, TranslationCache(default_path()), max_chars=min(max_chars, 2_000))
+        typer.echo(f"language-processing page: http://{host}:{port}/")
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+        return
+    if len(models) != 1:
+        raise XltError("give one model directory (several are for the --ui page)")
     from xlt.serve.http import serve as run_server
 
-    run_server(model_dir, host=host, port=port, max_texts=max_texts, max_chars=max_chars, onnx=onnx)
+    run_server(models[0], host=host, port=port, max_texts=max_texts, max_chars=max_chars, onnx=onnx)
 
 
 @app.command("export-onnx")
@@ -262,6 +330,90 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
     for rank, i in enumerate(sorted(range(len(keys)), key=lambda i: -scores[i]), 1):
         vals = ["" if feats[i][f] is None else f"{feats[i][f]:.3f}" for f in PAIR_FEATURES]
         typer.echo("  ".join(f"{v:>9}" for v in [str(rank), keys[i].split("/")[-1], f"{scores[i]:.3f}", *vals]))
+
+
+@app.command()
+def translate(files: list[Path] = typer.Argument(None, help="text files, one segment per line (default: stdin)"),
+              src: str = typer.Option(..., "--from", help="source language, ISO 639-3 (spa)"),
+              tgt: str = typer.Option(..., "--to", help="target language, ISO 639-3 (eng)"),
+              translator: str = typer.Option("apertium", help=TRANSLATOR_HELP),
+              lexicon: list[str] = typer.Option([], help="dictionary: NAME/LANG (wiktionary-bli/swa) or "
+                                                 "PATH:LANG[:ORDER]; repeatable"),
+              dataset: Optional[str] = typer.Option(None, help="parallel: the parallel dataset (nusax-senti)"),
+              model: Optional[str] = typer.Option(None, help="hf: hub id or local directory"),
+              cache: Optional[Path] = typer.Option(None, help="translation cache (default: xlt's user cache)"),
+              stats: bool = typer.Option(False, help="print the cache statistics on stderr"),
+              data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
+    """Translate text files (or standard input), one segment per line, through the translation cache."""
+    from xlt.translate.cache import TranslationCache, default_path
+    from xlt.translate.evaluate import read_lines
+
+    t = _translator(translator, lexicon, dataset, model, src, tgt, data_dir)
+    t.check_pair(src, tgt)
+    if files:
+        lines = []
+        for f in files:
+            got = read_lines(f)
+            if not got:
+                raise XltError(f"{f} is empty: nothing to translate (one segment per line)")
+            lines += got
+    else:
+        lines = sys.stdin.read().rstrip("\n").split("\n")
+        if lines == [""]:
+            raise XltError("standard input is empty: nothing to translate (one segment per line)")
+    c = TranslationCache(cache or default_path())
+    for line in c.translate(t, lines, src, tgt):
+        typer.echo(line)
+    if stats:
+        typer.echo(json.dumps(c.stats.as_dict()), err=True)
+
+
+@app.command("mt-eval")
+def mt_eval(src: str = typer.Option(..., "--from", help="source language, ISO 639-3"),
+            tgt: str = typer.Option(..., "--to", help="target language, ISO 639-3"),
+            translator: list[str] = typer.Option(["apertium"], help=TRANSLATOR_HELP + "; repeatable"),
+            tatoeba: bool = typer.Option(False, "--tatoeba", help="score on LASER's Tatoeba test pairs (the "
+                                         "non-English side of --from/--to) from the data mirror"),
+            source_file: Optional[Path] = typer.Option(None, "--source", help="source segments, one per line"),
+            reference: Optional[Path] = typer.Option(None, help="reference translations, one per line"),
+            hypothesis: Optional[Path] = typer.Option(None, help="score this file instead of translating"),
+            lexicon: list[str] = typer.Option([], help="dictionary: NAME/LANG or PATH:LANG[:ORDER]"),
+            dataset: Optional[str] = typer.Option(None, help="parallel: the parallel dataset"),
+            model: Optional[str] = typer.Option(None, help="hf: hub id or local directory"),
+            cache: Optional[Path] = typer.Option(None, help="translation cache (default: xlt's user cache)"),
+            as_json: bool = typer.Option(False, "--json", help="print JSON lines"),
+            data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
+    """Score translators with sacrebleu (BLEU, chrF, chrF++ and their signatures), beside copying the input
+    and the dictionary translator where a lexicon pairs the languages."""
+    from xlt.translate.cache import TranslationCache, default_path
+    from xlt.translate.evaluate import evaluate, read_lines, score, tatoeba as tatoeba_pairs
+
+    if hypothesis is not None:
+        if reference is None:
+            raise XltError("--hypothesis needs --reference (one reference line per hypothesis line)")
+        rows = [score(str(hypothesis), read_lines(hypothesis), read_lines(reference))]
+    else:
+        if tatoeba:
+            if "eng" not in (src, tgt):
+                raise XltError("Tatoeba pairs each language with English: one of --from/--to must be eng")
+            other, english = tatoeba_pairs(tgt if src == "eng" else src, data_dir)
+            sources, refs = (english, other) if src == "eng" else (other, english)
+        elif source_file is not None and reference is not None:
+            sources, refs = read_lines(source_file), read_lines(reference)
+        else:
+            raise XltError("give --tatoeba, or --source and --reference, or --hypothesis and --reference")
+        systems = [_translator(t, lexicon, dataset, model, src, tgt, data_dir) for t in translator]
+        rows = evaluate(systems, sources, refs, src, tgt, TranslationCache(cache or default_path()), data_dir)
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps({"from": src, "to": tgt, **r.as_dict()}, ensure_ascii=False))
+        return
+    typer.echo(f"{src} -> {tgt}")
+    typer.echo(f"{'system':<28} {'BLEU':>6} {'chrF':>6} {'chrF++':>7}")
+    for r in rows:
+        typer.echo(f"{r.system:<28} {r.bleu:>6.1f} {r.chrf:>6.1f} {r.chrf_pp:>7.1f}")
+    for name, sig in rows[-1].signatures.items():
+        typer.echo(f"{name} signature: {sig}")
 
 
 @app.command()

@@ -15,7 +15,9 @@ import yaml
 from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from xlt.errors import XltError
+from xlt.data.lexicons import Dictionary
 from xlt.methods import METHODS, method_configs
+from xlt.translate import TRANSLATORS, translator_configs
 from xlt.methods.base import MethodConfig
 from xlt.registry import unknown_name
 from xlt.settings import Strict, setting
@@ -219,30 +221,6 @@ class SelfTraining(Strict):
     """Learning rate of each round's retraining (see epochs)."""
 
 
-class Dictionary(Strict):
-    """A bilingual word list for code-switching: a named one (dictionary + language) or your own file."""
-
-    dictionary: Literal["wiktionary-bli", "muse"] | None = None
-    """A named word list from the data mirror (or downloaded)."""
-    language: str | None = None
-    """ISO 639-3 code of the other language (ind, swa, rus, ...)."""
-    path: str | None = None
-    """Your own word list: one pair per line."""
-    order: Literal["source-target", "target-source"] | None = None
-    """Own files: which word comes first."""
-
-    @model_validator(mode="after")
-    def _one_kind(self):
-        if (self.dictionary is None) == (self.path is None):
-            raise ValueError("give dictionary: (wiktionary-bli or muse) with language:, or path: with order:")
-        if self.dictionary is not None and (self.language is None or self.order is not None):
-            raise ValueError(f"dictionary: {self.dictionary} needs language: (an ISO 639-3 code) and no order:")
-        if self.path is not None and self.order is None:
-            raise ValueError(f"{self.path}: say which word comes first on each line: order: source-target "
-                             "(as MUSE en-xx files) or order: target-source (as Wiktionary BLI xx-en files)")
-        return self
-
-
 class CodeSwitch(Strict):
     """Code-switched copies of the source training data (CoSDA-ML); see xlt/data/code_switch.py."""
 
@@ -393,6 +371,28 @@ def _default_method() -> MethodConfig:
     return METHODS.get("lora").config()
 
 
+def _translator_tag(value) -> str | None:
+    return value.get("name") if isinstance(value, dict) else getattr(value, "name", None)
+
+
+# one config class per translator (xlt/translate), told apart by `name`
+TranslatorSection = Annotated[Union[tuple(Annotated[c, Tag(c.model_fields["name"].default)]
+                                         for c in translator_configs())], Discriminator(_translator_tag)]
+
+
+class Translation(Strict):
+    """Machine translation inside the transfer loop: the translate_test and translate_train strategies
+    (see docs/translation.md)."""
+
+    translator: TranslatorSection
+    """Which translator, with its settings: `{name: apertium}`, `{name: dictionary, lexicons: [...]}`,
+    `{name: parallel, dataset: nusax-senti}` (gold translations: the oracle), `{name: hf, model: ...}`."""
+    with_source: bool = False
+    """translate_train: train on the source-language originals as well as their translations."""
+    cache: str | None = setting(None, identity="none")
+    """The translation cache (SQLite); default: translations.sqlite in xlt's user cache directory."""
+
+
 class Experiment(Strict):
     """One experiment: a task, a model, one or more methods, a source and targets, and the protocol."""
 
@@ -421,6 +421,8 @@ class Experiment(Strict):
     """Training settings shared by every stage."""
     augment: Augment = Field(default_factory=Augment)
     """What is added to the source data."""
+    translation: Translation | None = setting(None, identity="translation", omit_when=None)
+    """The translator of the translate_test and translate_train strategies."""
     output: Output = setting(default_factory=Output, identity="none")
     """Where results go, and which models are saved."""
     data_dir: str | None = setting(None, identity="none")
@@ -610,7 +612,10 @@ def _explain(err: dict, source: str, text: str) -> str:
     if err["type"] == "extra_forbidden":
         return f"{where}: {_unknown_key(dotted, str(key_path[-1]), section)}"
     if err["type"] == "union_tag_invalid":
-        return f"{where}: {dotted}: {unknown_name('method', err['ctx']['tag'], METHODS.names())}"
+        kind, names = ("translator", TRANSLATORS.names()) if "translation" in key_path else ("method", METHODS.names())
+        return f"{where}: {dotted}: {unknown_name(kind, err['ctx']['tag'], names)}"
+    if err["type"] == "union_tag_not_found":
+        return f"{where}: {dotted}: give the translator's name: (one of {', '.join(TRANSLATORS.names())})"
     if err["type"] == "missing":
         return f"{where}: missing required key {dotted!r}"
     return f"{where}: {dotted}: {err['msg'].removeprefix('Value error, ')}"

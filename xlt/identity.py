@@ -2,7 +2,8 @@
 
 Each config setting declares a role (xlt/settings.py): "stage" settings identify the source stage and
 every run, "run" settings identify runs only, "key" and "none" settings identify nothing (the run key
-holds seeds, strategies and shots). A run's hash covers the stage and run settings, its own method's
+holds seeds, strategies and shots), and "translation" settings identify the runs of strategies that
+translate. A run's hash covers the stage and run settings, its own method's
 settings, its own target and the label set; a source stage's hash covers the stage settings and its
 method's. So adding a seed, an N, a target or a method to a finished config runs only what is new, on
 the saved source stages; changing a target-stage setting (lr_continue) reuses the source stages.
@@ -56,10 +57,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def run_hash(exp, method: str, target, labels: list[str]) -> str:
+def run_hash(exp, method: str, target, labels: list[str], extra_roles: tuple[str, ...] = ()) -> str:
     """The hash in a run's id. `target` is None for the source stage (and its evaluation); `method` may
-    name a baseline (tfidf-lr, embedding-lr), whose settings are its name."""
-    roles = ("stage",) if target is None else ("stage", "run")
+    name a baseline (tfidf-lr, embedding-lr), whose settings are its name; `extra_roles` are the roles a
+    strategy adds (translation settings identify only the runs that translate)."""
+    roles = ("stage",) if target is None else ("stage", "run", *extra_roles)
     cfg = next((m for m in exp.method_list() if m.name == method), None)
     return _digest({"schema": SCHEMA_VERSION, "settings": identity_settings(exp, roles),
                     "method": identity_settings(cfg, roles) if cfg is not None else method,

@@ -13,7 +13,7 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-IDENTITY = {"stage": "stage", "run": "run", "key": "run key", "none": "—"}
+IDENTITY = {"stage": "stage", "run": "run", "translation": "translating runs", "key": "run key", "none": "—"}
 
 
 def _type(annotation) -> str:
@@ -84,8 +84,9 @@ def _section_table(model: type[BaseModel], skip: tuple[str, ...] = (), inherited
 def _walk(model: type[BaseModel], path: str, out: list[str], seen: set, inherited: str | None = None) -> None:
     """A section's table, then its sections'; a section declared with a role gives it to every key in it."""
     from xlt.methods.base import MethodConfig
+    from xlt.translate.translators.base import TranslatorConfig
 
-    if model in seen or issubclass(model, MethodConfig):
+    if model in seen or issubclass(model, (MethodConfig, TranslatorConfig)):
         return
     seen.add(model)
     title = {"source": "`source` (and each of `targets`)"}.get(path, f"`{path}`")
@@ -106,12 +107,14 @@ def config_reference() -> str:
     from xlt.methods.base import MethodConfig
     from xlt.protocol.strategies import ordered
     from xlt.tasks import TASKS
+    from xlt.translate import TRANSLATORS
 
     out = ["# Reference", "",
            "Generated from the code by `xlt reference` (a test keeps this page equal to its output). "
            "\"Identifies\" says what a setting's value is part of (docs/concepts.md, \"Run identity\"): "
            "**stage** settings identify the source stage and every run, **run** settings the runs that "
-           "continue it, **run key** settings are part of each run's key; — identifies nothing.",
+           "continue it, **translating runs** settings the runs of translate-test and translate-train, "
+           "**run key** settings are part of each run's key; — identifies nothing.",
            "", "## Config keys"]
     _walk(Experiment, "", out, set())
     out += ["", "## Methods (`method:` / `methods:`)", "",
@@ -125,6 +128,14 @@ def config_reference() -> str:
         own = [n for n in m.config.model_fields if n not in MethodConfig.model_fields]
         out += _section_table(m.config, skip=tuple(n for n in m.config.model_fields if n not in own)) if own \
             else ["No keys of its own."]
+    out += ["", "## Translators (`translation.translator`)", ""]
+    for t in TRANSLATORS:
+        doc = " ".join((sys.modules[t.__module__].__doc__ or "").split())
+        kinds = ", ".join(k for k, on in (("offline", t.offline), ("oracle (gold translations)", t.oracle),
+                                          ("keeps a word alignment (token tasks)", t.aligns_words)) if on)
+        out += ["", f"### `{t.name}`", "", doc, "", f"Works: {kinds or 'with the network for a hub id; offline from a local directory'}.", ""]
+        own = [n for n in t.config.model_fields if n != "name"]
+        out += _section_table(t.config, skip=("name",), inherited="translation") if own else ["No keys of its own."]
     out += ["", "## Strategies (`protocol.strategies`)", "",
             "| name | row title | from the source stage | one run per N | reads unlabelled target text | "
             "needs target training labels | baselines run it | default |", "|---|---|---|---|---|---|---|---|"]

@@ -37,6 +37,7 @@ class DatasetSpec:
     format: str | None = None  # reader format when the suffix does not tell; conll and conllu hold tagged words
     language_files: dict[str, dict[str, str]] = field(default_factory=dict)  # per-language override of `files`
     download_urls: dict[str, str] = field(default_factory=dict)  # path below folder -> URL (default base_url/path)
+    id: str | None = None  # a parallel set's row-id column: rows with one id translate each other
 
     def files_for(self, code: str) -> dict[str, str]:
         return self.language_files.get(code) or self.files
@@ -69,13 +70,26 @@ NUSAX_LANGS = {"ace": "acehnese", "ban": "balinese", "bjn": "banjarese", "bug": 
                "ind": "indonesian", "jav": "javanese", "mad": "madurese", "min": "minangkabau", "nij": "ngaju",
                "sun": "sundanese", "bbc": "toba_batak"}
 
+SIB200_LANGS = {"eng": "eng_Latn", "spa": "spa_Latn", "cat": "cat_Latn", "glg": "glg_Latn", "eus": "eus_Latn",
+                "epo": "epo_Latn", "isl": "isl_Latn", "mkd": "mkd_Cyrl", "hrv": "hrv_Latn", "srp": "srp_Cyrl",
+                "bos": "bos_Latn"}
+
 DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
     DatasetSpec(
         name="nusax-senti", folder="nusax-senti",
         base_url="https://raw.githubusercontent.com/IndoNLP/nusax/75b0be5d982348332509f296e10d9bf9cb66d60f/datasets/sentiment",
         files={"train": "{lang}/train.csv", "validation": "{lang}/valid.csv", "test": "{lang}/test.csv"},
-        languages=NUSAX_LANGS, text="text", label="label",
+        languages=NUSAX_LANGS, text="text", label="label", id="id",
         citation="Winata et al. 2022, NusaX (arXiv:2205.15960)", licence="CC BY-SA 4.0"),
+    DatasetSpec(
+        name="sib-200", folder="sib-200",
+        base_url="https://raw.githubusercontent.com/dadelani/sib-200/593cea88519930f776c1a4a1980b6a35b39dca57/"
+                 "data/annotated",
+        files={"train": "{lang}/train.tsv", "validation": "{lang}/dev.tsv", "test": "{lang}/test.tsv"},
+        languages=SIB200_LANGS, text="text", label="category", id="index_id",
+        citation="Adelani et al. 2023, SIB-200 (arXiv:2309.07445)", licence="CC BY-SA 4.0 (FLORES-200 texts)",
+        note="topic classification of the parallel FLORES-200 sentences; the mirror holds English and the "
+             "languages Debian's Apertium pairs with English (the full set has 205)"),
     DatasetSpec(
         name="masakhanews", folder="masakhanews",
         base_url="https://raw.githubusercontent.com/masakhane-io/masakhane-news/819be052e79e0a600e0ed4a7356594681cb5c4f3",

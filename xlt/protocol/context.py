@@ -28,6 +28,9 @@ class Context:
     stages: object = None  # the SourceStages of this output folder
     _switched: dict = field(default_factory=dict)  # seed -> (code-switched source rows, what to record)
     _encoder: object = None  # the untouched encoder (frozen-embedding baseline), loaded on first use
+    translator: object = None  # the configured translator (translation:), with its cache
+    translations: object = None  # the TranslationCache
+    _translated: dict = field(default_factory=dict)  # (split, from, to) -> (rows, cache statistics)
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -49,10 +52,30 @@ class Context:
         return next(cfg for cfg, ld in zip(self.exp.targets, self.targets) if ld is language)
 
     def run_hash(self, key: RunKey, scored_on: LanguageData | None = None) -> str:
-        """The hash in a run's id (xlt/identity.py): the source reference is identified like its stage."""
+        """The hash in a run's id (xlt/identity.py): the source reference is identified like its stage; a
+        strategy that reads translations is identified by the translation settings too."""
+        from xlt.protocol.strategies import STRATEGIES
+
         target = scored_on if scored_on is not None else self.data_for(key)
         cfg = None if target is self.source else self.target_config(target)
-        return run_hash(self.exp, key.method, cfg, self.labels)
+        return run_hash(self.exp, key.method, cfg, self.labels, STRATEGIES.get(key.strategy).identity_roles)
+
+    def translated(self, data: LanguageData, split: str, to: str) -> tuple[list, dict]:
+        """One split of `data` translated into language `to` (through the cache, once per experiment), and the
+        cache statistics of the first translation (a second run of the same config translates nothing)."""
+        key = (data.key(), split, to)
+        if key not in self._translated:
+            from xlt.translate.cache import TranslationCache, default_path
+            from xlt.translate.rows import translate_rows
+
+            if self.translations is None:
+                self.translations = TranslationCache(self.exp.translation.cache or default_path())
+
+            rows, stats = translate_rows(self.translator, self.translations, data.splits[split], data.language, to)
+            self._translated[key] = rows, {"translator": self.translator.label(),
+                                           "version": self.translator.version(data.language, to),
+                                           f"{split}_{data.language}_to_{to}": stats.as_dict()}
+        return self._translated[key]
 
     def source_train(self, seed: int) -> tuple[list, dict]:
         """The source training rows every source-trained run learns from: the originals plus, with

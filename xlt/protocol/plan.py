@@ -12,7 +12,7 @@ from pathlib import Path
 
 from xlt.config import PREPROCESS_ABLATION_DIR, Experiment
 from xlt.data.checks import data_warnings
-from xlt.data.code_switch import load_dictionaries
+from xlt.data.lexicons import load_dictionaries
 from xlt.data.examples import LanguageData, unlabelled_texts
 from xlt.data.multi_source import combine_sources
 from xlt.data.pipeline import load_language, remembering_reads
@@ -112,7 +112,7 @@ def plan(ctx: Context, method: str) -> list[RunKey]:
         for t in ctx.targets:
             n_train = len(t.splits["train"])
             for s in chosen:
-                if baseline and not s.baselines:
+                if (baseline and not s.baselines) or s.unavailable(ctx, t):
                     continue
                 if s.needs_target_train and n_train == 0:
                     free = [x.name for x in ordered() if x.selectable and not x.needs_target_train]
@@ -209,12 +209,21 @@ def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: s
     ctx.stages = SourceStages(ctx, stages_dir)
     for m in methods.values():
         m.setup(ctx)
+    if exp.translation is not None:
+        from xlt.translate import get_translator
+
+        ctx.translator = get_translator(exp.translation.translator, data_dir or exp.data_dir)
+        report += ["## translation", f"translator: {ctx.translator.label()}", ""]
+    for name in exp.protocol.strategies:
+        STRATEGIES.get(name).check(ctx)
     # seed by seed (every method of seed 0 first), so an interrupted comparison is complete for the seeds it has
     keys = [k for b in exp.baselines for k in plan(ctx, b)] + sorted(
         (k for m in exp.method_list() for k in plan(ctx, m.name)), key=lambda k: k.seed)
     run_ids = {k: k.run_id(ctx.run_hash(k)) for k in keys}
     finished, renamed = finished_runs(ctx, keys, run_ids)
-    skipped = _skipped_shots(exp, targets)
+    skipped = _skipped_shots(exp, targets) + [
+        f"note: {name} skipped for {t.key()}: {why}" for name in exp.protocol.strategies for t in targets
+        if (why := STRATEGIES.get(name).unavailable(ctx, t))]
     warnings = [line for line in report if line.startswith("warning: ")]
     return Plan(ctx, keys, run_ids, finished, report + skipped, renamed, skipped + warnings)
 

@@ -44,7 +44,7 @@ def execute(ctx, key: RunKey) -> dict:
     train_seconds = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    test = target.splits["test"]
+    test = STRATEGIES.get(key.strategy).test_rows(ctx, key)
     enc = ctx.encode(test)
     pred, probs = ctx.task.predict(model, ctx.tokenizer, enc, ctx.labels, tr.eval_batch_size, use_bf16(tr.bf16),
                                    method.frozen_features)
@@ -94,6 +94,13 @@ def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str
               file=stream)
         run_experiment(exp.without_text_cleaning(), data_dir, str(p.ctx.out / PREPROCESS_ABLATION_DIR), stream)
     return p.ctx.out
+
+
+def _translation_meta(ctx) -> dict:
+    """What tables name the translate rows by."""
+    if ctx.translator is None:
+        return {}
+    return {"translator": ctx.translator.label(), "translate_with_source": ctx.exp.translation.with_source}
 
 
 def _run_checked(p, stream) -> None:
@@ -175,6 +182,7 @@ def _describe_and_run(p, store, stream) -> None:
                                   "unseen_in_source": {k: v for k, v in unseen.items() if v},
                                   "notes": {d.key(): d.notes for d in [source, *targets]},
                                   "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model,
+                                  **_translation_meta(ctx),
                                   "positive_label": exp.positive_label or task.default_positive(labels),
                                   "warnings": [n.removeprefix("warning: ") for n in p.notes if n.startswith("warning: ")]})
     if task.data_kind == "text":

@@ -17,7 +17,7 @@ from xlt.report.doc import Doc
 from xlt.report.study import build_study_report
 from xlt.protocol.study import read_study
 from xlt.protocol.strategies import STRATEGIES, is_reference
-from xlt.report.tables import BASELINE_NAMES, summary, table5, table6, transfer_gaps
+from xlt.report.tables import BASELINE_NAMES, REPORT_META, summary, table5, table6, transfer_gaps
 from xlt.store import Store
 from xlt.tasks import DEFAULT_TASK, get_task
 
@@ -51,10 +51,18 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     fig_dir = run_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     task = get_task(meta.get("task") or DEFAULT_TASK)
-    metric = task.metric_name
     methods = meta.get("methods") or [meta.get("method") or runs[0]["method"]]
     methods = [m for m in methods if any(r["method"] == m for r in runs)] or [runs[0]["method"]]
 
+    token = REPORT_META.set(meta)  # rows named from the experiment (translate rows name their translator)
+    try:
+        return _write(run_dir, runs, meta, shortcuts, labels, targets, fig_dir, task, methods)
+    finally:
+        REPORT_META.reset(token)
+
+
+def _write(run_dir, runs, meta, shortcuts, labels, targets, fig_dir, task, methods) -> tuple[Path, Path]:
+    metric = task.metric_name
     doc = Doc(f"xlt report: {meta.get('name', run_dir.name)}")
     _overview(doc, meta, runs)
     _summary(doc, runs, meta, targets, methods, metric, fig_dir)
@@ -69,6 +77,7 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     for name in task.report_sections:
         sections[name]()
     _language_adapters(doc, runs)
+    _translations(doc, runs)
     _data_notes(doc, meta)
     return doc.write(run_dir)
 
@@ -200,6 +209,25 @@ def _language_adapters(doc: Doc, runs: list[dict]) -> None:
                   ["Language", "Texts", "Steps", "MLM loss first", "MLM loss last", "Seconds", "MLM head"],
                   [[k, str(v["texts"]), str(v["steps"]), f"{v['mlm_loss_first']:.2f}", f"{v['mlm_loss_last']:.2f}",
                     f"{v['seconds']:.0f}", v.get("mlm_head", "")] for k, v in sorted(infos.items())])
+
+
+def _translations(doc: Doc, runs: list[dict]) -> None:
+    """What each translated split cost: texts, cache hits, translation throughput (the first run that
+    translated it; later runs read the cache)."""
+    seen: dict[str, list[str]] = {}
+    for r in runs:
+        info = (r.get("train_info") or {}).get("translation") or {}
+        for part, st in info.items():
+            if isinstance(st, dict) and part not in seen:
+                rate = st.get("texts_per_second")
+                seen[part] = [part.replace("_", " ", 1).replace("_to_", " -> "), info.get("translator", ""),
+                              str(st["texts"]), str(st["cache_hits"]), str(st["translated"]),
+                              f"{st['translate_seconds']:.1f}", f"{rate:.0f}" if rate else "-",
+                              info.get("version", "")]
+    if seen:
+        doc.table("Translation (translate-test and translate-train)",
+                  ["Split", "Translator", "Texts", "Cache hits", "Translated", "Seconds", "Texts/s", "Version"],
+                  list(seen.values()))
 
 
 def _data_notes(doc: Doc, meta: dict) -> None:

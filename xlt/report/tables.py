@@ -3,6 +3,7 @@ summary, and transfer gaps. Values are mean ± SD over seeds."""
 from __future__ import annotations
 
 from collections import defaultdict
+from contextvars import ContextVar
 
 from xlt.evaluate.compare import score
 from xlt.evaluate.metrics import bootstrap_ci, mean_sd
@@ -11,8 +12,12 @@ from xlt.protocol.strategies import STRATEGIES, is_reference, table_order
 BASELINE_NAMES = {"tfidf-lr": "TF-IDF + LR", "embedding-lr": "Frozen embeddings + LR"}
 
 
+# the experiment description of the report being written (a strategy may name its rows from it: the translator)
+REPORT_META: ContextVar[dict] = ContextVar("report_meta", default={})
+
+
 def row_name(strategy: str, n: int | None, method: str | None = None) -> str:
-    name = STRATEGIES.get(strategy).row_name(n)
+    name = STRATEGIES.get(strategy).row_name(n, REPORT_META.get())
     return f"{BASELINE_NAMES[method]}: {name}" if method in BASELINE_NAMES else name
 
 

@@ -38,6 +38,15 @@ class Strategy:
     line_style: ClassVar[str | None] = None  # a reference line in learning curves (matplotlib style)
     curve_marker: ClassVar[str] = "o"  # strategies with shots are curves over N, drawn with this marker and line
     curve_line: ClassVar[str] = "-"
+    data_kinds: ClassVar[tuple[str, ...]] = ("text", "tokens")  # the data it can train and score (Task.data_kind)
+    identity_roles: ClassVar[tuple[str, ...]] = ()  # setting roles that identify its runs beyond "stage" and "run"
+
+    def check(self, ctx) -> None:
+        """Refuse, before anything is trained, a config this strategy cannot run (one clear XltError)."""
+
+    def unavailable(self, ctx, target) -> str | None:
+        """Why this strategy has no run for `target` (the plan leaves it out, with this note), or None."""
+        return None
 
     def rows(self, ctx, key) -> tuple[list, list, str]:
         """(training rows, validation rows, selection) as the simple baselines read them: what this
@@ -45,8 +54,13 @@ class Strategy:
         raise NotImplementedError
 
     def run(self, ctx, key) -> Trained:
-        """Train the run's model (the protocol evaluates it on the target's test split)."""
+        """Train the run's model (the protocol evaluates it on `test_rows`)."""
         raise NotImplementedError
 
-    def row_name(self, n: int | None) -> str:
+    def test_rows(self, ctx, key) -> list:
+        """What the run is scored on: its language's test split (translate-test: the split translated)."""
+        return ctx.data_for(key).splits["test"]
+
+    def row_name(self, n: int | None, meta: dict | None = None) -> str:
+        """The row's name in tables; `meta` is the experiment's description in the store."""
         return f"{self.title} (N={n})" if n else self.title

@@ -1,0 +1,101 @@
+"""Translation in the loop on the shared data, in one process (the frozen encoder's features are computed once
+and shared by every config): SIB-200 from English with Apertium and with the gold parallel oracle, NusaX-senti
+Javanese with the dictionary translator and Javanese and Sundanese with the oracle. Prints, per target, the
+mean ± SD over seeds of zero-shot, translate-test and translate-train, and each translate row's difference
+from zero-shot.
+
+    python bench/translation.py                 # runs what is not finished, then prints the tables
+    python bench/translation.py --table-only    # the tables from the stores
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent / "translation"
+CONFIGS = {"sib": ["sib-apertium", "sib-apertium-with-source", "sib-oracle"],
+           "nusax": ["nusax-dictionary", "nusax-oracle"]}
+COLUMNS = [("zero_shot", "sib-apertium", "Zero-shot"), ("translate_test", "sib-apertium", "Translate-test (apertium)"),
+           ("translate_train", "sib-apertium", "Translate-train (apertium)"),
+           ("translate_train", "sib-apertium-with-source", "Translate-train + English (apertium)"),
+           ("translate_test", "sib-oracle", "Translate-test (oracle)"),
+           ("translate_train", "sib-oracle", "Translate-train (oracle)")]
+NUSAX_COLUMNS = [("zero_shot", "nusax-oracle", "Zero-shot"),
+                 ("translate_test", "nusax-dictionary", "Translate-test (dictionary)"),
+                 ("translate_train", "nusax-dictionary", "Translate-train (dictionary)"),
+                 ("translate_test", "nusax-oracle", "Translate-test (oracle)"),
+                 ("translate_train", "nusax-oracle", "Translate-train (oracle)")]
+
+
+def table(outs: dict, columns: list) -> None:
+    import numpy as np
+
+    langs = sorted({lang for res in outs.values() for lang in res.runs["language"] if lang != "eng"})
+    print("| target | " + " | ".join(c[2] for c in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    means: dict[str, list[float]] = {c[2]: [] for c in columns}
+    for lang in langs:
+        cells, zero = [], None
+        for strategy, name, title in columns:
+            runs = outs[name].runs
+            vals = 100 * runs[(runs["language"] == lang) & (runs["strategy"] == strategy)]["score"].to_numpy()
+            if not len(vals):
+                cells.append("-")
+                continue
+            m = float(np.mean(vals))
+            means[title].append(m)
+            zero = m if strategy == "zero_shot" else zero
+            delta = f" ({m - zero:+.1f})" if zero is not None and strategy != "zero_shot" else ""
+            cells.append(f"{m:.1f} ± {np.std(vals, ddof=1) if len(vals) > 1 else 0:.1f}{delta}")
+        print(f"| {lang} | " + " | ".join(cells) + " |")
+    print("| mean (languages it covers) | " + " | ".join(f"{np.mean(v):.1f} ({len(v)})" if v else "-"
+                                                       for v in means.values()) + " |")
+
+
+def cache_summary(res) -> str:
+    """What the translation cache did for one config's translated splits (each split is translated once per
+    experiment; every run that reads it records the same statistics): texts, found, translated."""
+    from xlt.store import Store
+
+    texts = hits = translated = 0
+    seconds = 0.0
+    parts = {}
+    for run in Store(res.store).runs():
+        for name, part in ((run.get("train_info") or {}).get("translation") or {}).items():
+            if isinstance(part, dict):
+                parts.setdefault(name, part)
+    for part in parts.values():
+        texts, hits = texts + part["texts"], hits + part["cache_hits"]
+        translated, seconds = translated + part["translated"], seconds + part["translate_seconds"]
+    return f"{texts} texts, {hits} from the cache, {translated} translated in {seconds:.1f} s"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--only", choices=list(CONFIGS), default=None)
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args()
+    import xlt
+    from xlt.config import load_config
+
+    for group, names in CONFIGS.items():
+        if args.only and group != args.only:
+            continue
+        outs = {}
+        for name in names:
+            exp = load_config(HERE / f"{name}.yaml")
+            t0 = time.perf_counter()
+            res = xlt.Results.from_dir(exp.output.dir) if args.table_only else \
+                xlt.run(exp, data_dir=args.data_dir, progress=False)
+            outs[name] = res
+            took = "" if args.table_only else f" in {time.perf_counter() - t0:.0f} s"
+            print(f"{name}: {len(res.runs)} runs{took}; translation: {cache_summary(res)}")
+        print()
+        table(outs, COLUMNS if group == "sib" else NUSAX_COLUMNS)
+        print()
+
+
+if __name__ == "__main__":
+    main()

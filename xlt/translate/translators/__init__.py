@@ -1,0 +1,1 @@
+"""The translators: one module each, registered in `xlt.translate.TRANSLATORS` (see base.py)."""
