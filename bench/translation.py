@@ -1,10 +1,13 @@
 """Translation in the loop on the shared data, in one process (the frozen encoder's features are computed once
 and shared by every config): SIB-200 from English with Apertium and with the gold parallel oracle, NusaX-senti
-Javanese with the dictionary translator and Javanese and Sundanese with the oracle. Prints, per target, the
-mean ± SD over seeds of zero-shot, translate-test and translate-train, and each translate row's difference
-from zero-shot.
+Javanese with the dictionary translator and Javanese and Sundanese with the oracle; SIB-200 again with LoRA;
+and NER translate-train through the dictionary translator (CoNLL-2003 to MasakhaNER Swahili, Yoruba,
+Amharic). Prints, per target, the mean ± SD over seeds of zero-shot, translate-test and translate-train, and
+each translate row's difference from zero-shot.
 
     python bench/translation.py                 # runs what is not finished, then prints the tables
+    python bench/translation.py --only sib      # one group: sib, nusax, sib-lora (LoRA, about 40 minutes),
+                                                # ner (CoNLL-2003 -> MasakhaNER, full fine-tuning, about an hour)
     python bench/translation.py --table-only    # the tables from the stores
 """
 from __future__ import annotations
@@ -15,12 +18,19 @@ from pathlib import Path
 
 HERE = Path(__file__).parent / "translation"
 CONFIGS = {"sib": ["sib-apertium", "sib-apertium-with-source", "sib-oracle"],
-           "nusax": ["nusax-dictionary", "nusax-oracle"]}
+           "nusax": ["nusax-dictionary", "nusax-oracle"],
+           "sib-lora": ["sib-apertium-lora"],
+           "ner": ["ner-dictionary"]}
 COLUMNS = [("zero_shot", "sib-apertium", "Zero-shot"), ("translate_test", "sib-apertium", "Translate-test (apertium)"),
            ("translate_train", "sib-apertium", "Translate-train (apertium)"),
            ("translate_train", "sib-apertium-with-source", "Translate-train + English (apertium)"),
            ("translate_test", "sib-oracle", "Translate-test (oracle)"),
            ("translate_train", "sib-oracle", "Translate-train (oracle)")]
+LORA_COLUMNS = [("zero_shot", "sib-apertium-lora", "Zero-shot (LoRA)"),
+                ("translate_test", "sib-apertium-lora", "Translate-test (apertium, LoRA)"),
+                ("translate_train", "sib-apertium-lora", "Translate-train (apertium, LoRA)")]
+NER_COLUMNS = [("zero_shot", "ner-dictionary", "Zero-shot"),
+               ("translate_train", "ner-dictionary", "Translate-train (dictionary, tags projected)")]
 NUSAX_COLUMNS = [("zero_shot", "nusax-oracle", "Zero-shot"),
                  ("translate_test", "nusax-dictionary", "Translate-test (dictionary)"),
                  ("translate_train", "nusax-dictionary", "Translate-train (dictionary)"),
@@ -93,7 +103,7 @@ def main() -> None:
             took = "" if args.table_only else f" in {time.perf_counter() - t0:.0f} s"
             print(f"{name}: {len(res.runs)} runs{took}; translation: {cache_summary(res)}")
         print()
-        table(outs, COLUMNS if group == "sib" else NUSAX_COLUMNS)
+        table(outs, {"sib": COLUMNS, "nusax": NUSAX_COLUMNS, "sib-lora": LORA_COLUMNS, "ner": NER_COLUMNS}[group])
         print()
 
 

@@ -16,7 +16,8 @@ from xlt.protocol.strategies import is_reference, ordered  # noqa: E402
 from xlt.report.tables import group, row_name, sort_key  # noqa: E402
 
 
-STYLE_NAMES = {":": "dotted", "--": "dashed", "-.": "dash-dot", "-": "solid"}
+STYLE_NAMES = {":": "dotted", "--": "dashed", "-.": "dash-dot", "-": "solid", (0, (3, 1, 1, 1, 1, 1)): "dash-dot-dot",
+               (0, (5, 5)): "loosely dashed"}
 
 
 def learning_curves(runs: list[dict], out_dir: Path, metric: str = "macro-F1", suffix: str = "") -> list[Path]:

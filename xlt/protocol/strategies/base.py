@@ -35,7 +35,7 @@ class Strategy:
     selectable: ClassVar[bool] = True  # may be listed in protocol.strategies (the source reference is added itself)
     default: ClassVar[bool] = False  # in protocol.strategies when a config lists none
     baselines: ClassVar[bool] = True  # the simple baselines (TF-IDF, frozen embeddings) get this row too
-    line_style: ClassVar[str | None] = None  # a reference line in learning curves (matplotlib style)
+    line_style: ClassVar[str | tuple | None] = None  # a reference line in learning curves (matplotlib style)
     curve_marker: ClassVar[str] = "o"  # strategies with shots are curves over N, drawn with this marker and line
     curve_line: ClassVar[str] = "-"
     data_kinds: ClassVar[tuple[str, ...]] = ("text", "tokens")  # the data it can train and score (Task.data_kind)

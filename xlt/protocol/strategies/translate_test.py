@@ -35,7 +35,7 @@ class TranslateTest(Strategy):
     order = 22
     from_source = True
     identity_roles = ("translation",)
-    line_style = "-."
+    line_style = (0, (3, 1, 1, 1, 1, 1))  # dash-dot-dot
     data_kinds = ("text",)
 
     def check(self, ctx) -> None:

@@ -18,7 +18,7 @@ class TranslateTrain(Strategy):
     title = "Translate-train"
     order = 24
     identity_roles = ("translation",)
-    line_style = "--"
+    line_style = (0, (5, 5))  # loosely dashed
 
     def check(self, ctx) -> None:
         check_translation(self, ctx, [(ctx.source.language, t.language) for t in ctx.targets])
