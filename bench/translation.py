@@ -6,7 +6,7 @@ Amharic). Prints, per target, the mean ± SD over seeds of zero-shot, translate-
 each translate row's difference from zero-shot.
 
     python bench/translation.py                 # runs what is not finished, then prints the tables
-    python bench/translation.py --only sib      # one group: sib, nusax, sib-lora (LoRA, about 40 minutes),
+    python bench/translation.py --only sib      # one group: sib, nusax, sib-lora (LoRA, about 15 minutes),
                                                 # ner (CoNLL-2003 -> MasakhaNER, full fine-tuning, about an hour)
     python bench/translation.py --table-only    # the tables from the stores
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent / "translation"
 CONFIGS = {"sib": ["sib-apertium", "sib-apertium-with-source", "sib-oracle"],
-           "nusax": ["nusax-dictionary", "nusax-oracle"],
+           "nusax": ["nusax-dictionary", "nusax-induced", "nusax-oracle"],
            "sib-lora": ["sib-apertium-lora"],
            "ner": ["ner-dictionary"]}
 COLUMNS = [("zero_shot", "sib-apertium", "Zero-shot"), ("translate_test", "sib-apertium", "Translate-test (apertium)"),
@@ -27,13 +27,14 @@ COLUMNS = [("zero_shot", "sib-apertium", "Zero-shot"), ("translate_test", "sib-a
            ("translate_test", "sib-oracle", "Translate-test (oracle)"),
            ("translate_train", "sib-oracle", "Translate-train (oracle)")]
 LORA_COLUMNS = [("zero_shot", "sib-apertium-lora", "Zero-shot (LoRA)"),
-                ("translate_test", "sib-apertium-lora", "Translate-test (apertium, LoRA)"),
-                ("translate_train", "sib-apertium-lora", "Translate-train (apertium, LoRA)")]
+                ("translate_test", "sib-apertium-lora", "Translate-test (apertium, LoRA)")]
 NER_COLUMNS = [("zero_shot", "ner-dictionary", "Zero-shot"),
                ("translate_train", "ner-dictionary", "Translate-train (dictionary, tags projected)")]
 NUSAX_COLUMNS = [("zero_shot", "nusax-oracle", "Zero-shot"),
                  ("translate_test", "nusax-dictionary", "Translate-test (dictionary)"),
                  ("translate_train", "nusax-dictionary", "Translate-train (dictionary)"),
+                 ("translate_test", "nusax-induced", "Translate-test (induced list)"),
+                 ("translate_train", "nusax-induced", "Translate-train (induced list)"),
                  ("translate_test", "nusax-oracle", "Translate-test (oracle)"),
                  ("translate_train", "nusax-oracle", "Translate-train (oracle)")]
 
@@ -45,6 +46,7 @@ def table(outs: dict, columns: list) -> None:
     print("| target | " + " | ".join(c[2] for c in columns) + " |")
     print("|---|" + "---|" * len(columns))
     means: dict[str, list[float]] = {c[2]: [] for c in columns}
+    gains: dict[str, list[float]] = {c[2]: [] for c in columns}
     for lang in langs:
         cells, zero = [], None
         for strategy, name, title in columns:
@@ -56,11 +58,14 @@ def table(outs: dict, columns: list) -> None:
             m = float(np.mean(vals))
             means[title].append(m)
             zero = m if strategy == "zero_shot" else zero
+            if zero is not None:
+                gains[title].append(m - zero)
             delta = f" ({m - zero:+.1f})" if zero is not None and strategy != "zero_shot" else ""
             cells.append(f"{m:.1f} ± {np.std(vals, ddof=1) if len(vals) > 1 else 0:.1f}{delta}")
         print(f"| {lang} | " + " | ".join(cells) + " |")
-    print("| mean (languages it covers) | " + " | ".join(f"{np.mean(v):.1f} ({len(v)})" if v else "-"
-                                                       for v in means.values()) + " |")
+    print("| mean (languages it covers) | " + " | ".join(
+        f"{np.mean(v):.1f} ({len(v)}; {np.mean(gains[t]):+.1f})" if v and gains[t] else
+        (f"{np.mean(v):.1f} ({len(v)})" if v else "-") for t, v in means.items()) + " |")
 
 
 def cache_summary(res) -> str:
@@ -81,6 +86,19 @@ def cache_summary(res) -> str:
     return f"{texts} texts, {hits} from the cache, {translated} translated in {seconds:.1f} s"
 
 
+def induce_lists(data_dir: str | None) -> None:
+    """The word lists nusax-induced.yaml reads, from NusaX's parallel training sentences."""
+    from xlt.files import atomic_write_text
+    from xlt.translate.induce import induce_lexicon, sentence_pairs
+
+    out = Path(__file__).parent / "out" / "translation"
+    out.mkdir(parents=True, exist_ok=True)
+    for lang in ("jav", "sun"):
+        words = induce_lexicon(sentence_pairs("nusax-senti", "eng", lang, "train", data_dir))
+        atomic_write_text(out / f"eng-{lang}-induced.txt", "".join(f"{a}\t{b}\n" for a, b, _ in words))
+        print(f"eng-{lang}: {len(words)} word pairs induced from the training sentences")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--table-only", action="store_true")
@@ -93,6 +111,8 @@ def main() -> None:
     for group, names in CONFIGS.items():
         if args.only and group != args.only:
             continue
+        if group == "nusax":
+            induce_lists(args.data_dir)
         outs = {}
         for name in names:
             exp = load_config(HERE / f"{name}.yaml")

@@ -161,3 +161,26 @@ def test_the_page_in_headless_chromium(page_app, tmp_path):
     finally:
         driver.quit()
         server.should_exit = True
+
+
+def test_a_model_notice_comes_with_every_answer_and_entities_are_character_spans(saved_models, tmp_path):
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from xlt.serve.ui import create_ui_app, entity_spans
+
+    screening = tmp_path / "screening"
+    shutil.copytree(saved_models[0], screening)
+    config = json.loads((screening / "config.json").read_text())
+    config["xlt_notice"] = "research screening signal, not a diagnosis"
+    (screening / "config.json").write_text(json.dumps(config))
+    client = TestClient(create_ui_app([screening], None, None))
+    body = client.post("/api/analyze", json={"text": "great day"}).json()
+    assert body["notice"] == "research screening signal, not a diagnosis" and "entities" not in body
+    assert body["translation"] == {"text": "great day", "translator": "none (already English)"} or \
+        body["translation"]["message"].startswith("no translation")
+    text = "Juma met Amina Ali in Nairobi."
+    spans = entity_spans(text, text.split(), ["B-PER", "O", "B-PER", "I-PER", "O", "B-LOC"])
+    assert [(s["start"], s["end"], s["type"], s["text"]) for s in spans] == [
+        (0, 4, "PER", "Juma"), (9, 18, "PER", "Amina Ali"), (22, 30, "LOC", "Nairobi.")]

@@ -272,3 +272,26 @@ def test_mt_eval_scores_with_sacrebleu_and_refuses_files_of_different_lengths(tm
     res = cli_in_process("mt-eval", "--from", "eng", "--to", "jav", "--hypothesis", tmp_path / "ref.txt",
                          "--reference", tmp_path / "short.txt")
     assert res.returncode == 2 and "2 hypothesis lines but 1 reference lines" in res.stderr, res.stderr
+
+
+def test_a_word_list_induced_from_parallel_sentences_pairs_words_that_co_occur():
+    from xlt.translate.induce import induce_lexicon
+
+    pairs = [("the food is good", "panganan iku apik"), ("good service", "layanan apik"),
+             ("the food is bad", "panganan iku ala"), ("bad service", "layanan ala"), ("good day", "dina apik")]
+    words = {a: b for a, b, _ in induce_lexicon(pairs)}
+    assert words["good"] == "apik" and words["bad"] == "ala" and words["food"] == "panganan"
+    assert "day" not in words  # one sentence only: below min_count
+
+
+@needs_shared_data()
+def test_xlt_lexicon_induce_writes_a_list_the_dictionary_translator_reads(tmp_path):
+    out = tmp_path / "eng-sun.txt"
+    res = cli_in_process("lexicon", "induce", "--dataset", "nusax-senti", "--from", "eng", "--to", "sun",
+                         "--output", out)
+    assert res.returncode == 0 and "from 500 sentence pairs" in res.stdout, res.stderr
+    t = make_translator("dictionary", lexicons=[{"path": str(out), "language": "sun", "order": "source-target"}])
+    assert t.translate(["not very bad"], "eng", "sun") == ["henteu pisan awon"]
+    res = cli_in_process("lexicon", "induce", "--dataset", "masakhaner2", "--from", "eng", "--to", "swa",
+                         "--output", out)
+    assert res.returncode == 2 and "has no row ids shared across languages" in res.stderr

@@ -16,6 +16,8 @@ data_app = typer.Typer(no_args_is_help=True, help="Inspect datasets and preproce
 models_app = typer.Typer(no_args_is_help=True, help="List and describe models.")
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
+lexicon_app = typer.Typer(no_args_is_help=True, help="Bilingual word lists for the dictionary translator.")
+app.add_typer(lexicon_app, name="lexicon")
 
 DEMO_CONFIG = Path(__file__).with_name("presets") / "demo.yaml"
 
@@ -366,6 +368,28 @@ def translate(files: list[Path] = typer.Argument(None, help="text files, one seg
         typer.echo(line)
     if stats:
         typer.echo(json.dumps(c.stats.as_dict()), err=True)
+
+
+@lexicon_app.command("induce")
+def lexicon_induce(dataset: str = typer.Option(..., help="a parallel dataset (nusax-senti, sib-200)"),
+                   src: str = typer.Option(..., "--from", help="source language, ISO 639-3 (the list's first column)"),
+                   tgt: str = typer.Option(..., "--to", help="target language, ISO 639-3"),
+                   split: str = typer.Option("train", help="the split whose sentence pairs are read"),
+                   output: Path = typer.Option(..., help="the word list to write: source<TAB>target per line"),
+                   min_count: int = typer.Option(2, help="sentences a word must appear in"),
+                   min_dice: float = typer.Option(0.3, help="the least Dice coefficient kept"),
+                   data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
+    """Induce a word list from a parallel dataset's sentence pairs (Dice co-occurrence), for the dictionary
+    translator: `{path: OUTPUT, language: TO, order: source-target}`."""
+    from xlt.files import atomic_write_text
+    from xlt.translate.induce import induce_lexicon, sentence_pairs
+
+    pairs = sentence_pairs(dataset, src, tgt, split, data_dir)
+    words = induce_lexicon(pairs, min_count, min_dice)
+    if not words:
+        raise XltError(f"no word pair reached Dice {min_dice} in {len(pairs)} sentence pairs; lower --min-dice")
+    atomic_write_text(output, "".join(f"{a}\t{b}\n" for a, b, _ in words))
+    typer.echo(f"{len(words)} word pairs from {len(pairs)} sentence pairs of {dataset} {split} -> {output}")
 
 
 @app.command("mt-eval")

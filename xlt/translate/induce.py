@@ -1,0 +1,54 @@
+"""A bilingual word list induced from parallel sentences, for the dictionary translator where no lexicon
+exists: each source word is paired with the target word it co-occurs with most consistently, by the Dice
+coefficient over sentence pairs (Smadja et al., 1996; the first step of most word aligners). A few hundred
+parallel sentences give a small, noisy list of the frequent words: enough for word-by-word translation to
+carry sentiment words and function words across, far from a real lexicon."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from xlt.errors import XltError
+
+WORD = re.compile(r"\w+")
+
+
+def induce_lexicon(pairs: list[tuple[str, str]], min_count: int = 2,
+                   min_dice: float = 0.3) -> list[tuple[str, str, float]]:
+    """(source word, target word, Dice) for every source word seen in at least `min_count` sentences whose best
+    target word reaches `min_dice`; lower-cased, best first."""
+    src_df: Counter = Counter()
+    tgt_df: Counter = Counter()
+    joint: Counter = Counter()
+    for src, tgt in pairs:
+        s, t = set(WORD.findall(src.lower())), set(WORD.findall(tgt.lower()))
+        src_df.update(s)
+        tgt_df.update(t)
+        joint.update((a, b) for a in s for b in t)
+    best: dict[str, tuple[str, float]] = {}
+    for (a, b), n in joint.items():
+        if src_df[a] < min_count or n < min_count:
+            continue
+        dice = 2 * n / (src_df[a] + tgt_df[b])
+        if dice >= min_dice and dice > best.get(a, ("", 0.0))[1]:
+            best[a] = (b, dice)
+    return sorted(((a, b, d) for a, (b, d) in best.items()), key=lambda x: (-x[2], x[0]))
+
+
+def sentence_pairs(dataset: str, src: str, tgt: str, split: str = "train",
+                   data_dir: str | None = None) -> list[tuple[str, str]]:
+    """The (src, tgt) sentence pairs of one split of a parallel dataset, joined on its row ids."""
+    from xlt.data import registry
+    from xlt.data.readers import read_records
+
+    spec = registry.get_spec(dataset)
+    if spec.id is None:
+        raise XltError(f"dataset {dataset} has no row ids shared across languages; parallel datasets: "
+                       + ", ".join(n for n, s in registry.DATASETS.items() if s.id is not None))
+    texts = []
+    for lang in (src, tgt):
+        paths = registry.locate(spec, registry.language_code(spec, lang), registry.data_dir(data_dir))
+        if split not in paths:
+            raise XltError(f"{dataset}/{lang} has no {split} split; it has {', '.join(paths)}")
+        texts.append({str(r[spec.id]): str(r[spec.text]) for r in read_records(paths[split])})
+    return [(texts[0][i], texts[1][i]) for i in texts[0] if i in texts[1]]
