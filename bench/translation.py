@@ -6,7 +6,7 @@ Amharic). Prints, per target, the mean ± SD over seeds of zero-shot, translate-
 each translate row's difference from zero-shot.
 
     python bench/translation.py                 # runs what is not finished, then prints the tables
-    python bench/translation.py --only sib      # one group: sib, nusax, sib-lora (LoRA, about 15 minutes),
+    python bench/translation.py --only sib      # one group: sib, nusax, sib-lora (LoRA, about 20 minutes),
                                                 # ner (CoNLL-2003 -> MasakhaNER, full fine-tuning, about an hour)
     python bench/translation.py --table-only    # the tables from the stores
 """
@@ -27,7 +27,8 @@ COLUMNS = [("zero_shot", "sib-apertium", "Zero-shot"), ("translate_test", "sib-a
            ("translate_test", "sib-oracle", "Translate-test (oracle)"),
            ("translate_train", "sib-oracle", "Translate-train (oracle)")]
 LORA_COLUMNS = [("zero_shot", "sib-apertium-lora", "Zero-shot (LoRA)"),
-                ("translate_test", "sib-apertium-lora", "Translate-test (apertium, LoRA)")]
+                ("translate_test", "sib-apertium-lora", "Translate-test (apertium, LoRA)"),
+                ("translate_train", "sib-apertium-lora", "Translate-train (apertium, LoRA)")]
 NER_COLUMNS = [("zero_shot", "ner-dictionary", "Zero-shot"),
                ("translate_train", "ner-dictionary", "Translate-train (dictionary, tags projected)")]
 NUSAX_COLUMNS = [("zero_shot", "nusax-oracle", "Zero-shot"),

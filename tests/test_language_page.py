@@ -1,7 +1,8 @@
 """The language-processing page (`xlt serve --ui`) in headless Chromium, driven through selenium with
 Debian's chromium-driver: submit a sentence, wait for the answer, check what the page shows, the audio,
-the console, and save a screenshot. Skips, with the reason, only where Chromium is not installed (`make`
-installs it as root where apt is available). Also its API's request bounds, without a browser."""
+the console, and save a screenshot. Skips, with the reason, only where Chromium (or espeak-ng, which speaks)
+is not installed (`make` installs both as root where apt is available). Also its API's request bounds,
+without a browser."""
 from __future__ import annotations
 
 import os
@@ -115,8 +116,9 @@ def _serve(app) -> tuple[str, object]:
     return f"http://127.0.0.1:{port}", server
 
 
-@pytest.mark.skipif(CHROMIUM is None or DRIVER is None, reason="chromium and chromium-driver are not installed "
-                    "(Debian: apt-get install chromium chromium-driver; `make` does it as root)")
+@pytest.mark.skipif(CHROMIUM is None or DRIVER is None or shutil.which("espeak-ng") is None,
+                    reason="chromium, chromium-driver or espeak-ng is not installed (Debian: apt-get install "
+                    "chromium chromium-driver espeak-ng; `make` does it as root)")
 def test_the_page_in_headless_chromium(page_app, tmp_path):
     import httpx
     from selenium import webdriver

@@ -137,7 +137,11 @@ def _translator(spec: str, lexicons: list[str], dataset: Optional[str], model: O
     from xlt.config import _explain
     from xlt.translate import TRANSLATORS, get_translator
 
-    settings = yaml.safe_load(spec) if spec.lstrip().startswith("{") else {"name": spec}
+    try:
+        settings = yaml.safe_load(spec) if spec.lstrip().startswith("{") else {"name": spec}
+    except yaml.YAMLError as exc:
+        raise XltError(f"--translator {spec!r} is neither a translator's name nor a YAML mapping ({exc.problem})") \
+            from None
     name = settings.get("name") if isinstance(settings, dict) else None
     cls = TRANSLATORS.get(str(name))
     if lexicons:

@@ -3,6 +3,7 @@ translator's word alignment (each output word of a source word takes its tag; an
 words become I- of its type)."""
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from xlt.data.examples import Example, TokenExample
@@ -21,11 +22,12 @@ def translate_rows(translator, cache: TranslationCache, rows: list, src: str, tg
     """The rows in `tgt`, and what the cache did for them."""
     if rows and isinstance(rows[0], TokenExample):  # word by word (an aligning translator), not cached
         translator.check_pair(src, tgt)
+        t0 = time.perf_counter()
         out = []
         for r in rows:
             words, alignment = translator.translate_words(list(r.tokens), src, tgt)
             out.append(TokenExample(tokens=tuple(words), tags=project_tags(r.tags, alignment, len(words))))
-        return out, CacheStats(texts=len(rows), translated=len(rows))
+        return out, CacheStats(texts=len(rows), translated=len(rows), seconds=time.perf_counter() - t0)
     before = CacheStats(**vars(cache.stats))
     texts = cache.translate(translator, [r.text for r in rows], src, tgt)
     pairs = [r.text_pair for r in rows if r.text_pair is not None]
