@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import tiny_config
-from test_end_to_end import run_cli
+from conftest import cli_in_process
 from xlt.errors import XltError
 
 
@@ -45,10 +45,10 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_writes(tiny_
     out = tmp_path / "out"
     out.mkdir()
     with output_lock(out):  # as a running `xlt run` holds it
-        res = run_cli(["run", path])
+        res = cli_in_process("run", path)
     assert res.returncode == 2 and "is being written by another xlt run (pid" in res.stderr, res.stderr[-1000:]
     assert not (out / "results.sqlite").exists()
-    res = run_cli(["run", path])  # once the first is gone, the folder is free
+    res = cli_in_process("run", path)  # once the first is gone, the folder is free
     assert res.returncode == 0, res.stderr[-2000:]
     assert len(_done(out / "results.sqlite")) == 16
 
@@ -87,29 +87,29 @@ def test_a_full_disk_ends_in_one_error_and_the_store_resumes(tiny_model_dir, tin
 
 def test_a_damaged_store_is_one_clear_error_and_recover_keeps_what_can_be_read(tiny_model_dir, tiny_data, tmp_path):
     cfg, path = _config(tiny_model_dir, tiny_data, tmp_path)
-    assert run_cli(["run", path]).returncode == 0
+    assert cli_in_process("run", path).returncode == 0
     db = tmp_path / "out" / "results.sqlite"
     good = set(_done(db))
     shutil.copy(db, tmp_path / "intact.sqlite")
     data = db.read_bytes()
     db.write_bytes(data[: len(data) // 2])  # truncated, as a disk or a copy can leave it
     damaged = db.read_bytes()
-    res = run_cli(["run", path])
+    res = cli_in_process("run", path)
     errors = [line for line in res.stderr.splitlines() if line.startswith("xlt: error:")]
     assert res.returncode == 2 and len(errors) == 1 and "is damaged" in errors[0] and "xlt recover" in errors[0]
     assert db.read_bytes() == damaged  # left as it was
     db.write_bytes(b"this is not a database at all, just bytes" * 100)
-    res = run_cli(["run", path])
+    res = cli_in_process("run", path)
     assert res.returncode == 2 and "is damaged" in res.stderr
     shutil.copy(tmp_path / "intact.sqlite", db)
     with open(db, "r+b") as fh:  # a damaged page in the middle of an otherwise readable file
         fh.seek(len(data) // 2)
         fh.write(b"\xff" * 4096)
-    res = run_cli(["recover", tmp_path / "out"])
+    res = cli_in_process("recover", tmp_path / "out")
     assert res.returncode == 0 and "kept" in res.stdout, res.stderr[-2000:]
     kept = set(_done(db))
     assert kept <= good and (tmp_path / "out" / "results.damaged.sqlite").exists()
-    res = run_cli(["run", path])  # the rest is redone, nothing duplicated
+    res = cli_in_process("run", path)  # the rest is redone, nothing duplicated
     assert res.returncode == 0, res.stderr[-2000:]
     assert set(_done(db)) == good
 

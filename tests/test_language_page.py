@@ -54,7 +54,9 @@ def saved_models(tmp_path_factory, tiny_model_dir) -> list[Path]:
     out = []
     for task, files in (("classification", data), ("ner", _ner_files(tmp))):
         cfg = tiny_config(tiny_model_dir, files, tmp / task, baselines=[], task=task)
-        cfg["protocol"] = {"strategies": ["full_shot"], "seeds": [0]}
+        strategy = "target_only" if task == "classification" else "full_shot"  # NER: source and target stages
+        cfg["protocol"] = {"strategies": [strategy], "seeds": [0]}
+        cfg["output"]["save_models"] = [strategy]
         if task == "ner":
             for section in [cfg["source"], *cfg["targets"]]:
                 section.pop("text"), section.pop("label")

@@ -3,15 +3,12 @@ matrix), the study run end to end on a tiny model and resumed, no test split rea
 input rejected before anything is written."""
 from __future__ import annotations
 
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import SHARED_DATA, needs_shared_data, synthetic_rows, write_csv
+from conftest import SHARED_DATA, cli_in_process, needs_shared_data, synthetic_rows, write_csv
 from xlt.config import parse_config
 from xlt.data.examples import Example, LanguageData
 from xlt.data.multi_source import combine_sources, draw, sampling_weights
@@ -182,14 +179,12 @@ def test_bad_sources_get_one_error_and_write_nothing(tmp_path):
         cfg = {**_cfg(sources, ["jav"]), "output": {"dir": str(out)}, "data_dir": str(SHARED_DATA)}
         path = tmp_path / f"{name.replace(' ', '-')}.yaml"
         path.write_text(yaml.safe_dump(cfg))
-        res = subprocess.run([sys.executable, "-m", "xlt.cli", "run", str(path)], capture_output=True, text=True,
-                             timeout=300)
+        res = cli_in_process("run", path)
         errors = [line for line in res.stderr.splitlines() if line.startswith("xlt: error:")]
         ok = res.returncode == 2 and len(errors) == 1 and message in errors[0] and not out.exists()
         return None if ok else f"{name}: exit {res.returncode}, {res.stderr[-400:]!r}"
 
-    with ThreadPoolExecutor(2) as pool:
-        failures = [f for f in pool.map(reject, BAD) if f]
+    failures = [f for f in map(reject, BAD) if f]
     assert not failures, failures
 
 

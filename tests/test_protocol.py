@@ -7,7 +7,8 @@ import re
 import pytest
 
 from conftest import tiny_config
-from test_end_to_end import run_cli, write_config
+from conftest import cli_in_process
+from test_end_to_end import write_config
 from xlt.config import parse_config
 from xlt.errors import XltError
 from xlt.protocol import check_experiment
@@ -51,7 +52,7 @@ def test_a_target_with_a_test_split_alone_is_a_zero_shot_target(tiny_model_dir, 
 def test_progress_is_one_line_per_run_when_output_is_not_a_terminal(tiny_model_dir, tiny_data, tmp_path):
     cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", baselines=["tfidf-lr"], method={"name": "frozen"})
     cfg["protocol"] = {"strategies": ["zero_shot", "few_shot"], "shots": [10], "seeds": [0]}
-    res = run_cli(["run", write_config(tmp_path / "c.yaml", cfg)])
+    res = cli_in_process("run", write_config(tmp_path / "c.yaml", cfg))
     assert res.returncode == 0, res.stderr[-2000:]
     lines = res.stdout.splitlines()
     assert lines[0].startswith("tiny: every check passed. 6 runs (6 to run, 0 finished)")

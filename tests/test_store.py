@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_end_to_end import run_cli
+from conftest import cli_in_process
 from xlt.store import RunKey, Store
 
 SCHEMA1 = Path(__file__).parent / "fixtures" / "schema1-store"
@@ -51,7 +51,7 @@ def test_a_store_written_before_the_identity_schema_resumes_without_repeating_a_
     old_stages = sorted(p.name for p in (out / "stages").glob("*.safetensors"))
     assert before and old_stages
 
-    res = run_cli(["run", config], cwd=work)
+    res = cli_in_process("run", config, cwd=work)
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"resuming: {len(before)} of {len(before)} runs already finished" in res.stdout, res.stdout
     after = runs_of(out / "results.sqlite")
@@ -70,7 +70,7 @@ def test_a_store_written_before_the_identity_schema_resumes_without_repeating_a_
     cfg = yaml.safe_load((work / config).read_text())
     cfg["protocol"]["shots"] = [10, 20]
     (work / config).write_text(yaml.safe_dump(cfg))
-    res = run_cli(["run", config], cwd=work)
+    res = cli_in_process("run", config, cwd=work)
     assert res.returncode == 0, res.stderr[-3000:]
     grown = runs_of(out / "results.sqlite")
     assert {k for k in grown if k not in after} and all(k[2] == 20 for k in grown if k not in after)
@@ -84,12 +84,12 @@ def test_older_and_newer_stores_get_a_clear_message(tmp_path):
     cfg = yaml.safe_load((work / "classification.yaml").read_text())
     cfg["training"]["epochs"] = 3  # not the settings its runs were made with
     (work / "changed.yaml").write_text(yaml.safe_dump(cfg))
-    res = run_cli(["run", "changed.yaml"], cwd=work)
+    res = cli_in_process("run", "changed.yaml", cwd=work)
     assert res.returncode == 2 and "written by an earlier xlt (run-identity schema 1)" in res.stderr, res.stderr
     assert "made with different settings" in res.stderr and "Traceback" not in res.stderr
     con = sqlite3.connect(work / "out-classification" / "results.sqlite")
     con.execute("INSERT OR REPLACE INTO meta VALUES ('identity_schema', '3')")
     con.commit()
     con.close()
-    res = run_cli(["run", "classification.yaml"], cwd=work)
+    res = cli_in_process("run", "classification.yaml", cwd=work)
     assert res.returncode == 2 and "written by a newer xlt (run-identity schema 3" in res.stderr, res.stderr

@@ -14,7 +14,7 @@ from xlt.data.pipeline import check_label_map, map_tags
 from xlt.errors import XltError
 from xlt.tasks.tagging import encode_words, entity_metrics, restrict_types, tag_accuracy
 
-from conftest import SHARED_DATA, build_tiny_bert, needs_shared_data
+from conftest import SHARED_DATA, build_tiny_bert, cli_in_process, needs_shared_data
 
 
 def write(path: Path, text: str, bom: bool = False) -> Path:
@@ -239,8 +239,6 @@ def test_full_fine_tuning_ner_saves_a_model_that_predicts(tiny_mlm_dir, tmp_path
     """Full fine-tuning on token data: the saved directory loads with AutoModelForTokenClassification,
     has a model card, and `xlt predict` tags words."""
     import json
-    import subprocess
-    import sys
 
     from xlt import run_experiment
     from xlt.config import parse_config
@@ -260,8 +258,7 @@ def test_full_fine_tuning_ner_saves_a_model_that_predicts(tiny_mlm_dir, tmp_path
     out = run_experiment(parse_config(cfg))
     saved = out / "models" / "few_shot-10-tgt-seed0"
     assert (saved / "README.md").read_text().count("Entity F1") == 1
-    res = subprocess.run([sys.executable, "-m", "xlt.cli", "predict", str(saved), "amina went to lagos", "--json"],
-                         capture_output=True, text=True, timeout=120)
+    res = cli_in_process("predict", saved, "amina went to lagos", "--json")
     assert res.returncode == 0, res.stderr
     row = json.loads(res.stdout.strip().splitlines()[-1])
     assert row["tokens"] == ["amina", "went", "to", "lagos"] and len(row["tags"]) == 4

@@ -278,7 +278,8 @@ def test_a_word_list_induced_from_parallel_sentences_pairs_words_that_co_occur()
     from xlt.translate.induce import induce_lexicon
 
     pairs = [("the food is good", "panganan iku apik"), ("good service", "layanan apik"),
-             ("the food is bad", "panganan iku ala"), ("bad service", "layanan ala"), ("good day", "dina apik")]
+             ("the food is bad", "panganan iku ala"), ("bad service", "layanan ala"), ("good day", "dina apik"),
+             ("food and service", "panganan lan layanan")]
     words = {a: b for a, b, _ in induce_lexicon(pairs)}
     assert words["good"] == "apik" and words["bad"] == "ala" and words["food"] == "panganan"
     assert "day" not in words  # one sentence only: below min_count

@@ -26,7 +26,7 @@ def induce_lexicon(pairs: list[tuple[str, str]], min_count: int = 2,
         tgt_df.update(t)
         joint.update((a, b) for a in s for b in t)
     best: dict[str, tuple[str, float]] = {}
-    for (a, b), n in joint.items():
+    for (a, b), n in sorted(joint.items()):  # sorted: ties go to the alphabetically first word, in every run
         if src_df[a] < min_count or n < min_count:
             continue
         dice = 2 * n / (src_df[a] + tgt_df[b])
