@@ -296,3 +296,6 @@ def test_xlt_lexicon_induce_writes_a_list_the_dictionary_translator_reads(tmp_pa
     res = cli_in_process("lexicon", "induce", "--dataset", "masakhaner2", "--from", "eng", "--to", "swa",
                          "--output", out)
     assert res.returncode == 2 and "has no row ids shared across languages" in res.stderr
+    res = cli_in_process("lexicon", "induce", "--dataset", "nusax-senti", "--from", "eng", "--to", "sun",
+                         "--output", tmp_path)
+    assert res.returncode == 2 and "must be a file in an existing folder" in res.stderr

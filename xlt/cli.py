@@ -388,6 +388,8 @@ def lexicon_induce(dataset: str = typer.Option(..., help="a parallel dataset (nu
     from xlt.files import atomic_write_text
     from xlt.translate.induce import induce_lexicon, sentence_pairs
 
+    if output.is_dir() or not output.parent.is_dir():
+        raise XltError(f"--output {output} must be a file in an existing folder (the word list is written there)")
     pairs = sentence_pairs(dataset, src, tgt, split, data_dir)
     words = induce_lexicon(pairs, min_count, min_dice)
     if not words:

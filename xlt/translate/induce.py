@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from xlt.errors import XltError
 
 WORD = re.compile(r"\w+")
 
@@ -38,17 +37,8 @@ def induce_lexicon(pairs: list[tuple[str, str]], min_count: int = 2,
 def sentence_pairs(dataset: str, src: str, tgt: str, split: str = "train",
                    data_dir: str | None = None) -> list[tuple[str, str]]:
     """The (src, tgt) sentence pairs of one split of a parallel dataset, joined on its row ids."""
-    from xlt.data import registry
-    from xlt.data.readers import read_records
+    from xlt.translate.translators.parallel import parallel_spec, texts_by_id
 
-    spec = registry.get_spec(dataset)
-    if spec.id is None:
-        raise XltError(f"dataset {dataset} has no row ids shared across languages; parallel datasets: "
-                       + ", ".join(n for n, s in registry.DATASETS.items() if s.id is not None))
-    texts = []
-    for lang in (src, tgt):
-        paths = registry.locate(spec, registry.language_code(spec, lang), registry.data_dir(data_dir))
-        if split not in paths:
-            raise XltError(f"{dataset}/{lang} has no {split} split; it has {', '.join(paths)}")
-        texts.append({str(r[spec.id]): str(r[spec.text]) for r in read_records(paths[split])})
-    return [(texts[0][i], texts[1][i]) for i in texts[0] if i in texts[1]]
+    spec = parallel_spec(dataset)
+    a, b = (texts_by_id(spec, lang, data_dir, [split]) for lang in (src, tgt))
+    return [(a[i], b[i]) for i in a if i in b]

@@ -32,19 +32,21 @@ class TranslateTrain(Strategy):
     def _translated(self, ctx, key, split):
         return ctx.translated(ctx.source, split, ctx.data_for(key).language)
 
+    def _train_rows(self, ctx, key, originals: list) -> list:
+        """The translated training rows, after the source originals with translation.with_source."""
+        translated = self._translated(ctx, key, "train")[0]
+        return originals + translated if ctx.exp.translation.with_source else translated
+
     def rows(self, ctx, key):
-        train = self._translated(ctx, key, "train")[0]
-        if ctx.exp.translation.with_source:
-            train = ctx.source.splits["train"] + train
-        return train, self._translated(ctx, key, "validation")[0], TRANSLATED_VALIDATION
+        validation = self._translated(ctx, key, "validation")[0]
+        return self._train_rows(ctx, key, ctx.source.splits["train"]), validation, TRANSLATED_VALIDATION
 
     def run(self, ctx, key) -> Trained:
         target = ctx.data_for(key)
         method, model = ctx.fresh_model(key.seed, key.method)
         method.use_language(model, target.language)
-        rows, validation, selection = self.rows(ctx, key)
-        if ctx.exp.translation.with_source:  # the originals as every source-trained run reads them
-            rows = ctx.source_train(key.seed)[0] + self._translated(ctx, key, "train")[0]
+        rows = self._train_rows(ctx, key, ctx.source_train(key.seed)[0])  # originals as source stages read them
+        validation, selection = self._translated(ctx, key, "validation")[0], TRANSLATED_VALIDATION
         info = fit_stage(ctx, method, model, rows, validation, key.seed, key.label())
         n_rows = info.pop("rows")
         info["translation"] = {**self._translated(ctx, key, "train")[1], **self._translated(ctx, key, "validation")[1]}

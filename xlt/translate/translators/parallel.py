@@ -26,6 +26,29 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
+def parallel_spec(dataset: str) -> registry.DatasetSpec:
+    """A named dataset whose rows share ids across languages (one clear error for any other)."""
+    spec = registry.get_spec(dataset)
+    if spec.id is None:
+        parallel = [n for n, s in registry.DATASETS.items() if s.id is not None]
+        raise XltError(f"dataset {dataset} has no row ids shared across languages, so it gives no translations; "
+                       f"parallel datasets: {', '.join(parallel)}")
+    return spec
+
+
+def texts_by_id(spec: registry.DatasetSpec, language: str, data_dir: str | None,
+                splits: list[str] | None = None) -> dict[str, str]:
+    """Row id -> text (whitespace normalised) of one language, from the given splits (default: all)."""
+    code = registry.language_code(spec, language)
+    paths = registry.locate(spec, code, registry.data_dir(data_dir))
+    missing = [s for s in splits or [] if s not in paths]
+    if missing:
+        raise XltError(f"{spec.name}/{language} has no {missing[0]} split; it has {', '.join(paths)}")
+    column = spec.text if isinstance(spec.text, str) else spec.text[0]
+    return {str(rec[spec.id]): _norm(str(rec[column]))
+            for split, path in paths.items() if splits is None or split in splits for rec in read_records(path)}
+
+
 @TRANSLATORS.register
 class Parallel(Translator):
     name = "parallel"
@@ -34,11 +57,7 @@ class Parallel(Translator):
 
     def __init__(self, cfg: ParallelConfig, data_dir: str | None = None):
         super().__init__(cfg, data_dir)
-        self.spec = registry.get_spec(cfg.dataset)
-        if self.spec.id is None:
-            parallel = [n for n, s in registry.DATASETS.items() if s.id is not None]
-            raise XltError(f"dataset {cfg.dataset} has no row ids shared across languages, so it gives no "
-                           f"translations; parallel datasets: {', '.join(parallel)}")
+        self.spec = parallel_spec(cfg.dataset)
         self._by_id: dict[str, dict[str, str]] = {}
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -51,12 +70,7 @@ class Parallel(Translator):
     def _texts(self, lang: str) -> dict[str, str]:
         """id -> text of every split of one language."""
         if lang not in self._by_id:
-            spec = self.spec
-            out: dict[str, str] = {}
-            for path in registry.locate(spec, lang, registry.data_dir(self.data_dir)).values():
-                for rec in read_records(path):
-                    out[str(rec[spec.id])] = _norm(str(rec[spec.text if isinstance(spec.text, str) else spec.text[0]]))
-            self._by_id[lang] = out
+            self._by_id[lang] = texts_by_id(self.spec, lang, self.data_dir)
         return self._by_id[lang]
 
     def translate(self, texts: list[str], src: str, tgt: str) -> list[str]:
