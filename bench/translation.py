@@ -100,6 +100,27 @@ def induce_lists(data_dir: str | None) -> None:
         print(f"eng-{lang}: {len(words)} word pairs induced from the training sentences")
 
 
+def lexicon_coverage(name: str, data_dir: str | None) -> None:
+    """For a dictionary-translator config: each target's word list size and the share of the source's training
+    words it replaces."""
+    import re
+
+    from xlt.config import load_config
+    from xlt.data.pipeline import load_language
+    from xlt.translate import get_translator
+
+    exp = load_config(HERE / f"{name}.yaml")
+    data = load_language(exp.source, exp.preprocess, data_dir, exp.split_ratios, exp.split_seed)
+    data = data[0] if isinstance(data, tuple) else data
+    words = [w for r in data.splits["train"] for w in (r.tokens if hasattr(r, "tokens") else re.findall(r"\w+", r.text))]
+    t = get_translator(exp.translation.translator, data_dir)
+    for target in exp.targets:
+        table = t.table(data.language, target.language)
+        share = sum(w.lower() in table for w in words) / len(words)
+        print(f"{name} {target.language}: {len(table)} source words in its list, {100 * share:.0f}% of the "
+              f"{len(words)} source training words replaced")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--table-only", action="store_true")
@@ -123,6 +144,8 @@ def main() -> None:
             outs[name] = res
             took = "" if args.table_only else f" in {time.perf_counter() - t0:.0f} s"
             print(f"{name}: {len(res.runs)} runs{took}; translation: {cache_summary(res)}")
+        if group in ("ner", "nusax"):
+            lexicon_coverage("ner-dictionary" if group == "ner" else "nusax-dictionary", args.data_dir)
         print()
         table(outs, {"sib": COLUMNS, "nusax": NUSAX_COLUMNS, "sib-lora": LORA_COLUMNS, "ner": NER_COLUMNS}[group])
         print()
