@@ -122,19 +122,22 @@ RECIPES = {
     },
     "nusax": {
         "simple-baselines": {"method": {"name": "frozen"}, "baselines": ["tfidf-lr", "embedding-lr"]},
-        "xlt-default-lora": {},  # whatever xlt did with no training: section, before stratified batches and xlt's masks
-        # whatever xlt does now with no training: section (stratified batches, xlt's dropout masks on a CPU)
-        "xlt-default-lora-now": {"training": {"batching": "stratified", "fast_dropout": "auto", "micro_batching": "auto"}},
-        "lora-3ep-fixed": {"training": {"epochs": 3, "patience": 0}},
+        # LoRA with no training: section, before stratified batches and xlt's masks (LoRA was then the default)
+        "xlt-default-lora": {"method": {"name": "lora"}},
+        # LoRA with no training: section now (stratified batches, xlt's dropout masks on a CPU)
+        "xlt-default-lora-now": {"method": {"name": "lora"},
+                                 "training": {"batching": "stratified", "fast_dropout": "auto", "micro_batching": "auto"}},
+        "lora-3ep-fixed": {"method": {"name": "lora"}, "training": {"epochs": 3, "patience": 0}},
         "full-5ep-lr5e-5": {"method": {"name": "full"}, "training": {"patience": 0}},
         "full-5ep-lr1e-4": {"method": {"name": "full"}, "training": {"patience": 0, "lr": 1e-4}},
         # zero-shot only (a few minutes each): does a gentler source stage transfer better to distant languages?
-        "lora-lr3e-4-zero-shot": {"training": {"lr": 3e-4}, "protocol": {"strategies": ["zero_shot"]}},
+        "lora-lr3e-4-zero-shot": {"method": {"name": "lora"}, "training": {"lr": 3e-4},
+                                  "protocol": {"strategies": ["zero_shot"]}},
         "full-lr5e-5-zero-shot": {"method": {"name": "full"}, "protocol": {"strategies": ["zero_shot"]}},
         # LP-FT: the head fitted on frozen features first, then fine-tuning at a low lr (zero-shot only)
-        "lpft-lora-lr1e-4-zero-shot": {"training": {"head_init": "probe", "lr": 1e-4},
+        "lpft-lora-lr1e-4-zero-shot": {"method": {"name": "lora"}, "training": {"head_init": "probe", "lr": 1e-4},
                                        "protocol": {"strategies": ["zero_shot"]}},
-        "lpft-lora-lr3e-4-zero-shot": {"training": {"head_init": "probe", "lr": 3e-4},
+        "lpft-lora-lr3e-4-zero-shot": {"method": {"name": "lora"}, "training": {"head_init": "probe", "lr": 3e-4},
                                        "protocol": {"strategies": ["zero_shot"]}},
         "lpft-full-lr1e-5-zero-shot": {"method": {"name": "full"}, "training": {"head_init": "probe", "lr": 1e-5},
                                        "protocol": {"strategies": ["zero_shot"]}},
@@ -153,7 +156,7 @@ RECIPES = {
                                                 "augment": {"code_switch": {"dictionaries": [
                                                     {"dictionary": "wiktionary-bli", "language": "ind"}]}},
                                                 "protocol": {"strategies": ["few_shot", "few_shot_self_training"]}},
-        "lpft-lora-lr3e-4-self-training": {"training": {"head_init": "probe", "lr": 3e-4},
+        "lpft-lora-lr3e-4-self-training": {"method": {"name": "lora"}, "training": {"head_init": "probe", "lr": 3e-4},
                                            "protocol": {"strategies": ["zero_shot", "self_training"],
                                                         "self_training": {"rounds": 1}}},
     },

@@ -12,7 +12,7 @@ from xlt.identity import identity_settings, legacy_v1_hash, run_hash
 from xlt.methods import METHODS
 from xlt.settings import Strict, setting
 
-BASE = {"source": {"dataset": "x"}, "targets": [{"dataset": "y", "language": "a"}],
+BASE = {"source": {"dataset": "x"}, "targets": [{"dataset": "y", "language": "a"}], "method": {"name": "lora"},
         "protocol": {"seeds": [0], "shots": [10]}}
 LABELS = ["neg", "pos"]
 
@@ -48,7 +48,8 @@ def test_every_setting_declares_a_known_role():
 def test_run_hash_depends_on_what_changes_a_run():
     same = h(BASE)
     # more seeds, another N, another target language, another method: the existing runs stay valid
-    wider = {**BASE, "protocol": {"seeds": [0, 1, 2], "shots": [10, 100], "strategies": ["zero_shot", "few_shot"]},
+    wider = {**{k: v for k, v in BASE.items() if k != "method"},
+             "protocol": {"seeds": [0, 1, 2], "shots": [10, 100], "strategies": ["zero_shot", "few_shot"]},
              "targets": [*BASE["targets"], {"dataset": "y", "language": "b"}],
              "methods": [{"name": "lora"}, {"name": "full"}]}
     assert h(wider) == same and h(wider, target=None) == h(BASE, target=None)

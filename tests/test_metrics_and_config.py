@@ -88,8 +88,9 @@ def test_preset_fills_steps_and_config_wins():
 
 
 def test_lora_takes_the_tagging_defaults_for_token_tasks_and_written_values_win():
-    """NER/POS LoRA: r 16 on every linear layer at lr 5e-4 unless the config says otherwise; classification
-    keeps r 8 on query/value at lr 1e-3 (and its old hashes, checked above)."""
+    """NER/POS LoRA (their default method): r 16 on every linear layer at lr 5e-4 unless the config says
+    otherwise; classification LoRA keeps r 8 on query/value at lr 1e-3 (and its old hashes, checked above);
+    classification's default method is frozen."""
     from xlt.config import parse_config
     from xlt.methods import get_method
     from xlt.tasks import get_task
@@ -105,8 +106,10 @@ def test_lora_takes_the_tagging_defaults_for_token_tasks_and_written_values_win(
     assert (m.r, m.alpha, m.target_modules) == (4, 32, ["query"])
     two = parse_config({**base, "task": "ner", "methods": [{"name": "lora"}, {"name": "full"}]}).methods
     assert two[0].r == 16 and "r" not in type(two[1]).model_fields  # full fine-tuning has no rank
-    cls = parse_config({**base, "source": {"dataset": "nusax-senti", "language": "eng"},
-                        "targets": [{"dataset": "nusax-senti", "language": "jav"}]}).method
+    nusax = {**base, "source": {"dataset": "nusax-senti", "language": "eng"},
+             "targets": [{"dataset": "nusax-senti", "language": "jav"}]}
+    assert parse_config(nusax).method.name == "frozen"  # classification's default method
+    cls = parse_config({**nusax, "method": {"name": "lora"}}).method
     assert (cls.r, cls.alpha, cls.target_modules) == (8, 16, ["query", "value"])
     assert get_method(cls, get_task("classification")).default_lr == 1e-3
 

@@ -55,7 +55,9 @@ def test_declarations_are_complete_and_consistent():
     assert len({s.title for s in STRATEGIES}) == len(STRATEGIES)
     references = [s for s in STRATEGIES if s.scores_source]
     assert len(references) == 1 and not references[0].selectable and references[0].from_source
-    assert {s.name for s in STRATEGIES if s.default} == {"target_only", "zero_shot", "few_shot", "full_shot"}
+    assert {s.name for s in STRATEGIES if s.default} == {"target_only", "zero_shot", "self_training", "few_shot",
+                                                          "full_shot"}
+    assert [s.name for s in STRATEGIES if s.default and "tokens" not in s.default_for] == ["self_training"]
     for t in TASKS:
         assert t.data_kind in ("text", "tokens") and t.metric_name and t.primary and t.lora.r > 0
 

@@ -52,6 +52,32 @@ def _features(ctx, method: str, train, val, test):
     return _embed(ctx, train), _embed(ctx, val), _embed(ctx, test), "embeddings"
 
 
+def strategy_rows(ctx, key) -> tuple[list, list, str]:
+    """What a run's simple counterpart fits on: the strategy's own rows; a strategy that declares none (the
+    self-training ones) is compared with the rows of the strategy it extends (few-shot, or zero-shot)."""
+    strategy = STRATEGIES.get(key.strategy)
+    try:
+        return strategy.rows(ctx, key)
+    except NotImplementedError:
+        return STRATEGIES.get("few_shot" if strategy.uses_shots else "zero_shot").rows(ctx, key)
+
+
+def embedding_head_probabilities(ctx, key, test) -> tuple[np.ndarray, dict]:
+    """The embedding-lr baseline of run `key`, fitted as it fits, applied to `test`: class probabilities in
+    ctx.labels order and what to record of the fit (the ensemble and the collapse guard use it)."""
+    train, val, _ = strategy_rows(ctx, key)
+    clf, c, val_f1, _ = logistic_regression_by_validation(_embed(ctx, train), [r.label for r in train],
+                                                          _embed(ctx, val), [r.label for r in val], C_GRID)
+    return _in_label_order(ctx, clf, clf.predict_proba(_embed(ctx, test))), {"C": c, "val_macro_f1": val_f1}
+
+
+def _in_label_order(ctx, clf, probs: np.ndarray) -> np.ndarray:
+    full = np.zeros((len(probs), len(ctx.labels)))
+    for j, lab in enumerate(clf.classes_):
+        full[:, ctx.labels.index(lab)] = probs[:, j]
+    return full
+
+
 def run_baseline(ctx, key) -> dict:
     """Fit, select C on validation, evaluate on test, record in the store like any run."""
     if key.method == "embedding-lr" and ctx.spec.pooling != "mean":
@@ -75,10 +101,7 @@ def run_baseline(ctx, key) -> dict:
     metrics["score"] = metrics["macro_f1"]
     preds = None
     if ctx.exp.output.save_predictions:
-        full = np.zeros((len(test), len(ctx.labels)))
-        for j, lab in enumerate(clf.classes_):
-            full[:, ctx.labels.index(lab)] = probs[:, j]
-        preds = list(zip(gold, pred, full.tolist()))
+        preds = list(zip(gold, pred, _in_label_order(ctx, clf, probs).tolist()))
     ctx.store.finish(run_id, metrics, selection, train_seconds, time.perf_counter() - t1, versions(),
                      {"C": c, "best_val_f1": val_f1, "train_rows": len(train), "features": features}, preds)
     return metrics

@@ -87,7 +87,7 @@ def compare(run_dir: Path, a: str = typer.Option(..., "--a", help="method name, 
 @app.command()
 def demo(output: str = typer.Option("runs/demo", help="output directory"),
          data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
-    """NusaX-senti, English to Javanese, Sundanese and Minangkabau, on the embedded model with LoRA."""
+    """NusaX-senti, English to Javanese, Sundanese and Minangkabau, with the default recipe over three seeds."""
     from xlt import load_config, run_experiment
     from xlt.report import build_report
 

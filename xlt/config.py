@@ -263,7 +263,7 @@ class Protocol(Strict):
     strategies: list[str] = setting(default_factory=lambda: _strategy_names(defaults_only=True), identity="key")
     """The strategies to run, for every target (see docs/strategies.md); the source-language reference is
     added."""
-    shots: list[int] = setting([100, 250, 500, 1000], identity="key")
+    shots: list[int] = setting([50, 100, 250], identity="key")
     """Few-shot sizes N: nested, stratified samples of each target's training split (the 100 are in the 250)."""
     seeds: list[int] = setting([0], identity="key")
     """Every run is repeated per seed; tables show mean ± SD over seeds."""
@@ -273,6 +273,17 @@ class Protocol(Strict):
     """True: skip N above a language's training set."""
     self_training: SelfTraining = setting(SelfTraining(), identity="run")
     """Settings of the self-training strategies."""
+    ensemble: Literal["none", "embedding-head"] = setting("none", identity="run", omit_when="none")
+    """Classification: "embedding-head" averages the method's class probabilities with those of the frozen-embedding
+    + logistic-regression head fitted on the same rows (the embedding-lr baseline of that run)."""
+    label_shift: Literal["none", "em"] = setting("none", identity="run", omit_when="none")
+    """Classification: "em" re-estimates the target's class priors on the texts being scored, labels unread (EM,
+    Saerens et al. 2002), and adjusts the predictions to them; the estimate is in the run record and report."""
+    collapse_guard: float | None = setting(None, gt=0.5, le=1, identity="run", omit_when=None)
+    """Classification: when one class takes at least this share of a target's predictions, the run falls back to
+    the frozen-embedding head's predictions (if they are not as one-sided), with a note in the record."""
+    cv_folds: int = setting(5, ge=2, identity="run", omit_when=5)
+    """Folds of a method's few_shot_choice: cv."""
 
     @field_validator("strategies")
     @classmethod
@@ -403,7 +414,8 @@ class Experiment(Strict):
     model: str = "embedded:multilingual-e5-small"
     """embedded:multilingual-e5-small (built in, offline), a local model directory, or a hub id (online)."""
     method: MethodSection = setting(default_factory=_default_method, identity="none")
-    """How parameters adapt (see docs/methods.md); each run is identified by its own method's settings."""
+    """How parameters adapt (see docs/methods.md); each run is identified by its own method's settings. Left
+    out: the task's default (classification: frozen; token tasks: lora)."""
     methods: list[MethodSection] = setting([], identity="none")
     """Several methods compared on the same data (instead of method:)."""
     source: DataSource | None = setting(None, omit_when=None)
@@ -481,6 +493,13 @@ class Experiment(Strict):
             raise ValueError("ablate_preprocessing runs with a single source; with sources: remove it")
         if self.methods and "method" in self.model_fields_set:
             raise ValueError("give method: (one) or methods: (a list to compare), not both")
+        if "strategies" not in self.protocol.model_fields_set:  # the defaults of this task's kind of data
+            from xlt.protocol.strategies import STRATEGIES
+
+            self.protocol.strategies = [s for s in self.protocol.strategies
+                                        if task.data_kind in STRATEGIES.get(s).default_for]
+        if not self.methods and "method" not in self.model_fields_set:  # the task's default method
+            self.method = METHODS.get(task.default_method).config()
         names = [m.name for m in self.method_list()]
         if len(set(names)) != len(names):
             raise ValueError(f"methods: each method name once (got {names})")
@@ -493,6 +512,12 @@ class Experiment(Strict):
                              f"for {self.task}")
         if self.augment.silver_tags and not task.entity_types:
             raise ValueError(f"augment.silver_tags adds entity tags to NER data; this is a {self.task} task: remove it")
+        proto = self.protocol
+        text_only = [k for k, off in (("ensemble", "none"), ("label_shift", "none"), ("collapse_guard", None))
+                     if getattr(proto, k) != off]
+        if text_only and not task.sentence_head:
+            raise ValueError(f"protocol.{', '.join(text_only)} adjust(s) text classification; a {self.task} task "
+                             "has no class per text: remove it")
         if self.training.head_init == "probe" and not task.sentence_head:
             raise ValueError(f"training.head_init: probe fits a sentence classifier's head first; {self.task} trains "
                              "its per-token head with the encoder: remove head_init")

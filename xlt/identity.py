@@ -76,6 +76,7 @@ _V1_METHOD = {"r": 8, "alpha": 16, "dropout": 0.1, "target_modules": ["query", "
 _V1_TOP = ("name", "task", "model", "source", "preprocess", "protocol", "training", "augment", "data_dir",
            "split_seed", "collapse_recall")
 _V1_SELF_TRAINING = {"rounds": 3, "fraction": 0.6}
+_V2_PROTOCOL_ADDED = {"ensemble": "none", "label_shift": "none", "collapse_guard": None, "cv_folds": 5}
 
 
 def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
@@ -102,6 +103,9 @@ def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
         d.pop("augment")
     for key in ("seeds", "strategies", "shots", "skip_shots_above_train"):
         proto.pop(key, None)
+    for key, before in _V2_PROTOCOL_ADDED.items():  # settings schema 1 never had, at their old behaviour
+        if proto.get(key, before) == before:
+            proto.pop(key, None)
     if target is None:
         tr["lr_continue"] = tr["epochs_continue"] = None
         proto.pop("self_training", None)
@@ -109,6 +113,8 @@ def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
     if cfg is not None:
         flat = {**_V1_METHOD, **cfg.model_dump(mode="json")}
         drop = {k for k in ("lr", "lr_continue") if flat.get(k) is None} | ({"lr_continue"} if target is None else set())
+        if flat.get("few_shot_choice") == "few_shot":
+            drop.add("few_shot_choice")
         method_settings: Any = {k: v for k, v in flat.items() if k not in drop}
     else:
         method_settings = method

@@ -125,7 +125,9 @@ def config_reference() -> str:
         lr = "the task's (see Tasks)" if isinstance(m.default_lr, property) else f"{m.default_lr:g}"
         out += ["", f"### `{m.name}`", "", doc, "", f"Learning rates: {lr} from the pretrained model, "
                 f"{m.default_lr_continue:g} when continuing (`lr`, `lr_continue`, or training's, win).", ""]
-        own = [n for n in m.config.model_fields if n not in MethodConfig.model_fields]
+        base = MethodConfig.model_fields  # a key of every method is listed again where this one changes its default
+        own = [n for n, f in m.config.model_fields.items()
+               if n not in base or (n != "name" and f.default != base[n].default)]
         out += _section_table(m.config, skip=tuple(n for n in m.config.model_fields if n not in own)) if own \
             else ["No keys of its own."]
     out += ["", "## Translators (`translation.translator`)", ""]

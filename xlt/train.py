@@ -25,7 +25,7 @@ from xlt.data.examples import Example
 from xlt.errors import XltError
 from xlt.evaluate.metrics import macro_f1
 from xlt.fast_dropout import fast_dropout, use_fast_dropout
-from xlt.methods.frozen import fit_logistic_head
+from xlt.methods.frozen import C_GRID, fit_logistic_head
 
 
 @lru_cache(maxsize=1)
@@ -67,6 +67,7 @@ class Encoded:
     ids: list[list[int]]
     labels: list[int]
     weights: list[float] | None = None  # per-example weight in the loss (the frozen head's refit; None: all 1)
+    head_c: float | None = None  # the frozen head's regularisation, fixed by the caller (None: chosen on validation)
 
 
 def encode(tokenizer, rows: list[Example], prefix: str, max_length: int, label2id: dict[str, int]) -> Encoded:
@@ -362,9 +363,10 @@ def _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, se
     start = time.perf_counter()
     x = pooled_features(model, tokenizer, train_data.ids, tcfg.eval_batch_size)
     xv = pooled_features(model, tokenizer, val_data.ids, tcfg.eval_batch_size) if val_data is not None else None
+    grid = (train_data.head_c,) if train_data.head_c else C_GRID
     return _head_result(fit_logistic_head(model.classifier, x, train_data.labels, xv,
                                           val_data.labels if val_data is not None else None,
-                                          tcfg.class_weighted_loss, seed, train_data.weights), len(x), start)
+                                          tcfg.class_weighted_loss, seed, train_data.weights, grid), len(x), start)
 
 
 def _head_result(fit: dict, n: int, start: float) -> TrainResult:

@@ -6,7 +6,7 @@ literal) and an `AdaptationMethod` subclass that names it and registers itself w
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from xlt.settings import Strict, setting
 
@@ -26,6 +26,10 @@ class MethodConfig(Strict):
     method's default): methods compared in one config rarely share one (LoRA trains at ten times full's)."""
     lr_continue: float | None = setting(None, gt=0, identity="run")
     """This method's learning rate when continuing the source stage, over training.lr_continue."""
+    few_shot_choice: Literal["few_shot", "cv"] = setting("few_shot", identity="run", omit_when="few_shot")
+    """Few-shot runs of text classification: "cv" keeps the zero-shot model, the few-shot model or their
+    average, whichever cross-validation on the N shots prefers (protocol.cv_folds folds; each fold trains
+    once more), so adding shots does not lose in expectation; "few_shot" keeps the few-shot model."""
 
     def apply_task_defaults(self, task) -> None:
         """Fill the settings whose default depends on the task (LoRA's rank and layers)."""

@@ -11,6 +11,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from xlt.baselines import BASELINES, run_baseline
@@ -19,6 +20,7 @@ from xlt.evaluate.shortcuts import shortcut_report
 from xlt.errors import XltError
 from xlt.files import atomic_write_text, disk_full
 from xlt.progress import Progress
+from xlt.protocol.adjust import adjust_predictions
 from xlt.protocol.plan import check_experiment
 from xlt.protocol.resume import finished_runs, rename_legacy
 from xlt.protocol.stages import NO_SELECTION
@@ -48,6 +50,9 @@ def execute(ctx, key: RunKey) -> dict:
     enc = ctx.encode(test)
     pred, probs = ctx.task.predict(model, ctx.tokenizer, enc, ctx.labels, tr.eval_batch_size, use_bf16(tr.bf16),
                                    method.frozen_features)
+    if ctx.task.sentence_head and not STRATEGIES.get(key.strategy).scores_source:
+        adjusted, info["predictions"] = adjust_predictions(ctx, key, test, np.asarray(probs))
+        probs, pred = adjusted.tolist(), [ctx.labels[i] for i in adjusted.argmax(1)]
     metrics = ctx.task.metrics(test, pred, ctx.labels, ex.collapse_recall, ctx.source.labels, enc)
     eval_seconds = time.perf_counter() - t1
     if key.strategy in ex.output.save_models:

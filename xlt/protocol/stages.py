@@ -23,13 +23,14 @@ def validation(ctx, rows: list):
 
 def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, desc: str, *,
               continues: bool = False, lr: float | None = None, epochs: int | None = None,
-              weights: list[float] | None = None) -> dict:
+              weights: list[float] | None = None, head_c: float | None = None) -> dict:
     """Train `model` in place on `rows`, selecting on `validation_rows`; returns what to record.
 
     A stage that `continues` an earlier one trains at the method's continuation learning rate for
     training.epochs_continue epochs (`lr` and `epochs` override both); a stage from the pretrained model
     trains at the method's learning rate, after fitting the head on the untouched encoder when
-    training.head_init is probe (LP-FT)."""
+    training.head_init is probe (LP-FT). `head_c` fixes a frozen method's head regularisation instead of
+    choosing it on validation."""
     from xlt.train import probe_head, train
 
     tr = ctx.exp.training
@@ -38,6 +39,7 @@ def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, 
     val, validate = validation(ctx, validation_rows)
     enc = ctx.encode(rows)
     enc.weights = weights
+    enc.head_c = head_c
     probe = {}
     if not continues and tr.head_init == "probe" and not method.frozen_features:
         res = probe_head(model, ctx.tokenizer, enc, val, tr, seed)
@@ -46,7 +48,8 @@ def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, 
     return {**result.__dict__, "lr": lr, **probe, "rows": len(rows)}
 
 
-def continue_on_target(ctx, key, method, model, target: LanguageData, rows: list, base_rows: list | None = None) -> dict:
+def continue_on_target(ctx, key, method, model, target: LanguageData, rows: list, base_rows: list | None = None,
+                       head_c: float | None = None) -> dict:
     """The target stage of few- and full-shot runs: the source-trained `model` continued on target `rows`,
     selected on the target's validation split. A frozen method's convex head is refitted instead, on
     `base_rows` (default: the source rows) plus the target rows, both sides weighing the same: a convex
@@ -58,7 +61,7 @@ def continue_on_target(ctx, key, method, model, target: LanguageData, rows: list
         weights = [1.0] * len(base) + [len(base) / len(rows)] * len(rows)
         rows = base + rows
     return fit_stage(ctx, method, model, rows, target.splits["validation"], key.seed, key.label(), continues=True,
-                     weights=weights)
+                     weights=weights, head_c=head_c)
 
 
 class SourceStages:

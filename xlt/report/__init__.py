@@ -17,7 +17,8 @@ from xlt.report.doc import Doc
 from xlt.report.study import build_study_report
 from xlt.protocol.study import read_study
 from xlt.protocol.strategies import STRATEGIES, is_reference
-from xlt.report.tables import BASELINE_NAMES, REPORT_META, summary, table5, table6, transfer_gaps
+from xlt.report.trust import trust_warnings
+from xlt.report.tables import BASELINE_NAMES, REPORT_META, row_name, summary, table5, table6, transfer_gaps
 from xlt.store import Store
 from xlt.tasks import DEFAULT_TASK, get_task
 
@@ -65,6 +66,8 @@ def _write(run_dir, runs, meta, shortcuts, labels, targets, fig_dir, task, metho
     metric = task.metric_name
     doc = Doc(f"xlt report: {meta.get('name', run_dir.name)}")
     _overview(doc, meta, runs)
+    for warning in trust_warnings(runs, methods):
+        doc.para(f"Warning: {warning}", warn=True)
     _summary(doc, runs, meta, targets, methods, metric, fig_dir)
     sections = {
         "per_language": lambda: _per_language(doc, runs, meta, targets, labels, methods[0], fig_dir),
@@ -77,6 +80,7 @@ def _write(run_dir, runs, meta, shortcuts, labels, targets, fig_dir, task, metho
     for name in task.report_sections:
         sections[name]()
     _language_adapters(doc, runs)
+    _adjustments(doc, runs, methods)
     _translations(doc, runs)
     _data_notes(doc, meta)
     return doc.write(run_dir)
@@ -209,6 +213,48 @@ def _language_adapters(doc: Doc, runs: list[dict]) -> None:
                   ["Language", "Texts", "Steps", "MLM loss first", "MLM loss last", "Seconds", "MLM head"],
                   [[k, str(v["texts"]), str(v["steps"]), f"{v['mlm_loss_first']:.2f}", f"{v['mlm_loss_last']:.2f}",
                     f"{v['seconds']:.0f}", v.get("mlm_head", "")] for k, v in sorted(infos.items())])
+
+
+def _shares(values, labels: list[str]) -> str:
+    vals = [values.get(k, 0.0) for k in labels] if isinstance(values, dict) else values
+    return " / ".join(f"{100 * v:.0f}" for v in vals)
+
+
+def _adjustments(doc: Doc, runs: list[dict], methods: list[str]) -> None:
+    """Class priors (training, EM-estimated for the target, predicted), what the protocol's levers did, and
+    the few-shot choices (xlt/protocol/adjust.py, choice.py)."""
+    rows, notes, choices = [], [], {}
+    for r in sorted(runs, key=lambda r: (r["language"], r["strategy"], r["n"] or 0, r["seed"])):
+        info = r.get("train_info") or {}
+        pred = info.get("predictions") or {}
+        if r["method"] in methods and pred.get("predicted_shares"):
+            labels = list(pred["predicted_shares"])
+            est = pred.get("label_shift") or pred.get("prior_estimate") or {}
+            steps = [s for s in ("ensemble", "label_shift") if s in pred]
+            if (pred.get("collapse_guard") or {}).get("fell_back"):
+                steps.append("collapse guard")
+            rows.append([f"{r['dataset']}/{r['language']}", row_name(r["strategy"], r["n"]), str(r["seed"]),
+                         "/".join(labels), _shares(pred.get("train_shares", {}), labels),
+                         _shares(est.get("target_prior", []), labels), _shares(pred["predicted_shares"], labels),
+                         ", ".join(steps) or "-"])
+            if "collapse_guard" in pred:
+                notes.append(f"{r['dataset']}/{r['language']} {row_name(r['strategy'], r['n'])} seed {r['seed']}: "
+                             f"{pred['collapse_guard']['note']}")
+        if "few_shot_choice" in info:
+            choices.setdefault(row_name(r["strategy"], r["n"]), []).append(info["few_shot_choice"]["chosen"])
+    if rows:
+        doc.section("Class priors and robustness levers")
+        doc.para("Percent of each class: in the rows the run trained on, as EM estimates it for the target from the "
+                 "texts being scored (labels unread; applied only with protocol.label_shift: em), and as predicted. "
+                 "Levers: the protocol settings that changed the predictions.")
+        doc.table("Class shares", ["Language", "Setting", "Seed", "Classes", "Training", "Target (EM estimate)",
+                                   "Predicted", "Levers"], rows)
+    for n in notes:
+        doc.para(f"Note: {n}", warn=True)
+    if choices:
+        doc.table("Few-shot choice by cross-validation on the shots (runs that kept each model)",
+                  ["Setting", "Few-shot model", "Average", "Zero-shot model"],
+                  [[k, *[str(v.count(c)) for c in ("few_shot", "average", "zero_shot")]] for k, v in choices.items()])
 
 
 def _translations(doc: Doc, runs: list[dict]) -> None:

@@ -31,6 +31,7 @@ class Task:
     pipeline_tag: ClassVar[str]  # the Hugging Face pipeline a saved model serves
     lora: ClassVar[LoraDefaults]
     baselines: ClassVar[tuple[str, ...]] = ()  # simple baselines run beside the method by default
+    default_method: ClassVar[str] = "lora"  # the method of a config without method: or methods:
     sentence_head: ClassVar[bool] = False  # a pooled head per text: probe init, cached frozen features, baselines
     cleans_text: ClassVar[bool] = False  # text-rewriting preprocessing applies (and can be ablated)
     entity_types: ClassVar[bool] = False  # tags are IOB2 entities (silver tags, entity-type checks)

@@ -33,6 +33,8 @@ class ClassificationTask(Task):
     # r 8 on query/value at lr 1e-3 (NusaX-senti; BENCHMARKS.md)
     lora = LoraDefaults(r=8, alpha=16, target_modules=("query", "value"), lr=1e-3)
     baselines = ("tfidf-lr", "embedding-lr")
+    # the frozen encoder + logistic-regression head, chosen on the generalisation suite (docs/defaults.md)
+    default_method = "frozen"
     sentence_head = True
     cleans_text = True
     report_sections = ("per_language", "binary", "shortcuts", "ablation")

@@ -34,6 +34,7 @@ class Strategy:
     scores_source: ClassVar[bool] = False  # scored on the source's test split (the source-language reference)
     selectable: ClassVar[bool] = True  # may be listed in protocol.strategies (the source reference is added itself)
     default: ClassVar[bool] = False  # in protocol.strategies when a config lists none
+    default_for: ClassVar[tuple[str, ...]] = ("text", "tokens")  # ...of tasks with these data kinds
     baselines: ClassVar[bool] = True  # the simple baselines (TF-IDF, frozen embeddings) get this row too
     line_style: ClassVar[str | tuple | None] = None  # a reference line in learning curves (matplotlib style)
     curve_marker: ClassVar[str] = "o"  # strategies with shots are curves over N, drawn with this marker and line

@@ -51,7 +51,14 @@ class SelfTraining(Strategy):
     order = 30
     from_source = True
     reads_unlabelled = True
+    default = True  # where the target has text to read (the generalisation suite: docs/defaults.md)
+    default_for = ("text",)  # for token tasks it retrains a fine-tuned model three times: asked for, not default
     baselines = False  # the simple baselines stay simple: their zero-shot rows are the comparison
+
+    def unavailable(self, ctx, target) -> str | None:
+        if not (target.unlabelled or target.splits["train"] or target.splits["validation"]):
+            return "no unlabelled text (a test split alone); give unlabelled: (one text per line) in its data source"
+        return None
 
     def run(self, ctx, key) -> Trained:
         target = ctx.data_for(key)
