@@ -11,9 +11,13 @@ Selection protocol: a recipe is chosen on the CHOOSE datasets (NusaX-senti, wher
 before) and becomes the default only if it also wins on the REPORT datasets, which never chose anything; the
 leave-one-dataset-out table says, for every dataset, which recipe the other datasets would have chosen.
 
-    python bench/generalisation.py                          # the default over seeds 0-2, then the tables
-    python bench/generalisation.py --recipes default lora   # others: see RECIPES
-    python bench/generalisation.py --table-only
+    python bench/generalisation.py               # the suite (SUITE recipes) over seeds 0-2, then every table
+    python bench/generalisation.py --recipes default --seeds 0   # the default alone, in its own store
+    python bench/generalisation.py --table-only  # the tables from the stores
+    python bench/generalisation.py --levers      # leave-one-dataset-out and label-shifted subsets only
+
+The default is run as cv-choice plus default-few-shot, which together are every run of the default once (the
+cross-validated choice touches few-shot runs alone), so the lever costs no second pass over the rest.
 """
 from __future__ import annotations
 
@@ -56,20 +60,20 @@ GROUPS = {
         "targets": [{"dataset": "depression-ar"}]},
 }
 
-# a recipe is the config keys it writes beyond source and targets; "default" writes none
+# a recipe is the config keys it writes beyond source and targets
 RECIPES: dict[str, dict] = {
+    # what a user gets: nothing written
     "default": {},
-    "lora": {"method": {"name": "lora"}, "protocol": {"strategies": ["zero_shot"]}},
-    "frozen": {"method": {"name": "frozen"}, "protocol": {"strategies": ["zero_shot", "self_training", "few_shot"],
-                                                          "shots": [50, 100, 250],
-                                                          "skip_shots_above_train": True}},
-    # the default few-shot without the cross-validated choice (the few-shot model always kept)
-    "no-cv": {"method": {"name": "frozen", "few_shot_choice": "few_shot"}, "baselines": [],
-              "protocol": {"strategies": ["few_shot"]}},
-    # few-shot that also self-trains on the target's other texts
+    # the default with the cross-validated few-shot choice (a rejected lever); its other runs (zero-shot,
+    # self-training, target-only, full-shot, both baselines) are the default's own: the choice touches few-shot alone
+    "cv-choice": {"method": {"name": "frozen", "few_shot_choice": "cv"}},
+    # the default's few-shot runs alone: with cv-choice, the whole default without running its other runs twice
+    "default-few-shot": {"method": {"name": "frozen"}, "baselines": [], "protocol": {"strategies": ["few_shot"]}},
+    # few-shot that also self-trains on the target's other texts (a lever)
     "few-shot-self-training": {"method": {"name": "frozen"}, "baselines": [],
                                "protocol": {"strategies": ["few_shot_self_training"]}},
 }
+SUITE = ["cv-choice", "default-few-shot", "few-shot-self-training"]
 
 
 def config(group: str, recipe: str, seeds: list[int]) -> dict:
@@ -97,10 +101,19 @@ def run_all(recipes: list[str], groups: list[str], seeds: list[int]) -> None:
 
 
 def load_runs(recipe: str, groups: list[str]):
+    """Every finished run of a recipe; "default" is its own store where one was run, else the cv-choice store's
+    runs with the few-shot ones taken from default-few-shot (the same settings as the default's, run by run)."""
     import pandas as pd
 
     from xlt.api import Results
 
+    if recipe == "default" and not any((OUT / "default" / g / "results.sqlite").exists() for g in groups):
+        parts = [load_runs("cv-choice", groups), load_runs("default-few-shot", groups)]
+        if parts[0] is None or parts[1] is None:
+            return None
+        kept = parts[0][~((parts[0]["method"] == "frozen") & (parts[0]["strategy"] == "few_shot"))]
+        few = parts[1][parts[1]["strategy"] == "few_shot"]
+        return pd.concat([kept, few]).assign(recipe="default")
     frames = []
     for g in groups:
         if (OUT / recipe / g / "results.sqlite").exists():
@@ -129,12 +142,17 @@ def stored_probabilities(recipe: str, group: str) -> dict:
     return out
 
 
+def _zero_shot_store() -> str:
+    """The store holding the default's zero-shot runs: its own, else cv-choice's (see load_runs)."""
+    return "default" if (OUT / "default").exists() else "cv-choice"
+
+
 def train_shares(group: str) -> dict:
     """(strategy, seed, language) -> the class shares of the rows each frozen run trained on (its record)."""
     import json
     import sqlite3
 
-    db = OUT / "default" / group / "results.sqlite"
+    db = OUT / _zero_shot_store() / group / "results.sqlite"
     if not db.exists():
         return {}
     con = sqlite3.connect(db)
@@ -173,7 +191,7 @@ def shift_table(groups: list[str]) -> None:
 
     res: dict[str, list[float]] = {}
     for g in groups:
-        probs, shares = stored_probabilities("default", g), train_shares(g)
+        probs, shares = stored_probabilities(_zero_shot_store(), g), train_shares(g)
         for (method, strategy, n, seed, lang), (gold, p, labels) in probs.items():
             if method != "frozen" or strategy not in ("zero_shot", "self_training") or seed != 0:
                 continue
@@ -269,7 +287,7 @@ def candidate_scores(groups: list[str]) -> dict:
 
     out: dict = {}
     for g in groups:
-        probs, shares = stored_probabilities("default", g), train_shares(g)
+        probs, shares = stored_probabilities(_zero_shot_store(), g), train_shares(g)
         if not probs:
             continue
         per: dict = {}
@@ -323,9 +341,39 @@ def lodo_table(groups: list[str]) -> None:
     print(f"\nThe other datasets choose the default on {agree} of {len(scores)} held-out datasets.")
 
 
+def few_shot_levers(groups: list[str]) -> None:
+    """Few-shot variants against the default's, per N, over the pairs every variant covers: the mean over pairs
+    of each (seed means), split into the choosing and the reporting datasets."""
+    variants = {"default (few-shot model)": ("default", "frozen", "few_shot"),
+                "cross-validated choice": ("cv-choice", "frozen", "few_shot"),
+                "few-shot + self-training": ("few-shot-self-training", "frozen", "few_shot_self_training"),
+                "frozen-embedding baseline": ("default", "embedding-lr", "few_shot")}
+    scores = {}
+    for name, (recipe, method, strategy) in variants.items():
+        runs = load_runs(recipe, groups)
+        if runs is None:
+            continue
+        sc = _pair_scores(runs[(runs["method"] == method) & (runs["strategy"] == strategy)])
+        scores[name] = {(g, lang, n): float(np.mean(v)) for (g, lang, _m, _s, n), v in sc.items()}
+    zero = _pair_scores(load_runs("default", groups))
+    print("\n| N | datasets | pairs | " + " | ".join(scores) + " | zero-shot | zero-shot + self-training |")
+    print("|---|---|---|" + "---|" * (len(scores) + 2))
+    for n in (50, 100, 250):
+        for part, gs in (("choosing", CHOOSE), ("reporting", REPORT)):
+            keys = set.intersection(*[{k for k in v if k[2] == n and k[0] in gs} for v in scores.values()])
+            if not keys:
+                continue
+            zs = [np.mean(zero[(g, lang, "frozen", "zero_shot", None)]) for g, lang, _ in keys]
+            st = [np.mean(zero.get((g, lang, "frozen", "self_training", None))
+                          or zero[(g, lang, "frozen", "zero_shot", None)]) for g, lang, _ in keys]
+            print(f"| {n} | {part} | {len(keys)} | " + " | ".join(f"{100 * np.mean([v[k] for k in keys]):.1f}"
+                                                             for v in scores.values())
+                  + f" | {100 * np.mean(zs):.1f} | {100 * np.mean(st):.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--recipes", nargs="+", default=["default"], choices=sorted(RECIPES))
+    ap.add_argument("--recipes", nargs="+", default=SUITE, choices=sorted(RECIPES))
     ap.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--table-only", action="store_true")
@@ -337,8 +385,9 @@ def main() -> None:
         return
     if not args.table_only:
         run_all(args.recipes, args.groups, args.seeds)
-    if "default" in args.recipes:
+    if {"default", *SUITE} & set(args.recipes):
         suite_table(args.groups)
+        few_shot_levers(args.groups)
         lodo_table(args.groups)
         shift_table(args.groups)
     for recipe in args.recipes:

@@ -67,8 +67,8 @@ def _levers_run(tiny_model_dir, tiny_data, out, method=None, **protocol):
 
 
 def test_levers_leave_their_trace_in_the_record_and_never_read_test_labels(tiny_model_dir, tiny_data, tmp_path):
-    runs = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a", label_shift="em", ensemble="embedding-head",
-                       cv_folds=3)  # few_shot_choice: cv is the frozen method's default
+    runs = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a", {"name": "frozen", "few_shot_choice": "cv"},
+                       label_shift="em", ensemble="embedding-head", cv_folds=3)
     zs = runs[("frozen", "zero_shot")]["train_info"]["predictions"]
     assert zs["ensemble"]["with"] == "embedding-head" and zs["label_shift"]["converged"]
     assert abs(sum(zs["label_shift"]["target_prior"]) - 1) < 1e-3

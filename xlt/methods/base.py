@@ -29,7 +29,8 @@ class MethodConfig(Strict):
     few_shot_choice: Literal["few_shot", "cv"] = setting("few_shot", identity="run", omit_when="few_shot")
     """Few-shot runs of text classification: "cv" keeps the zero-shot model, the few-shot model or their
     average, whichever cross-validation on the N shots prefers (protocol.cv_folds folds; each fold trains
-    once more), so adding shots does not lose in expectation; "few_shot" keeps the few-shot model."""
+    once more); "few_shot" keeps the few-shot model. On the generalisation suite cv lost to few_shot on the
+    data it was chosen on (docs/defaults.md), so it is an option."""
 
     def apply_task_defaults(self, task) -> None:
         """Fill the settings whose default depends on the task (LoRA's rank and layers)."""

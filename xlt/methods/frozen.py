@@ -21,7 +21,6 @@ from typing import Literal
 from xlt.errors import XltError
 from xlt.methods import METHODS
 from xlt.methods.base import AdaptationMethod, MethodConfig, head_parameters
-from xlt.settings import setting
 
 if TYPE_CHECKING:
     import torch
@@ -33,9 +32,6 @@ class FrozenConfig(MethodConfig):
     """lr and lr_continue are read by token tasks only: their per-word head trains by gradient descent."""
 
     name: Literal["frozen"] = "frozen"
-    few_shot_choice: Literal["few_shot", "cv"] = setting("cv", identity="run", omit_when="few_shot")
-    """As for every method; "cv" by default here, where a fold costs one linear fit (chosen on the
-    generalisation suite: docs/defaults.md)."""
 
 
 @METHODS.register
