@@ -72,6 +72,10 @@ RECIPES: dict[str, dict] = {
     # few-shot that also self-trains on the target's other texts (a lever)
     "few-shot-self-training": {"method": {"name": "frozen"}, "baselines": [],
                                "protocol": {"strategies": ["few_shot_self_training"]}},
+    # self-training keeping pseudo-labels in the source's class proportions instead of an even share (a lever)
+    "self-training-source-quota": {"method": {"name": "frozen"}, "baselines": [],
+                                   "protocol": {"strategies": ["self_training"],
+                                                "self_training": {"quota": "source"}}},
 }
 SUITE = ["cv-choice", "default-few-shot", "few-shot-self-training"]
 
@@ -201,11 +205,14 @@ def shift_table(groups: list[str]) -> None:
                 gs = [gold[i] for i in idx]
                 for lever, q in ((name, p[idx]), (f"{name} + EM", em_priors(p[idx], prior)[0]),
                                  (f"{name} + damped EM", em_priors(p[idx], prior, strength=1.0)[0])):
-                    res.setdefault(lever, []).append(macro_f1(gs, [labels[i] for i in q.argmax(1)]))
-    print("\n| recipe (label-shifted test subsets, seed 0) | macro-F1 | subsets |")
-    print("|---|---|---|")
-    for k, v in res.items():
-        print(f"| {k} | {100 * np.mean(v):.1f} | {len(v)} |")
+                    res.setdefault(lever, {}).setdefault(g, []).append(macro_f1(gs, [labels[i] for i in q.argmax(1)]))
+    seen = [g for g in groups if any(g in v for v in res.values())]
+    print("\n| recipe (label-shifted test subsets, seed 0) | " + " | ".join(seen) + " | all subsets |")
+    print("|---|" + "---|" * (len(seen) + 1))
+    for k, per in res.items():
+        everything = [x for v in per.values() for x in v]
+        print(f"| {k} | " + " | ".join(f"{100 * np.mean(per[g]):.1f}" for g in seen)
+              + f" | {100 * np.mean(everything):.1f} ({len(everything)}) |")
 
 
 def _pair_scores(runs) -> dict:
@@ -272,10 +279,14 @@ def suite_table(groups: list[str]) -> None:
         zero_on = [m((g, lang, "frozen", "self_training", None)) or m((g, lang, "frozen", "zero_shot", None))
                    for g, lang in sorted(covered)]
         plain_on = [m((g, lang, "frozen", "zero_shot", None)) for g, lang in sorted(covered)]
+        fs = runs[(runs["method"] == "frozen") & (runs["strategy"] == "few_shot") & (runs["n"] == n)]
+        per_seed = fs.groupby("seed")["score"].mean()
+        spread = (f"; per seed {', '.join(f'{100 * v:.1f}' for v in per_seed)} (SD {100 * per_seed.std(ddof=1):.1f})"
+                  if len(per_seed) > 1 else "")
         print(f"Few-shot N={n}: mean {100 * np.mean([x for *_, x in few_means[n]]):.1f} over {len(covered)} pairs "
               f"(zero-shot with self-training on them {100 * np.mean([z[0] for z in zero_on]):.1f}, plain zero-shot "
               f"{100 * np.mean([z[0] for z in plain_on]):.1f}); above the baseline's few-shot on {few_wins[n][0]} "
-              f"of {few_wins[n][1]}")
+              f"of {few_wins[n][1]}{spread}")
 
 
 def candidate_scores(groups: list[str]) -> dict:
@@ -372,6 +383,9 @@ def few_shot_levers(groups: list[str]) -> None:
 
 
 def main() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # means of empty cells print as "-" or nan
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipes", nargs="+", default=SUITE, choices=sorted(RECIPES))
     ap.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
@@ -390,7 +404,7 @@ def main() -> None:
         few_shot_levers(args.groups)
         lodo_table(args.groups)
         shift_table(args.groups)
-    for recipe in args.recipes:
+    for recipe in sorted(set(args.recipes) - {"default", *SUITE}):  # a lever run alone: its means per group
         runs = load_runs(recipe, args.groups)
         if runs is not None:
             print(f"\n## {recipe}\n")

@@ -36,6 +36,16 @@ def test_em_keeps_an_unshifted_prior_and_classes_absent_from_training():
     assert est.target_prior[2] == 0.0
 
 
+def test_map_em_moves_the_prior_at_most_part_of_the_way():
+    true = np.array([0.7, 0.2, 0.1])
+    probs, _ = _posteriors(true, 20000, 0)
+    _, plain = em_priors(probs, np.ones(3) / 3)
+    _, damped = em_priors(probs, np.ones(3) / 3, strength=1.0)
+    moved = np.array(damped.target_prior) - 1 / 3
+    assert np.all(np.abs(moved) <= np.abs(np.array(plain.target_prior) - 1 / 3) / 2 + 1e-3)
+    assert damped.target_prior[0] > 0.45  # still towards the shifted class
+
+
 def test_reweigh_is_bayes_rule_with_a_new_prior():
     p = np.array([[0.5, 0.5]])
     np.testing.assert_allclose(reweigh(p, np.array([0.5, 0.5]), np.array([0.8, 0.2])), [[0.8, 0.2]])
@@ -148,3 +158,12 @@ def test_trust_warnings_name_what_is_wrong():
     assert "N=50 0.710 -> N=100 0.630" in text
     calm = [_run("frozen", "x", "few_shot", n, s, 0.6 + n / 1000) for n in (50, 100) for s in range(3)]
     assert trust_warnings(calm, ["frozen"]) == []
+
+
+def test_pseudo_label_quota_follows_the_source_class_mix():
+    from xlt.tasks.classification import confident_per_class
+
+    probs = np.array([[0.9, 0.1]] * 6 + [[0.2, 0.8]] * 4)
+    assert confident_per_class(probs, 1.0) == [0, 1, 2, 3, 4, 6, 7, 8, 9]  # 5 per class at most
+    assert confident_per_class(probs, 0.4) == [0, 1, 6, 7]  # even: 2 per class
+    assert confident_per_class(probs, 0.4, [0.8, 0.2]) == [0, 1, 2, 6]  # the source's 80/20: 3 and 1

@@ -209,6 +209,9 @@ class SelfTraining(Strict):
 
     rounds: int = Field(3, ge=1)
     """Pseudo-labelling rounds; each starts again from the source stage."""
+    quota: Literal["even", "source"] = setting("even", omit_when="even")
+    """Text classification: the pseudo-labels kept per predicted class, an even share of the fraction
+    ("even"), or one in proportion to the class's share of the source data ("source")."""
     fraction: float = Field(0.6, gt=0, le=1)
     """Share of the unlabelled texts kept per round: split evenly over classes; for NER, of the sentences with
     a predicted entity; for POS, of all sentences."""
@@ -279,6 +282,10 @@ class Protocol(Strict):
     label_shift: Literal["none", "em"] = setting("none", identity="run", omit_when="none")
     """Classification: "em" re-estimates the target's class priors on the texts being scored, labels unread (EM,
     Saerens et al. 2002), and adjusts the predictions to them; the estimate is in the run record and report."""
+    label_shift_strength: float = setting(0.0, ge=0, identity="run", omit_when=0.0)
+    """label_shift: em as MAP-EM: a Dirichlet prior centred on the training data's class mix, worth this many
+    texts per text scored, so the estimate moves at most 1 / (1 + strength) of the way (0: plain EM). 1 held up
+    on label-shifted test sets where plain EM fell apart (docs/defaults.md)."""
     collapse_guard: float | None = setting(None, gt=0.5, le=1, identity="run", omit_when=None)
     """Classification: when one class takes at least this share of a target's predictions, the run falls back to
     the frozen-embedding head's predictions (if they are not as one-sided), with a note in the record."""
@@ -514,7 +521,8 @@ class Experiment(Strict):
             raise ValueError(f"augment.silver_tags adds entity tags to NER data; this is a {self.task} task: remove it")
         proto = self.protocol
         text_only = [k for k, off in (("ensemble", "none"), ("label_shift", "none"), ("collapse_guard", None))
-                     if getattr(proto, k) != off]
+                     if getattr(proto, k) != off] + (["self_training.quota"] if proto.self_training.quota != "even"
+                                                     else [])
         if text_only and not task.sentence_head:
             raise ValueError(f"protocol.{', '.join(text_only)} adjust(s) text classification; a {self.task} task "
                              "has no class per text: remove it")

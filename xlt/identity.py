@@ -76,7 +76,8 @@ _V1_METHOD = {"r": 8, "alpha": 16, "dropout": 0.1, "target_modules": ["query", "
 _V1_TOP = ("name", "task", "model", "source", "preprocess", "protocol", "training", "augment", "data_dir",
            "split_seed", "collapse_recall")
 _V1_SELF_TRAINING = {"rounds": 3, "fraction": 0.6}
-_V2_PROTOCOL_ADDED = {"ensemble": "none", "label_shift": "none", "collapse_guard": None, "cv_folds": 5}
+_V2_PROTOCOL_ADDED = {"ensemble": "none", "label_shift": "none", "label_shift_strength": 0.0, "collapse_guard": None,
+                      "cv_folds": 5}
 
 
 def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
@@ -95,6 +96,8 @@ def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
     for key in ("epochs", "lr"):
         if st.get(key, 0) is None:
             st.pop(key)
+    if st.get("quota") == "even":
+        st.pop("quota")
     if st == _V1_SELF_TRAINING:
         proto.pop("self_training")
     if not aug.get("silver_tags"):

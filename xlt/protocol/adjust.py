@@ -24,12 +24,15 @@ def adjust_predictions(ctx, key, test: list, probs: np.ndarray) -> tuple[np.ndar
         head, fit = embedding_head_probabilities(ctx, key, test)
         probs = (probs + head) / 2
         record["ensemble"] = {"with": "embedding-head", **fit}
-    adjusted, estimate = em_priors(probs, train_shares)  # recorded always: the report compares predictions with it
+    # estimated always, for the report to compare the predictions with; unused, it is MAP-EM at strength 1, which
+    # plain EM's runaway estimates on miscalibrated probabilities do not reach (docs/defaults.md)
+    strength = proto.label_shift_strength if proto.label_shift == "em" else 1.0
+    adjusted, estimate = em_priors(probs, train_shares, strength=strength)
     if proto.label_shift == "em":
         probs = adjusted
-        record["label_shift"] = {"method": "em", **estimate.__dict__}
+        record["label_shift"] = {"method": "em", "strength": strength, **estimate.__dict__}
     else:
-        record["prior_estimate"] = {"method": "em", **estimate.__dict__}
+        record["prior_estimate"] = {"method": "em", "strength": strength, **estimate.__dict__}
     if proto.collapse_guard is not None:
         share, label = _top_share(probs)
         if share >= proto.collapse_guard:

@@ -7,17 +7,19 @@ from xlt.tasks import TASKS
 from xlt.tasks.base import LoraDefaults, Task
 
 
-def confident_per_class(probs, fraction: float) -> list[int]:
-    """Indices of the most confident predictions, the same number from each predicted class at most
-    (fraction * n / classes), so a model leaning to one class does not teach itself more of it."""
+def confident_per_class(probs, fraction: float, shares=None) -> list[int]:
+    """Indices of the most confident predictions, at most a fixed number from each predicted class, so a model
+    leaning to one class does not teach itself more of it: fraction * n / classes each ("even"), or
+    fraction * n * the class's share of the source data (`shares`, in label order: "source")."""
     import numpy as np
 
     pred, conf = probs.argmax(1), probs.max(1)
-    per_class = max(1, math.floor(fraction * len(probs) / probs.shape[1]))
+    k = probs.shape[1]
+    quota = [fraction * len(probs) * (1 / k if shares is None else shares[c]) for c in range(k)]
     keep: list[int] = []
-    for c in range(probs.shape[1]):
+    for c in range(k):
         idx = np.flatnonzero(pred == c)
-        keep += idx[np.argsort(-conf[idx], kind="stable")][:per_class].tolist()
+        keep += idx[np.argsort(-conf[idx], kind="stable")][:max(1, math.floor(quota[c]))].tolist()
     return sorted(keep)
 
 
@@ -88,6 +90,10 @@ class ClassificationTask(Task):
 
         return [Example(text=t, label="") for t in texts]
 
+    def pseudo_label_shares(self, source_rows: list, labels: list[str]) -> list[float]:
+        """The source's class shares in label order (self_training.quota: source)."""
+        return [sum(r.label == lab for r in source_rows) / max(1, len(source_rows)) for lab in labels]
+
     def pseudo_label(self, model, tokenizer, rows, enc, labels, fraction, prior, tcfg, frozen):
         import numpy as np
 
@@ -96,7 +102,7 @@ class ClassificationTask(Task):
 
         _, probs = self.predict(model, tokenizer, enc, labels, tcfg.eval_batch_size, use_bf16(tcfg.bf16), frozen)
         probs = np.asarray(probs)
-        keep = confident_per_class(probs, fraction)
+        keep = confident_per_class(probs, fraction, prior)
         pseudo = [Example(text=rows[i].text, label=labels[int(probs[i].argmax())]) for i in keep]
         return pseudo, {"pseudo_labelled": {lab: sum(p.label == lab for p in pseudo) for lab in labels},
                         "min_confidence": float(probs.max(1)[keep].min()) if keep else None}

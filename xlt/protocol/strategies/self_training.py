@@ -26,7 +26,10 @@ class Unlabelled:
         self.texts = [t for t in unlabelled_texts(target, "self-training") if t not in exclude]
         self.rows = ctx.task.unlabelled_rows(self.texts)
         self.enc = ctx.encode(self.rows)
-        self.prior = ctx.task.pseudo_label_prior(ctx.source_train(key.seed)[0])
+        source = ctx.source_train(key.seed)[0]
+        self.prior = ctx.task.pseudo_label_prior(source)
+        if ctx.exp.protocol.self_training.quota == "source":  # classes kept in the source's proportions
+            self.prior = ctx.task.pseudo_label_shares(source, ctx.labels)
 
     def label(self, ctx, model, method) -> tuple[list, dict]:
         """The confident share of the texts labelled by `model`, and what to record of them."""
