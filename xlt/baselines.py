@@ -4,8 +4,9 @@
                 when it comes close to the model within one language, keywords may be doing the work);
                 character 1-3-grams for scripts written without spaces (Japanese, Chinese, Thai), where
                 whitespace "words" are whole clauses
-- embedding-lr: the encoder's frozen mean-pooled embeddings + logistic regression (never collapsed in
-                the calibration runs; the stronger simple recipe on distant languages)
+- embedding-lr: the encoder's frozen embeddings, pooled as the model says (mean or first token) and
+                L2-normalised, + logistic regression (never collapsed in the calibration runs; the stronger
+                simple recipe on distant languages)
 
 Each strategy declares the rows its baselines fit on (`Strategy.rows`): zero-shot fits on the source
 language only; few-shot on source plus the N-example target sample; full-shot and joint on source plus
@@ -80,11 +81,9 @@ def _in_label_order(ctx, clf, probs: np.ndarray) -> np.ndarray:
 
 def run_baseline(ctx, key) -> dict:
     """Fit, select C on validation, evaluate on test, record in the store like any run."""
-    if key.method == "embedding-lr" and ctx.spec.pooling != "mean":
-        return {}  # needs a mean-pooled encoder; reported as absent, not faked
     run_hash = ctx.run_hash(key)
     run_id = key.run_id(run_hash)
-    ctx.store.mark_started(run_id, key, run_hash, {"experiment": ctx.exp.name, "model": ctx.exp.model})
+    ctx.store.mark_started(run_id, key, run_hash, {"experiment": ctx.exp.name, "model": ctx.exp.model_path()})
     t0 = time.perf_counter()
     train, val, selection = STRATEGIES.get(key.strategy).rows(ctx, key)
     test = STRATEGIES.get(key.strategy).test_rows(ctx, key)

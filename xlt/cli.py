@@ -26,7 +26,9 @@ DEMO_CONFIG = Path(__file__).with_name("presets") / "demo.yaml"
 def run(config: Path, data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets"),
         output: Optional[str] = typer.Option(None, help="output directory (default: output.dir of the config)"),
         dry_run: bool = typer.Option(False, "--dry-run", help="check the config, its data and its model, list the "
-                                     "runs it would make and those already finished; write nothing")):
+                                     "runs it would make and those already finished; write nothing"),
+        ray: Optional[str] = typer.Option(None, "--ray", help="run the runs as Ray tasks: `--ray` alone starts a "
+                                          "local instance; auto joins this machine's cluster; or host:port")):
     """Run every strategy, N and seed of CONFIG (finished runs are skipped), then write the report."""
     from xlt.config import load_config
 
@@ -42,7 +44,7 @@ def run(config: Path, data_dir: Optional[str] = typer.Option(None, help="local m
     from xlt.protocol.run import run_experiment
     from xlt.report import build_report
 
-    out = run_experiment(exp, data_dir, output)
+    out = run_experiment(exp, data_dir, output, ray=ray)
     md, html = build_report(out)
     typer.echo(f"results: {out / 'results.sqlite'}\nreport:  {html}\n         {md}")
 
@@ -209,6 +211,30 @@ def serve(models: list[Path] = typer.Argument(..., help="saved model directory (
     from xlt.serve.http import serve as run_server
 
     run_server(models[0], host=host, port=port, max_texts=max_texts, max_chars=max_chars, onnx=onnx)
+
+
+@app.command("export")
+def export(fmt: str = typer.Argument(..., metavar="FORMAT", help="mlflow, csv or jsonl"),
+           run_dir: Path = typer.Argument(..., help="the output folder of an xlt run"),
+           tracking_uri: Optional[str] = typer.Option(None, help="mlflow: the tracking server or store (default: "
+                                                                 "MLflow's SQLite store RUN_DIR/mlflow.db)"),
+           experiment: Optional[str] = typer.Option(None, help="mlflow: the experiment name (default: the "
+                                                    "config's)"),
+           output: Optional[Path] = typer.Option(None, help="csv/jsonl: the file (default: RUN_DIR/runs.FORMAT)")):
+    """Export finished runs: to MLflow (one MLflow run per xlt run, new runs only), or as a flat CSV / JSON-lines
+    table of runs for pandas and spreadsheets."""
+    from xlt.export import to_mlflow, write_table
+
+    if not (run_dir / "results.sqlite").exists() and not (run_dir / "study.json").exists():
+        raise XltError(f"{run_dir} holds no xlt results (no results.sqlite or study.json); give the output folder "
+                       "of an `xlt run`")
+    if fmt == "mlflow":
+        res = to_mlflow(run_dir, tracking_uri, experiment)
+        typer.echo(f"MLflow experiment {res['experiment']!r} at {res['tracking_uri']}: {res['written']} runs "
+                   f"written, {res['skipped']} already there")
+        return
+    path, n = write_table(run_dir, fmt, output)
+    typer.echo(f"wrote {n} runs to {path}")
 
 
 @app.command("export-onnx")
@@ -454,12 +480,23 @@ def reference():
     typer.echo(config_reference(), nl=False)
 
 
+def _ray_flag(args: list[str]) -> list[str]:
+    """`--ray` takes an optional address: alone (or before another option) it means a local instance."""
+    out = []
+    for i, a in enumerate(args):
+        out.append(a)
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        if a == "--ray" and (nxt is None or nxt.startswith("-")):
+            out.append("local")
+    return out
+
+
 def main() -> None:
     import os
 
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # "newly initialized head" notices are expected here
     try:
-        app(standalone_mode=False)
+        app(args=_ray_flag(sys.argv[1:]), standalone_mode=False)
     except XltError as exc:
         typer.echo(f"xlt: error: {exc}", err=True)
         sys.exit(2)

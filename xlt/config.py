@@ -8,6 +8,7 @@ is installed.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -353,8 +354,8 @@ class Training(Strict):
     micro_batches; the optimiser step is still over the whole batch); off: one pass per batch."""
     threads: int | None = setting(None, identity="none")
     """Torch threads (default: every core)."""
-    eval_batch_size: int = setting(64, identity="none")
-    """Texts per prediction batch."""
+    eval_batch_size: int | None = setting(None, identity="none")
+    """Texts per prediction batch (default: 64 on a CPU, 512 on a GPU, where large batches keep it busy)."""
 
 
 class Output(Strict):
@@ -398,6 +399,17 @@ TranslatorSection = Annotated[Union[tuple(Annotated[c, Tag(c.model_fields["name"
                                          for c in translator_configs())], Discriminator(_translator_tag)]
 
 
+class Resources(Strict):
+    """What each run asks of a Ray cluster (`xlt run --ray`); a sequential run ignores it."""
+
+    cpus_per_run: float = Field(1, gt=0)
+    """CPU cores reserved per run (and its torch threads, unless training.threads says otherwise)."""
+    gpus_per_run: float = Field(0, ge=0)
+    """GPUs per run; a fraction shares one GPU between runs (0.5: two runs per GPU)."""
+    retries: int = Field(3, ge=0)
+    """How often a run whose worker died (a killed process, a lost node) is started again."""
+
+
 class Translation(Strict):
     """Machine translation inside the transfer loop: the translate_test and translate_train strategies
     (see docs/translation.md)."""
@@ -411,6 +423,38 @@ class Translation(Strict):
     """The translation cache (SQLite); default: translations.sqlite in xlt's user cache directory."""
 
 
+class ModelEntry(Strict):
+    """A model written out in full (`model:` or an entry of `models:`); a plain string is its `path`."""
+
+    path: str
+    """embedded:multilingual-e5-small (built in), a local model directory, or a hub id (online)."""
+    name: str | None = setting(None, identity="none")
+    """Its name in tables and folders (default: the directory's or hub id's last part)."""
+    pooling: Literal["mean", "cls"] | None = None
+    """The sentence vector: mean over tokens, or the first token (default: the model's sentence-transformers
+    config, else mean)."""
+    prefix: str | None = None
+    """Prepended to every input text (default: e5's "query: " for e5 models, else none)."""
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, name: str | None) -> str | None:
+        if name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+            raise ValueError(f"model name {name!r} names a folder: use letters, digits, '.', '_' and '-'")
+        return name
+
+    def display_name(self) -> str:
+        from xlt.models.resolve import model_name
+
+        return self.name or model_name(self.path)
+
+
+def model_display_name(model: "str | ModelEntry") -> str:
+    from xlt.models.resolve import model_name
+
+    return model.display_name() if isinstance(model, ModelEntry) else model_name(model)
+
+
 class Experiment(Strict):
     """One experiment: a task, a model, one or more methods, a source and targets, and the protocol."""
 
@@ -418,8 +462,12 @@ class Experiment(Strict):
     """The experiment's name in reports and model cards."""
     task: str = DEFAULT_TASK
     """A registered task (xlt/tasks): classification, ner, pos."""
-    model: str = "embedded:multilingual-e5-small"
-    """embedded:multilingual-e5-small (built in, offline), a local model directory, or a hub id (online)."""
+    model: str | ModelEntry = "embedded:multilingual-e5-small"
+    """embedded:multilingual-e5-small (built in, offline), a local model directory, or a hub id (online); or
+    `{path: ..., name: ..., pooling: mean|cls, prefix: ...}`."""
+    models: list[str | ModelEntry] = setting([], identity="none")
+    """Several models compared on the same data (instead of model:): each runs the whole protocol with its own
+    source stages, in its own sub-folder, and the report compares them (docs/models.md)."""
     method: MethodSection = setting(default_factory=_default_method, identity="none")
     """How parameters adapt (see docs/methods.md); each run is identified by its own method's settings. Left
     out: the task's default (classification: frozen; token tasks: lora)."""
@@ -444,6 +492,8 @@ class Experiment(Strict):
     """The translator of the translate_test and translate_train strategies."""
     output: Output = setting(default_factory=Output, identity="none")
     """Where results go, and which models are saved."""
+    resources: Resources = setting(default_factory=Resources, identity="none")
+    """CPUs, GPUs and retries of each run on Ray (`xlt run --ray`, docs/models.md)."""
     data_dir: str | None = setting(None, identity="none")
     """The named datasets' local mirror (default: XLT_DATA_DIR, then [tool.xlt] data_dir, then downloads)."""
     split_ratios: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SPLIT_RATIOS))
@@ -500,6 +550,11 @@ class Experiment(Strict):
             raise ValueError("ablate_preprocessing runs with a single source; with sources: remove it")
         if self.methods and "method" in self.model_fields_set:
             raise ValueError("give method: (one) or methods: (a list to compare), not both")
+        if self.models and "model" in self.model_fields_set:
+            raise ValueError("give model: (one) or models: (a list to compare), not both")
+        model_names = [model_display_name(m) for m in self.models]
+        if len(set(model_names)) != len(model_names):
+            raise ValueError(f"models: each model name once (got {model_names}); give entries distinct name: values")
         if "strategies" not in self.protocol.model_fields_set:  # the defaults of this task's kind of data
             from xlt.protocol.strategies import STRATEGIES
 
@@ -541,6 +596,17 @@ class Experiment(Strict):
 
     def method_list(self) -> list[MethodConfig]:
         return self.methods or [self.method]
+
+    def model_list(self) -> list["str | ModelEntry"]:
+        return self.models or [self.model]
+
+    def model_name(self) -> str:
+        """The (one) model's name in records and tables."""
+        return model_display_name(self.model)
+
+    def model_path(self) -> str:
+        """The (one) model's reference: embedded:..., a directory or a hub id."""
+        return self.model.path if isinstance(self.model, ModelEntry) else self.model
 
     def resolved(self) -> dict:
         return self.model_dump(mode="json")

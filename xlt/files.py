@@ -32,6 +32,10 @@ def atomic_write_text(path: Path, text: str) -> None:
     _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
 def atomic_save_tensors(path: Path, tensors: dict) -> None:
     """safetensors file that exists only once complete (saved stages are what resumption trusts)."""
     from safetensors.torch import save_file

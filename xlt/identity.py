@@ -89,6 +89,8 @@ def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
     for key, dropped_at in (("head_init", "random"), ("fast_dropout", "off"), ("micro_batching", "off")):
         if tr.get(key) == dropped_at:
             tr.pop(key)
+    if tr.get("eval_batch_size") is None:  # the device's default since; schema 1 wrote its fixed 64
+        tr["eval_batch_size"] = 64
     tokens = get_task(d["task"]).data_kind == "tokens"
     if tr.get("batching") == "length" or (tr.get("batching") == "stratified" and tokens):
         tr.pop("batching")

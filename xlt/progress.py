@@ -19,10 +19,10 @@ class Progress:
     def start(self) -> None:
         self._start = time.perf_counter()
 
-    def finished(self, label: str, metrics: dict) -> None:
-        """One run is done: advance the bar, or print its line (score, seconds)."""
+    def finished(self, label: str, metrics: dict, seconds: float | None = None) -> None:
+        """One run is done: advance the bar, or print its line (score, seconds: since `start`, unless given)."""
         self.done += 1
-        seconds = time.perf_counter() - self._start
+        seconds = time.perf_counter() - self._start if seconds is None else seconds
         if metrics.get("collapsed"):
             self.write(f"warning: {label} collapsed: {metrics['collapse_reason']}")
         if self.bar is not None:

@@ -49,6 +49,28 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def half_dtype(dev: torch.device) -> torch.dtype:
+    """The autocast type: bf16, except on a GPU without it (before Ampere), where fp16 is used and training
+    scales its loss (torch.amp.GradScaler) so small gradients do not underflow."""
+    return torch.float16 if dev.type == "cuda" and not torch.cuda.is_bf16_supported() else torch.bfloat16
+
+
+def autocast(dev: torch.device, enabled: bool):
+    return torch.autocast(dev.type, dtype=half_dtype(dev), enabled=enabled)
+
+
+def to_device(batch: dict[str, torch.Tensor], dev: torch.device) -> dict[str, torch.Tensor]:
+    """A batch on `dev`; to a GPU from pinned memory, without waiting for the copy."""
+    if dev.type != "cuda":
+        return batch
+    return {k: v.pin_memory().to(dev, non_blocking=True) for k, v in batch.items()}
+
+
+def prediction_batch_size(tcfg) -> int:
+    """training.eval_batch_size, else 64 texts on a CPU and 512 on a GPU (large batches keep a GPU busy)."""
+    return tcfg.eval_batch_size or (512 if torch.cuda.is_available() else 64)
+
+
 def set_threads(n: int | None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     torch.set_num_threads(n or os.cpu_count() or 1)
@@ -215,38 +237,42 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
     epochs = max(tcfg.epochs, math.ceil(tcfg.min_steps / steps_per_epoch))
     total = epochs * steps_per_epoch
     sched = get_linear_schedule_with_warmup(opt, int(tcfg.warmup_ratio * total), total)
-    weight = _class_weights(train_data.labels, model.config.num_labels).to(dev) if tcfg.class_weighted_loss else None
-    loss_sum = nn.CrossEntropyLoss(weight=weight, reduction="sum")  # over a batch's pieces, / the batch's normaliser
+    weight = _class_weights(train_data.labels, model.config.num_labels) if tcfg.class_weighted_loss else None
+    # summed over a batch's pieces, / the batch's normaliser (computed on the host: no device round trip)
+    loss_sum = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(dev), reduction="sum")
     lengths = [len(x) for x in train_data.ids]
     rng = random.Random(seed)
     bf16 = use_bf16(tcfg.bf16)
+    scaler = torch.amp.GradScaler("cuda", enabled=bf16 and half_dtype(dev) is torch.float16)
     best, best_state, best_epoch, history, bad_epochs, steps, seen = -1.0, None, epochs, [], 0, 0, 0
     start = time.perf_counter()
     with fast_dropout(model, use_fast_dropout(tcfg.fast_dropout)):
         bar = tqdm(total=total, desc=desc, leave=False, disable=None)
         for epoch in range(1, epochs + 1):
             model.train()
-            run_loss = 0.0
+            run_loss = torch.zeros((), device=dev)  # summed on the device: no host sync per step
             for batch_idx in training_batches(lengths, train_data.labels, tcfg.batch_size, rng, tcfg.batching):
                 pieces = micro_batches(batch_idx, lengths) if tcfg.micro_batching == "auto" else [batch_idx]
                 norm = _loss_normaliser([train_data.labels[i] for i in batch_idx], weight)
                 for piece in pieces:
                     padded = collate([train_data.ids[i] for i in piece], tokenizer.pad_token_id)
-                    batch = {k: v.to(dev) for k, v in padded.items()}
-                    y = batch_labels([train_data.labels[i] for i in piece], batch["input_ids"].shape[1]).to(dev)
-                    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                    y = batch_labels([train_data.labels[i] for i in piece], padded["input_ids"].shape[1])
+                    batch, y = to_device(padded, dev), to_device({"y": y}, dev)["y"]
+                    with autocast(dev, bf16):
                         logits = model(**batch).logits
                     loss = loss_sum(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1)) / norm
-                    loss.backward()
-                    run_loss += loss.item()
+                    scaler.scale(loss).backward()
+                    run_loss += loss.detach()
+                scaler.unscale_(opt)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
+                scaler.step(opt)
+                scaler.update()
                 sched.step()
                 opt.zero_grad(set_to_none=True)
                 steps += 1
                 seen += len(batch_idx)
                 bar.update(1)
-            entry = {"epoch": epoch, "loss": run_loss / steps_per_epoch}
+            entry = {"epoch": epoch, "loss": run_loss.item() / steps_per_epoch}
             validate_now = epoch % math.ceil(epochs / max(tcfg.max_validations, 1)) == 0 or epoch == epochs
             if val_data is not None and tcfg.patience > 0 and validate_now:
                 f1 = validate(model) if validate else validation_macro_f1(model, tokenizer, val_data, tcfg)
@@ -282,7 +308,7 @@ def _class_weights(labels: list, k: int) -> torch.Tensor:
 
 
 def validation_macro_f1(model, tokenizer, val_data: Encoded, tcfg) -> float:
-    pred, _ = predict_encoded(model, tokenizer, val_data.ids, tcfg.eval_batch_size, use_bf16(tcfg.bf16))
+    pred, _ = predict_encoded(model, tokenizer, val_data.ids, prediction_batch_size(tcfg), use_bf16(tcfg.bf16))
     keep = [i for i, y in enumerate(val_data.labels) if y >= 0]
     return macro_f1([val_data.labels[i] for i in keep], [int(pred[i]) for i in keep])
 
@@ -294,8 +320,8 @@ def predict_encoded(model, tokenizer, ids: list[list[int]], batch_size: int = 64
     dev = next(model.parameters()).device
 
     def logits_of(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            return model(**{k: v.to(dev) for k, v in batch.items()}).logits
+        with autocast(dev, bf16):
+            return model(**to_device(batch, dev)).logits
 
     return predict_batches(logits_of, ids, tokenizer.pad_token_id, model.config.num_labels, batch_size)
 
@@ -325,12 +351,12 @@ def pooled_features(model, tokenizer, ids: list[list[int]], batch_size: int = 64
     (within the model's positions) and batched only with texts padded alike: its result is then the same,
     bit for bit, in whatever batch it lands (measured on CPU, tests/test_training_batches.py), at about the
     cost of length-sorted batches."""
-    from xlt.models.modeling_meanpool import mean_pool
+    from xlt.models.modeling_meanpool import pool
 
     model.eval()
     dev = next(model.parameters()).device
-    path = model.config._name_or_path
-    keys = [(path, tuple(x)) for x in ids]
+    path, pooling = model.config._name_or_path, getattr(model.config, "xlt_pooling", "mean")
+    keys = [(path, pooling, tuple(x)) for x in ids]
     from xlt.models.resolve import position_limit
 
     limit = position_limit(model.config) or 10**9
@@ -343,9 +369,9 @@ def pooled_features(model, tokenizer, ids: list[list[int]], batch_size: int = 64
         for start in range(0, len(todo), batch_size):
             rows = todo[start:start + batch_size]
             padded = collate([ids[i] for i in rows], tokenizer.pad_token_id, width)
-            batch = {k: v.to(dev) for k, v in padded.items()}
+            batch = to_device(padded, dev)
             hidden = model.base_model(**batch).last_hidden_state
-            for i, f in zip(rows, mean_pool(hidden, batch["attention_mask"]).float().cpu()):
+            for i, f in zip(rows, pool(hidden, batch["attention_mask"], pooling).float().cpu()):
                 _FEATURES[keys[i]] = f
     return torch.stack([_FEATURES[k] for k in keys]) if keys else torch.zeros((0, model.config.hidden_size))
 
@@ -361,8 +387,8 @@ def predict_frozen(model, tokenizer, ids: list[list[int]], batch_size: int = 64)
 def _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, seed, desc) -> TrainResult:
     """Frozen encoder: features once, then the head fitted as logistic regression (methods/frozen.py)."""
     start = time.perf_counter()
-    x = pooled_features(model, tokenizer, train_data.ids, tcfg.eval_batch_size)
-    xv = pooled_features(model, tokenizer, val_data.ids, tcfg.eval_batch_size) if val_data is not None else None
+    x = pooled_features(model, tokenizer, train_data.ids, prediction_batch_size(tcfg))
+    xv = pooled_features(model, tokenizer, val_data.ids, prediction_batch_size(tcfg)) if val_data is not None else None
     grid = (train_data.head_c,) if train_data.head_c else C_GRID
     return _head_result(fit_logistic_head(model.classifier, x, train_data.labels, xv,
                                           val_data.labels if val_data is not None else None,
@@ -385,7 +411,7 @@ def head_inputs(model, tokenizer, ids: list[list[int]], batch_size: int = 64) ->
     hook = _classifier(model).register_forward_pre_hook(lambda _m, args: seen.append(args[0].float().cpu()))
     try:
         for batch_idx in length_grouped_batches([len(x) for x in ids], batch_size, None):
-            batch = {k: v.to(dev) for k, v in collate([ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
+            batch = to_device(collate([ids[i] for i in batch_idx], tokenizer.pad_token_id), dev)
             seen.clear()
             model(**batch)
             feats[batch_idx] = seen[0]
@@ -408,8 +434,8 @@ def probe_head(model, tokenizer, train_data: Encoded, val_data: Encoded | None, 
     the features that carry across languages are distorted less."""
     seed_everything(seed)
     start = time.perf_counter()
-    x = head_inputs(model, tokenizer, train_data.ids, tcfg.eval_batch_size)
-    xv = head_inputs(model, tokenizer, val_data.ids, tcfg.eval_batch_size) if val_data is not None else None
+    x = head_inputs(model, tokenizer, train_data.ids, prediction_batch_size(tcfg))
+    xv = head_inputs(model, tokenizer, val_data.ids, prediction_batch_size(tcfg)) if val_data is not None else None
     probe = nn.Linear(x.shape[1], model.config.num_labels)
     result = _head_result(fit_logistic_head(probe, x, train_data.labels, xv,  # the frozen method's head recipe
                                             val_data.labels if val_data is not None else None,

@@ -55,8 +55,9 @@ class LanguageAdapters:
         """The model's own MLM head, or one trained here once (encoder frozen) on the source text."""
         from transformers import AutoModelForMaskedLM
 
-        _, loading = AutoModelForMaskedLM.from_pretrained(self.spec.path, output_loading_info=True)
-        if not any(k.startswith("cls.") for k in loading["missing_keys"]):
+        mlm, loading = AutoModelForMaskedLM.from_pretrained(self.spec.path, output_loading_info=True)
+        prefix = mlm.base_model_prefix + "."
+        if not any(not k.startswith(prefix) for k in loading["missing_keys"]):
             return None, "pretrained"
         c = self.cfg
         source = self.source_language
@@ -81,12 +82,22 @@ def _mlm_batches(tokenizer, texts: list[str], batch_size: int, max_length: int, 
 
 def _masked_loss(mlm, batch) -> torch.Tensor:
     """MLM loss computed at masked positions only (the 250k-way output at every position is the
-    most expensive part of MLM otherwise)."""
+    most expensive part of MLM otherwise) where the head is one module (BERT `cls`, RoBERTa and XLM-R
+    `lm_head`); other families run their whole forward."""
     labels = batch["labels"]
+    head = next((getattr(mlm, n) for n in ("cls", "lm_head") if isinstance(getattr(mlm, n, None), nn.Module)), None)
+    if head is None:
+        return mlm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss
     hidden = mlm.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     sel = labels != -100
-    logits = mlm.cls(hidden[sel])
-    return nn.functional.cross_entropy(logits.float(), labels[sel])
+    return nn.functional.cross_entropy(head(hidden[sel]).float(), labels[sel])
+
+
+def _head_parameters(mlm) -> dict[str, nn.Parameter]:
+    """The MLM head's own parameters: everything outside the encoder except the decoder tied to the embeddings."""
+    prefix = mlm.base_model_prefix + "."
+    tied = mlm.get_output_embeddings().weight
+    return {k: p for k, p in mlm.named_parameters() if not k.startswith(prefix) and p is not tied}
 
 
 def _load_mlm(spec, head_state):
@@ -103,7 +114,7 @@ def train_mlm_head(spec, tokenizer, texts: list[str], c, training) -> dict[str, 
     mlm = _load_mlm(spec, None)
     for p in mlm.parameters():
         p.requires_grad_(False)
-    head = [p for k, p in mlm.cls.named_parameters() if "decoder.weight" not in k]  # decoder is tied to embeddings
+    head = list(_head_parameters(mlm).values())
     for p in head:
         p.requires_grad_(True)
     opt = torch.optim.AdamW(head, lr=1e-3)
@@ -114,7 +125,7 @@ def train_mlm_head(spec, tokenizer, texts: list[str], c, training) -> dict[str, 
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-    return {f"cls.{k}": v.detach().clone() for k, v in mlm.cls.named_parameters() if "decoder.weight" not in k}
+    return {k: v.detach().clone() for k, v in _head_parameters(mlm).items()}
 
 
 def train_language_adapter(spec, tokenizer, texts: list[str], language: str, c, training,

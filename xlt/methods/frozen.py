@@ -47,8 +47,14 @@ class FrozenEncoder(AdaptationMethod):
         self.frozen_features = task.sentence_head
 
     def check(self, spec) -> None:
-        if self.frozen_features and spec.pooling != "mean":
-            raise XltError("method frozen needs a mean-pooled model (BERT-type encoders such as the embedded default)")
+        from transformers import AutoConfig
+
+        from xlt.models.modeling_meanpool import POOLED_CLASSIFIERS
+
+        kind = AutoConfig.from_pretrained(spec.path).model_type
+        if self.frozen_features and kind not in POOLED_CLASSIFIERS:
+            raise XltError(f"method frozen fits a linear head on pooled sentence vectors, built for the "
+                           f"{', '.join(POOLED_CLASSIFIERS)} families, not {kind}; use method lora or full")
 
     def prepare(self, model):
         heads = set(head_parameters(model))

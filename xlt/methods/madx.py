@@ -58,6 +58,18 @@ class MadX(AdaptationMethod):
     default_lr_continue = 5e-4
     adapters: "LanguageAdapters | None" = None  # set up once per experiment (setup)
 
+    def check(self, spec) -> None:
+        """The adapters library must support the architecture (BERT, RoBERTa, XLM-R, DeBERTa, DistilBERT, ...)."""
+        from adapters.models import MODEL_MIXIN_MAPPING
+        from transformers import AutoConfig
+        from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+        config = AutoConfig.from_pretrained(spec.path)
+        backbone = MODEL_MAPPING.get(type(config), None)
+        if backbone is None or backbone.__name__ not in MODEL_MIXIN_MAPPING:
+            raise XltError(f"method madx: the adapters library does not support {config.model_type} models; use "
+                           "method lora, full or frozen with this model")
+
     def setup(self, ctx) -> None:
         """Language adapters for the source and every target, trained on first use from each language's
         unlabelled text; a language without any is an error now, not an hour in."""

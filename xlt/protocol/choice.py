@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from xlt.evaluate.metrics import macro_f1
 from xlt.protocol.stages import continue_on_target
-from xlt.train import use_bf16
+from xlt.train import prediction_batch_size, use_bf16
 
 CANDIDATES = ("few_shot", "average", "zero_shot")  # the order wins ties
 
@@ -23,7 +23,7 @@ def average_state(a: dict, b: dict) -> dict:
 
 def _predict(ctx, method, model, rows: list) -> list[str]:
     tr = ctx.exp.training
-    pred, _ = ctx.task.predict(model, ctx.tokenizer, ctx.encode(rows), ctx.labels, tr.eval_batch_size,
+    pred, _ = ctx.task.predict(model, ctx.tokenizer, ctx.encode(rows), ctx.labels, prediction_batch_size(tr),
                                use_bf16(tr.bf16), method.frozen_features)
     return pred
 

@@ -99,9 +99,10 @@ class Context:
         return method, method.prepare(model)
 
     def frozen_encoder(self):
-        """The untouched encoder under a mean-pooled head: the frozen-embedding baseline's features."""
+        """The untouched encoder under a pooled head: the frozen-embedding baseline's features."""
         if self._encoder is None:
             from xlt.models import load_classifier
+            from xlt.train import device
 
-            self._encoder = load_classifier(self.spec, len(self.labels), dict(enumerate(self.labels)))
+            self._encoder = load_classifier(self.spec, len(self.labels), dict(enumerate(self.labels))).to(device())
         return self._encoder

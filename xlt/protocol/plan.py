@@ -80,13 +80,14 @@ def _load(src, exp: Experiment, data_dir, task, known) -> tuple[LanguageData, li
                          entity_tags=task.entity_types or None, known_labels=known, kind=task.data_kind)
 
 
-def _model(name: str):
+def _model(model):
     """The resolved model and its tokenizer (once per study)."""
     from xlt.models import resolve
 
+    name = model if isinstance(model, str) else model.model_dump_json()
     if _SHARED is not None and name in _SHARED:
         return _SHARED[name]
-    spec = resolve(name)
+    spec = resolve(model)
     out = (spec, spec.tokenizer())
     if _SHARED is not None:
         _SHARED[name] = out
@@ -143,6 +144,7 @@ class Plan:
     report: list[str]  # the lines of data_report.txt
     renamed: dict[str, str]  # run ids of an older store -> this version's (applied when the run starts)
     notes: list[str]  # what the plan left out, and why
+    data_dir: str | None = None  # the data mirror it was checked with (a Ray worker checks the same)
 
     @property
     def todo(self) -> list[RunKey]:
@@ -197,7 +199,7 @@ def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: s
     spec, tokenizer = _model(exp.model)
     limit = spec.max_tokens()
     if limit is not None and exp.training.max_length > limit:
-        raise XltError(f"training.max_length {exp.training.max_length} is longer than {exp.model} can read "
+        raise XltError(f"training.max_length {exp.training.max_length} is longer than {exp.model_name()} can read "
                        f"({limit} tokens, its position embeddings); set training.max_length to {limit} or less")
     methods = {m.name: get_method(m, task) for m in exp.method_list()}
     for m in methods.values():
@@ -222,7 +224,7 @@ def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: s
         f"note: {name} skipped for {t.key()}: {why}" for name in exp.protocol.strategies for t in targets
         if (why := STRATEGIES.get(name).unavailable(ctx, t))]
     warnings = [line for line in report if line.startswith("warning: ")]
-    return Plan(ctx, keys, run_ids, finished, report + skipped, renamed, skipped + warnings)
+    return Plan(ctx, keys, run_ids, finished, report + skipped, renamed, skipped + warnings, data_dir)
 
 
 def _skipped_shots(exp: Experiment, targets: list[LanguageData]) -> list[str]:

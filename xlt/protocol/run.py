@@ -28,7 +28,7 @@ from xlt.protocol.strategies import STRATEGIES
 from xlt.protocol.study import check_study, source_groups, write_study
 from xlt.report.model_card import write_model_card
 from xlt.store import RunKey, Store, versions
-from xlt.train import use_bf16
+from xlt.train import prediction_batch_size, use_bf16
 
 
 def execute(ctx, key: RunKey) -> dict:
@@ -37,7 +37,7 @@ def execute(ctx, key: RunKey) -> dict:
     run_hash = ctx.run_hash(key)
     run_id = key.run_id(run_hash)
     target = ctx.data_for(key)
-    ctx.store.mark_started(run_id, key, run_hash, {"experiment": ex.name, "model": ex.model})
+    ctx.store.mark_started(run_id, key, run_hash, {"experiment": ex.name, "model": ex.model_path()})
     t0 = time.perf_counter()
     trained = STRATEGIES.get(key.strategy).run(ctx, key)
     method, model, info = trained.method, trained.model, trained.info
@@ -48,7 +48,7 @@ def execute(ctx, key: RunKey) -> dict:
     t1 = time.perf_counter()
     test = STRATEGIES.get(key.strategy).test_rows(ctx, key)
     enc = ctx.encode(test)
-    pred, probs = ctx.task.predict(model, ctx.tokenizer, enc, ctx.labels, tr.eval_batch_size, use_bf16(tr.bf16),
+    pred, probs = ctx.task.predict(model, ctx.tokenizer, enc, ctx.labels, prediction_batch_size(tr), use_bf16(tr.bf16),
                                    method.frozen_features)
     if ctx.task.sentence_head and not STRATEGIES.get(key.strategy).scores_source:
         adjusted, info["predictions"] = adjust_predictions(ctx, key, test, np.asarray(probs))
@@ -80,25 +80,57 @@ def _save_model(ctx, key: RunKey, method, model, metrics: dict, train_rows: int)
     os.replace(tmp, save_dir)
 
 
-def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None, stream=None):
+def run_experiment(exp: Experiment, data_dir: str | None = None, output_dir: str | None = None, stream=None,
+                   ray: str | None = None):
     """Run every planned run not already finished; returns the output directory. `stream` receives the plan
     and the progress (default: standard output). One process at a time writes an output folder (a lock
     file); a full disk ends in one error, the finished runs kept. Several source sets (`sources:` with
-    leave-one-out or `combine: each`) run as a study: every group checked first, then each in its own
-    sub-folder (xlt/protocol/study.py)."""
+    leave-one-out or `combine: each`) or several `models:` run as a study: every group checked first, then
+    each in its own sub-folder (xlt/protocol/study.py). `ray` ("local", "auto" or a cluster address) runs
+    the runs as Ray tasks (xlt/protocol/on_ray.py); this process stays the single writer of each store."""
     groups = source_groups(exp)
-    if len(groups) > 1 or groups[0].folder is not None:
-        return _run_study(exp, groups, data_dir, output_dir, stream)
-    exp = groups[0].exp  # sources: resolved
-    p = check_experiment(exp, data_dir, output_dir)
-    p.ctx.out.mkdir(parents=True, exist_ok=True)
-    with output_lock(p.ctx.out):
-        _run_checked(p, stream)
-    if exp.ablate_preprocessing:  # the second arm, in its own directory (own store, resumable the same way)
-        print(f"preprocessing ablation: the same runs without text rewriting, in {p.ctx.out / PREPROCESS_ABLATION_DIR}",
+    study = len(groups) > 1 or groups[0].folder is not None
+    out = Path(output_dir or exp.output.dir)
+    plans = check_study(groups, data_dir, out) if study else [check_experiment(groups[0].exp, data_dir, output_dir)]
+    with _executor(ray) as run_plans:  # a cluster that cannot be reached fails here, before anything is written
+        out.mkdir(parents=True, exist_ok=True)
+        with output_lock(out):
+            if study:
+                _write_study(exp, groups, plans, out, stream)
+            for p in plans:
+                p.ctx.out.mkdir(parents=True, exist_ok=True)
+            headers = [f"[{i}/{len(groups)}] " + (f"model {g.model}, " if g.model else "") + f"source set {g.name} -> "
+                       + ", ".join(t.key() for t in p.ctx.targets)
+                       for i, (g, p) in enumerate(zip(groups, plans), 1)] if study else [None]
+            _guard_disk(out, lambda: run_plans(plans, headers, stream))
+    exp = groups[0].exp
+    if exp.ablate_preprocessing and not study:  # the second arm, in its own directory (own store, resumable)
+        print(f"preprocessing ablation: the same runs without text rewriting, in {out / PREPROCESS_ABLATION_DIR}",
               file=stream)
-        run_experiment(exp.without_text_cleaning(), data_dir, str(p.ctx.out / PREPROCESS_ABLATION_DIR), stream)
-    return p.ctx.out
+        run_experiment(exp.without_text_cleaning(), data_dir, str(out / PREPROCESS_ABLATION_DIR), stream, ray)
+    return out
+
+
+@contextmanager
+def _executor(ray: str | None):
+    """How the plans' runs are executed: one after another here, or as tasks on a Ray cluster."""
+    if ray is None:
+        yield _run_sequentially
+        return
+    from xlt.protocol.on_ray import ray_session, run_on_ray
+
+    with ray_session(ray):
+        yield run_on_ray
+
+
+def _write_study(exp: Experiment, groups: list, plans: list, out: Path, stream) -> None:
+    atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False,
+                                                                   allow_unicode=True))
+    write_study(out, exp, groups)
+    todo = sum(len(p.todo) for p in plans)
+    what = "groups (models x source sets)" if exp.models else "source sets"
+    print(f"{exp.name}: {len(groups)} {what}, {sum(len(p.keys) for p in plans)} runs ({todo} to run) in {out}",
+          file=stream)
 
 
 def _translation_meta(ctx) -> dict:
@@ -108,35 +140,41 @@ def _translation_meta(ctx) -> dict:
     return {"translator": ctx.translator.label(), "translate_with_source": ctx.exp.translation.with_source}
 
 
-def _run_checked(p, stream) -> None:
-    p.finished = finished_runs(p.ctx, p.keys, p.run_ids)[0]  # another process may have finished some since
+def _guard_disk(out: Path, work) -> None:
+    """Run `work`; a full disk ends in one error that says the finished runs are kept."""
     try:
-        _run(p, stream)
+        work()
     except (OSError, sqlite3.OperationalError) as exc:
         if not disk_full(exc):
             raise
-        raise XltError(f"no space left on the device while writing to {p.ctx.out}; free some space and run the "
+        raise XltError(f"no space left on the device while writing to {out}; free some space and run the "
                        "same command again: the finished runs are kept, the run in progress starts over") from None
 
 
-def _run_study(exp: Experiment, groups: list, data_dir, output_dir, stream) -> Path:
-    """Every group checked before anything is written, then run one after another (each resumable)."""
-    out = Path(output_dir or exp.output.dir)
-    plans = check_study(groups, data_dir, out)
-    out.mkdir(parents=True, exist_ok=True)
-    with output_lock(out):
-        atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False,
-                                                                       allow_unicode=True))
-        write_study(out, exp, groups)
-        todo = sum(len(p.todo) for p in plans)
-        print(f"{exp.name}: {len(groups)} source sets, {sum(len(p.keys) for p in plans)} runs ({todo} to run) "
-              f"in {out}", file=stream)
-        for i, (g, p) in enumerate(zip(groups, plans), 1):
-            print(f"[source set {i}/{len(groups)}] {g.name} -> "
-                  + ", ".join(t.key() for t in p.ctx.targets), file=stream)
-            p.ctx.out.mkdir(parents=True, exist_ok=True)
-            _run_checked(p, stream)
-    return out
+def _run_sequentially(plans: list, headers: list, stream) -> None:
+    for p, header in zip(plans, headers):
+        if header:
+            print(header, file=stream)
+        store = open_store(p)
+        try:
+            progress = start_progress([p], p.ctx.task.metric_name, stream)
+            for key in p.todo:
+                progress.start()
+                metrics = run_baseline(p.ctx, key) if key.method in BASELINES else execute(p.ctx, key)
+                progress.finished(key.label(), metrics)
+            progress.close()
+        finally:
+            store.close()
+
+
+def start_progress(plans: list, metric: str, stream) -> Progress:
+    """The progress of these plans' unfinished runs, opened with each plan's summary."""
+    progress = Progress(sum(len(p.todo) for p in plans), metric, stream)
+    for p in plans:
+        progress.write(p.summary())
+        if len(p.todo) < len(p.keys):
+            progress.write(f"resuming: {len(p.keys) - len(p.todo)} of {len(p.keys)} runs already finished")
+    return progress
 
 
 @contextmanager
@@ -161,21 +199,26 @@ def output_lock(out: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _run(p, stream) -> None:
-    """Write the data report, the resolved config and the store's description, then every run not finished."""
+def open_store(p):
+    """Write the data report, the resolved config and the store's description; returns the open store.
+
+    Called once the config has passed every check, so a rejected config leaves no folder, or the old store
+    and config as they were. Another process may have finished runs since the check: they are skipped."""
     exp, ctx, out = p.ctx.exp, p.ctx, p.ctx.out
-    # written once the config has passed every check, so a rejected config leaves no folder, or the old store and
-    # config as they were
+    p.finished = finished_runs(ctx, p.keys, p.run_ids)[0]
     atomic_write_text(out / "data_report.txt", "\n".join(p.report))
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(exp.resolved(), sort_keys=False, allow_unicode=True))
-    ctx.store = store = Store(out / "results.sqlite")
+    ctx.store = Store(out / "results.sqlite")
     try:
-        _describe_and_run(p, store, stream)
-    finally:
-        store.close()
+        describe(p, ctx.store)
+    except BaseException:
+        ctx.store.close()
+        raise
+    return ctx.store
 
 
-def _describe_and_run(p, store, stream) -> None:
+def describe(p, store) -> None:
+    """The experiment's description in its store: labels, languages, methods, model, warnings, shortcuts."""
     exp, ctx = p.ctx.exp, p.ctx
     source, targets, labels, task = ctx.source, ctx.targets, ctx.labels, ctx.task
     methods = [m.name for m in exp.method_list()]
@@ -186,7 +229,8 @@ def _describe_and_run(p, store, stream) -> None:
                                   "source_shares": source.shares,
                                   "unseen_in_source": {k: v for k, v in unseen.items() if v},
                                   "notes": {d.key(): d.notes for d in [source, *targets]},
-                                  "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model,
+                                  "notice": exp.notice, "method": methods[0], "methods": methods, "model": exp.model_path(),
+                                  "model_name": exp.model_name(),
                                   **_translation_meta(ctx),
                                   "positive_label": exp.positive_label or task.default_positive(labels),
                                   "warnings": [n.removeprefix("warning: ") for n in p.notes if n.startswith("warning: ")]})
@@ -194,13 +238,3 @@ def _describe_and_run(p, store, stream) -> None:
         store.set_meta("shortcuts", {d.key(): shortcut_report(d.language, d.splits,
                                                               exp.shortcut_keywords.get(d.language)).to_dict()
                                      for d in [source, *targets]})
-    todo = p.todo
-    progress = Progress(len(todo), task.metric_name, stream)
-    progress.write(p.summary())
-    if len(todo) < len(p.keys):
-        progress.write(f"resuming: {len(p.keys) - len(todo)} of {len(p.keys)} runs already finished")
-    for key in todo:
-        progress.start()
-        metrics = run_baseline(ctx, key) if key.method in BASELINES else execute(ctx, key)
-        progress.finished(key.label(), metrics)
-    progress.close()

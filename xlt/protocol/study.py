@@ -10,6 +10,9 @@ one source set (a language, or a joint set) and the targets it transfers to.
 - `combine: merge`: as pooled (or leave-one-out), but each source trains its own stage and the stages are
   merged (xlt/protocol/merge.py); with ranker weights, one group per target.
 
+`models:` repeats all of this per model: each model's groups live under a folder named after the model,
+with its own source stages (a stage's file name holds a hash of its settings, the model among them).
+
 Groups write their stores in sub-folders of the output folder and share one `stages/` folder, so a
 source stage is trained once wherever source sets coincide, and a group is resumable like any run.
 Every group is checked before anything is written.
@@ -20,7 +23,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from xlt.config import DataSource, Experiment, Sources
+from xlt.config import DataSource, Experiment, Sources, model_display_name
 from xlt.errors import XltError
 from xlt.files import atomic_write_text
 
@@ -32,6 +35,7 @@ class Group:
     name: str  # the source set in tables: a language code, eng+ind, all-but-hau
     folder: str | None  # sub-folder of the output folder (None: the output folder itself)
     exp: Experiment
+    model: str | None = None  # the model's name when the config compares several (`models:`)
 
 
 def language_id(ds: DataSource) -> tuple:
@@ -82,7 +86,14 @@ def _check_unique(sources: list[DataSource]) -> None:
 
 
 def source_groups(exp: Experiment) -> list[Group]:
-    """The groups a config runs: itself for a single source."""
+    """The groups a config runs: itself for a single source and model."""
+    if exp.models:
+        groups = []
+        for entry in exp.models:
+            name = model_display_name(entry)
+            for g in source_groups(exp.model_copy(update={"model": entry, "models": []})):
+                groups.append(Group(g.name, f"{name}/{g.folder}" if g.folder else name, g.exp, name))
+        return groups
     cfg = exp.sources
     if cfg is None:
         return [Group(_short(exp.source), None, exp)]
@@ -145,7 +156,8 @@ def write_study(out: Path, exp: Experiment, groups: list[Group]) -> None:
     atomic_write_text(out / STUDY_FILE, json.dumps({
         "name": exp.name, "task": exp.task, "combine": cfg.combine if cfg else "single",
         "leave_one_out": bool(cfg and cfg.languages == "all-but-target"),
-        "groups": [{"name": g.name, "folder": g.folder or ".",
+        "models": list(dict.fromkeys(g.model for g in groups if g.model)),
+        "groups": [{"name": g.name, "folder": g.folder or ".", "model": g.model,
                     "sources": [source_key(s) for s in g.exp.source_list()],
                     "targets": [source_key(t) for t in g.exp.targets]} for g in groups]}, indent=1))
 

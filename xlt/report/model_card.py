@@ -71,7 +71,7 @@ def write_model_card(out: Path, exp, task, key, metrics: dict, source_key: str, 
     datasets = sorted({*(s.dataset for s in exp.source_list()), *(t.dataset for t in exp.targets)} - {None})
     notes = [f"- {d}: {registry.DATASETS[d].note}" for d in datasets if d in registry.DATASETS and registry.DATASETS[d].note]
     setting = f"{key.strategy}{' N=' + str(key.n) if key.n else ''}"
-    card = ModelCard(f"{exp.name}: {setting}, {key.dataset}/{key.language}, seed {key.seed}", task, exp.model,
+    card = ModelCard(f"{exp.name}: {setting}, {key.dataset}/{key.language}, seed {key.seed}", task, exp.model_path(),
                      key.method, source_key, f"{key.dataset}/{key.language}", key.strategy, train_rows, metrics,
                      exp.notice or "", notes)
     atomic_write_text(out / "README.md", card.markdown())

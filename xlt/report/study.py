@@ -1,6 +1,7 @@
-"""The report of a study (several source sets, xlt/protocol/study.py): each group's own report, and on top
-the target-by-setting table of the source sets, the transfer matrix (a table and a heatmap) when every
-source ran on its own, and how much of each source a joint training set drew."""
+"""The report of a study (several source sets or several models, xlt/protocol/study.py): each group's own
+report, and on top the target-by-setting table of the source sets, the transfer matrix (a table and a
+heatmap) when every source ran on its own, how much of each source a joint training set drew, and, with
+several models, the models compared with paired tests."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -25,7 +26,8 @@ def study_runs(out: Path, study: dict) -> list[dict]:
             continue
         store = Store(db)
         try:
-            runs += [{**r, "sources": g["name"]} for r in store.runs("done")]
+            runs += [{**r, "sources": g["name"], "model_name": g.get("model")}
+                     for r in store.runs("done")]
         finally:
             store.close()
     return runs
@@ -45,27 +47,57 @@ def build_study_report(out: Path, study: dict) -> tuple[Path, Path]:
     out_of = "leave-one-out: each target from every other language of the set, " if study["leave_one_out"] else ""
     kind = {"each": "every source language on its own (the transfer matrix)",
             "pooled": out_of + "one model from the sources pooled",
-            "merge": out_of + "each source's own model, merged"}[study["combine"]]
-    doc.para(f"{len(study['groups'])} source set(s), {kind}; {len(runs)} finished runs. Values are mean ± SD over "
-             "seeds; test split of each target. Each source set's own report is in its folder.")
-    methods = list(dict.fromkeys(r["method"] for r in runs))
-    for m in methods:
-        name = BASELINE_NAMES.get(m, m)
-        doc.section(f"{metric} (test), {name}")
-        if study["combine"] != "each":
-            doc.table(f"{metric} by target and setting, {name}", *by_target(runs, m))
-        else:
-            header, rows, grid = matrix(runs, m)
-            if rows:
-                doc.table(f"Zero-shot {metric}, source (rows) to target (columns), {name}", header, rows)
-                doc.image(heatmap(grid, header[1:-1], [r[0] for r in rows], out / "figures", m, metric),
-                          f"Zero-shot transfer matrix, {name}")
+            "merge": out_of + "each source's own model, merged", "single": "one source"}[study["combine"]]
+    models = study.get("models") or [None]
+    sets = len({g["name"] for g in study["groups"]})
+    doc.para(f"{sets} source set(s), {kind}" + (f"; {len(models)} models ({', '.join(models)})" if models[0] else "")
+             + f"; {len(runs)} finished runs. Values are mean ± SD over seeds; test split of each target. Each "
+             "source set's own report is in its folder.")
+    for model in models:
+        _method_sections(doc, [r for r in runs if r["model_name"] == model], study, metric, out, model)
+    if len(models) > 1:
+        _model_comparison(doc, runs, models, metric)
     shares = source_shares(runs)
     if shares:
         doc.section("What each joint training set drew from its sources")
         doc.table("Rows per source (drawn of available, share of the set)", ["Source set", "Source", "Rows",
                                                                             "Drawn", "Share"], shares)
     return doc.write(out)
+
+
+def _method_sections(doc: Doc, runs: list[dict], study: dict, metric: str, out: Path, model: str | None) -> None:
+    at = f", {model}" if model else ""
+    for m in dict.fromkeys(r["method"] for r in runs):
+        name = BASELINE_NAMES.get(m, m)
+        doc.section(f"{metric} (test), {name}{at}")
+        if study["combine"] != "each":
+            doc.table(f"{metric} by target and setting, {name}{at}", *by_target(runs, m))
+        else:
+            header, rows, grid = matrix(runs, m)
+            if rows:
+                doc.table(f"Zero-shot {metric}, source (rows) to target (columns), {name}{at}", header, rows)
+                doc.image(heatmap(grid, header[1:-1], [r[0] for r in rows], out / "figures",
+                                  f"{model}-{m}" if model else m, metric), f"Zero-shot transfer matrix, {name}{at}")
+
+
+def _model_comparison(doc: Doc, runs: list[dict], models: list[str], metric: str) -> None:
+    """Each method's runs under every pair of models, paired by source set, language, setting and seed."""
+    from xlt.report.tokens import comparison
+
+    doc.section("Models compared")
+    doc.para("Each pair of models ran the same runs on the same data. Permutation p: paired permutation test (sign "
+             "flips of the differences, 9,999 resamples); t-test p: paired t-test; Cohen's d: mean difference over "
+             "SD of the differences (d_z). The first block pairs every language x seed; the second pairs "
+             "per-language seed means. Values in percent.")
+    for m in dict.fromkeys(r["method"] for r in runs):
+        # a model's name stands in the method column, so the method comparison pairs models
+        mine = [{**r, "method": r["model_name"], "dataset": f"{r['sources']}:{r['dataset']}"} for r in runs
+                if r["method"] == m]
+        for i, a in enumerate(models):
+            for b in models[i + 1:]:
+                header, rows = comparison(mine, a, b)
+                if rows:
+                    doc.table(f"{metric}: {a} vs {b}, {BASELINE_NAMES.get(m, m)}", header, rows)
 
 
 def by_target(runs: list[dict], method: str) -> tuple[list[str], list[list[str]]]:

@@ -1,7 +1,7 @@
 """Load a saved xlt model directory and classify texts, fast: length-sorted batches, inference mode,
 and optionally the model's ONNX export run by ONNX Runtime (`onnx="int8"`, see xlt/serve/onnx.py).
 
-xlt's own mean-pooled classifier is loaded with xlt's class, so no code from the model directory
+xlt's own pooled classifiers are loaded with xlt's class, so no code from the model directory
 is executed (`trust_remote_code` is only for loading without xlt).
 """
 from __future__ import annotations
@@ -63,7 +63,9 @@ class Predictor:
         self.max_tokens = position_limit(config) or 512
         self.bf16 = use_bf16(bf16)
         if self.model is not None:
-            self.model.eval()
+            from xlt.train import device
+
+            self.model.to(device()).eval()  # a GPU where there is one
 
     def _predict(self, texts: list[str], batch_size: int, max_length: int):
         max_length = min(max_length, self.max_tokens)  # longer inputs are truncated, not an index error

@@ -98,9 +98,9 @@ class ClassificationTask(Task):
         import numpy as np
 
         from xlt.data.examples import Example
-        from xlt.train import use_bf16
+        from xlt.train import prediction_batch_size, use_bf16
 
-        _, probs = self.predict(model, tokenizer, enc, labels, tcfg.eval_batch_size, use_bf16(tcfg.bf16), frozen)
+        _, probs = self.predict(model, tokenizer, enc, labels, prediction_batch_size(tcfg), use_bf16(tcfg.bf16), frozen)
         probs = np.asarray(probs)
         keep = confident_per_class(probs, fraction, prior)
         pseudo = [Example(text=rows[i].text, label=labels[int(probs[i].argmax())]) for i in keep]
@@ -110,10 +110,12 @@ class ClassificationTask(Task):
     def load_saved(self, model_dir, config):
         from transformers import AutoModelForSequenceClassification
 
-        from xlt.models.modeling_meanpool import BertMeanPoolForSequenceClassification
+        from xlt.models.modeling_meanpool import POOLED_CLASSIFIERS
 
-        if "BertMeanPoolForSequenceClassification" in (config.architectures or []):
-            return BertMeanPoolForSequenceClassification.from_pretrained(model_dir)
+        own = {cls.__name__: cls for cls in POOLED_CLASSIFIERS.values()}
+        name = next((a for a in (config.architectures or []) if a in own), None)
+        if name is not None:  # xlt's pooled classifier, loaded with xlt's class: no code from the directory runs
+            return own[name].from_pretrained(model_dir)
         return AutoModelForSequenceClassification.from_pretrained(model_dir)
 
     def predict_texts(self, model, tokenizer, texts, labels, prefix, batch_size, max_length, bf16):

@@ -63,15 +63,15 @@ def predict_words_with_confidence(model, tokenizer, enc: WordEncoded, labels: li
 def _predict_words(model, tokenizer, enc, labels, fallback, batch_size, bf16):
     import torch
 
-    from xlt.train import collate, length_grouped_batches
+    from xlt.train import autocast, collate, length_grouped_batches, to_device
 
     model.eval()
     dev = next(model.parameters()).device
     tags: list[list[str]] = [[] for _ in enc.ids]
     confidence: list[list[float]] = [[] for _ in enc.ids]
     for batch_idx in length_grouped_batches([len(x) for x in enc.ids], batch_size, None):
-        batch = {k: v.to(dev) for k, v in collate([enc.ids[i] for i in batch_idx], tokenizer.pad_token_id).items()}
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        batch = to_device(collate([enc.ids[i] for i in batch_idx], tokenizer.pad_token_id), dev)
+        with autocast(dev, bf16):
             logits = model(**batch).logits
         prob, best = torch.softmax(logits.float(), -1).max(-1)
         prob, best = prob.cpu().numpy(), best.cpu().numpy()
@@ -166,9 +166,10 @@ class TaggingTask(Task):
     def load_model(self, spec, labels: list[str]):
         from transformers import AutoModelForTokenClassification
 
-        return AutoModelForTokenClassification.from_pretrained(
-            spec.path, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={lab: i for i, lab in enumerate(labels)})
+        from xlt.models.resolve import from_pretrained
+
+        return from_pretrained(AutoModelForTokenClassification, spec, num_labels=len(labels),
+                               id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)})
 
     def encode(self, tokenizer, rows, prefix: str, max_length: int, label2id: dict[str, int]) -> WordEncoded:
         return encode_words(tokenizer, rows, max_length, label2id)  # no text prefix: it would shift words
@@ -183,9 +184,9 @@ class TaggingTask(Task):
         return [list(r.tags) for r in rows]
 
     def validation_score(self, model, tokenizer, enc, labels, tcfg) -> float:
-        from xlt.train import use_bf16
+        from xlt.train import prediction_batch_size, use_bf16
 
-        pred = predict_words(model, tokenizer, enc, labels, self.fallback, tcfg.eval_batch_size, use_bf16(tcfg.bf16))
+        pred = predict_words(model, tokenizer, enc, labels, self.fallback, prediction_batch_size(tcfg), use_bf16(tcfg.bf16))
         gold = [[labels[y] for y in lab if y != -100] for lab in enc.labels]
         pred = [[t for t, p in zip(ps, first) if p >= 0] for ps, first in zip(pred, enc.first_subword)]
         return self.word_score(gold, pred)
@@ -208,10 +209,10 @@ class TaggingTask(Task):
         return words_of(texts)
 
     def pseudo_label(self, model, tokenizer, rows, enc, labels, fraction, prior, tcfg, frozen):
-        from xlt.train import use_bf16
+        from xlt.train import prediction_batch_size, use_bf16
 
         tags, conf = predict_words_with_confidence(model, tokenizer, enc, labels, self.fallback,
-                                                   tcfg.eval_batch_size, use_bf16(tcfg.bf16))
+                                                   prediction_batch_size(tcfg), use_bf16(tcfg.bf16))
         keep = confident_sentences(tags, conf, fraction, prior)
         pseudo = [TokenExample(rows[i].tokens, tuple(repair_iob2(tags[i]))) for i in keep]
         return pseudo, {"pseudo_labelled": {"sentences": len(pseudo),

@@ -58,6 +58,11 @@ class Strategy:
         """Train the run's model (the protocol evaluates it on `test_rows`)."""
         raise NotImplementedError
 
+    def stage_data(self, ctx, key):
+        """The data whose validation split selects the source stage this run starts from (None: it trains
+        no shared stage). Distributed runs train each such stage once, before the runs that need it."""
+        return ctx.source if self.from_source else None
+
     def test_rows(self, ctx, key) -> list:
         """What the run is scored on: its language's test split (translate-test: the split translated)."""
         return ctx.data_for(key).splits["test"]

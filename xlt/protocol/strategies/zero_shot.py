@@ -19,6 +19,9 @@ class ZeroShot(Strategy):
         explicit = ctx.exp.protocol.zero_shot_selection == "target"
         return (target, EXPLICIT_TARGET_VALIDATION) if explicit else (ctx.source, SOURCE_VALIDATION)
 
+    def stage_data(self, ctx, key):
+        return self._select_on(ctx, key)[0]
+
     def rows(self, ctx, key):
         select_on, selection = self._select_on(ctx, key)
         return ctx.source.splits["train"], select_on.splits["validation"], selection
