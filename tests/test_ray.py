@@ -2,11 +2,13 @@
 without duplicates, and an unreachable cluster refused quickly with nothing written."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 from conftest import cli_in_process, tiny_config
 
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 ray = pytest.importorskip("ray")
 
 
@@ -80,3 +82,32 @@ def test_an_unreachable_cluster_is_refused_quickly_with_nothing_written(tiny_mod
     assert not (tmp_path / "out").exists()
     bad = cli_in_process("run", cfg_path, "--ray", "nonsense")
     assert bad.returncode == 2 and "is not a cluster address" in bad.stderr
+
+
+def test_a_models_study_on_ray_matches_the_sequential_one(tiny_model_dir, tiny_data, tmp_path):
+    """Several models (a study of groups, each with its own store): every group's runs go to Ray together,
+    and each store gets exactly its own runs."""
+    import xlt
+    from xlt.protocol.run import run_experiment
+
+    def cfg(out):
+        c = tiny_config(tiny_model_dir, tiny_data, out, models=[{"path": str(tiny_model_dir), "name": "mean"},
+                                                                 {"path": str(tiny_model_dir), "name": "cls",
+                                                                  "pooling": "cls"}])
+        c.pop("model")
+        c["protocol"] = {"strategies": ["zero_shot"], "seeds": [0]}
+        c["training"].update(epochs=1, min_steps=4, threads=1)
+        c["baselines"] = []
+        return xlt.config.Experiment(**c)
+
+    run_experiment(cfg(tmp_path / "seq"), stream=open("/dev/null", "w"))
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    try:
+        run_experiment(cfg(tmp_path / "ray"), stream=open("/dev/null", "w"), ray="local")
+    finally:
+        ray.shutdown()
+    for model in ("mean", "cls"):
+        seq, on_ray = _metrics(tmp_path / "seq" / model), _metrics(tmp_path / "ray" / model)
+        assert on_ray.keys() == seq.keys() and on_ray["_all"] == 2  # the reference and zero-shot
+        for run_id in seq.keys() - {"_all"}:
+            assert on_ray[run_id]["score"] == pytest.approx(seq[run_id]["score"], abs=1e-6)

@@ -81,14 +81,15 @@ def _flat(run: dict) -> dict:
 
 
 def run(config: str | Path | dict | Experiment, *, data_dir: str | None = None, output_dir: str | None = None,
-        report: bool = True, progress: bool = True) -> Results:
+        report: bool = True, progress: bool = True, ray: str | None = None) -> Results:
     """Run every strategy, N, seed, target and method of `config` (a YAML path, a dict of the same keys, or
     an Experiment); finished runs in the output directory are skipped. Writes the report unless `report`
-    is False; prints the plan and progress unless `progress` is False."""
+    is False; prints the plan and progress unless `progress` is False. `ray` ("local", "auto" or a cluster
+    address) runs the runs as Ray tasks, as `xlt run --ray` does."""
     from xlt.protocol import run_experiment
 
     exp = _experiment(config)
-    out = run_experiment(exp, data_dir, output_dir, None if progress else io.StringIO())
+    out = run_experiment(exp, data_dir, output_dir, None if progress else io.StringIO(), ray)
     if report:
         from xlt.report import build_report
 

@@ -110,8 +110,11 @@ def _load_mlm(spec, head_state):
 
 
 def train_mlm_head(spec, tokenizer, texts: list[str], c, training) -> dict[str, torch.Tensor]:
+    from xlt.train import device, to_device
+
     torch.manual_seed(0)
-    mlm = _load_mlm(spec, None)
+    dev = device()
+    mlm = _load_mlm(spec, None).to(dev)
     for p in mlm.parameters():
         p.requires_grad_(False)
     head = list(_head_parameters(mlm).values())
@@ -121,11 +124,11 @@ def train_mlm_head(spec, tokenizer, texts: list[str], c, training) -> dict[str, 
     mlm.train()
     for batch in tqdm(_mlm_batches(tokenizer, texts, 32, training.max_length, c.head_steps, 0), total=c.head_steps,
                       desc="MLM head", leave=False, disable=None):
-        loss = _masked_loss(mlm, batch)
+        loss = _masked_loss(mlm, to_device(batch, dev))
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-    return {k: v.detach().clone() for k, v in _head_parameters(mlm).items()}
+    return {k: v.detach().cpu().clone() for k, v in _head_parameters(mlm).items()}
 
 
 def train_language_adapter(spec, tokenizer, texts: list[str], language: str, c, training,
@@ -134,11 +137,15 @@ def train_language_adapter(spec, tokenizer, texts: list[str], language: str, c, 
     import adapters
     from adapters import SeqBnInvConfig
 
+    from xlt.train import device, to_device
+
     torch.manual_seed(0)
+    dev = device()
     mlm = _load_mlm(spec, head_state)
     adapters.init(mlm)
     name = lang(language)
     mlm.add_adapter(name, config=SeqBnInvConfig(reduction_factor=c.lang_reduction))
+    mlm.to(dev)
     mlm.train_adapter(name)
     params = [p for p in mlm.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=c.lang_lr)
@@ -149,18 +156,20 @@ def train_language_adapter(spec, tokenizer, texts: list[str], language: str, c, 
     with fast_dropout(mlm, use_fast_dropout(training.fast_dropout)):
         for batch in tqdm(_mlm_batches(tokenizer, texts, training.batch_size, training.max_length, c.lang_steps, 0),
                           total=c.lang_steps, desc=f"language adapter {language}", leave=False, disable=None):
-            loss = _masked_loss(mlm, batch)
+            loss = _masked_loss(mlm, to_device(batch, dev))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+            losses.append(loss.detach())  # read once at the end: no host sync per step
+    losses = torch.stack(losses).float().cpu().tolist()
     k = max(1, len(losses) // 10)
     info = {"language": language, "texts": len(texts), "steps": c.lang_steps, "seconds": time.perf_counter() - start,
             "mlm_loss_first": sum(losses[:k]) / k, "mlm_loss_last": sum(losses[-k:]) / k,
             "trainable": sum(p.numel() for p in params)}
-    state = {k: v.detach().clone() for k, v in mlm.base_model.named_parameters() if f".{name}." in k or k.endswith(f".{name}")}
+    state = {k: v.detach().cpu().clone() for k, v in mlm.base_model.named_parameters()
+             if f".{name}." in k or k.endswith(f".{name}")}
     if not state or math.isnan(info["mlm_loss_last"]):
         raise XltError(f"training the language adapter for {language} failed (loss {info['mlm_loss_last']})")
     return state, info

@@ -30,6 +30,7 @@ KILL_ONCE_ENV = "XLT_TEST_KILL_WORKER_ONCE"  # tests: a file path; the first run
 def ray_session(address: str):
     """Join the cluster at `address` ("auto": the one this machine belongs to; "host:port" or
     "ray://host:port"), or start a local instance ("local"), shut down again at the end."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports sent from a lab's machines
     try:
         import ray
     except ImportError:
