@@ -4,8 +4,7 @@ A small LoRA protocol on NusaX-senti (English, 300 training texts, to Javanese a
 few-shot N = 50; seeds 0 and 1): 2 source stages and 10 runs. Each arm writes a fresh output folder, and
 the arms alternate for --rounds rounds. Sequential uses every core in one process; Ray runs one run per core
 (resources.cpus_per_run 1, one torch thread each). The Ray time includes starting the instance and each
-worker loading the model and data; both are printed apart too. Also checks that both arms give the same
-scores.
+worker loading the model and data; the start is printed apart too. Also compares the two arms' scores.
 
     python bench/ray_vs_sequential.py [--rounds 2] [--cpus N]
 """
@@ -70,8 +69,11 @@ def main() -> None:
             results[arm] = scores(out)
             print(f"round {r}: {arm} {times[arm][-1]:.1f} s", flush=True)
     shutil.rmtree(root, ignore_errors=True)
-    same = results["sequential"] == results["ray"]
-    print(f"\n{args.cpus} CPUs; 2 source stages + {len(results['ray'])} runs; same scores in both arms: {same}")
+    seq, par = results["sequential"], results["ray"]
+    diffs = [abs(seq[k] - par[k]) for k in seq]
+    print(f"\n{args.cpus} CPUs; 2 source stages + {len(par)} runs; same runs in both arms: {seq.keys() == par.keys()}; "
+          f"scores differing: {sum(d > 0 for d in diffs)}, largest difference {max(diffs):.4f} (one torch thread per "
+          "run on Ray sums in another order than the sequential run's threads)")
     for arm, ts in times.items():
         print(f"{arm:<11} " + "  ".join(f"{t:6.1f} s" for t in ts))
     ratio = [r / s for r, s in zip(times["ray"], times["sequential"])]
