@@ -127,6 +127,15 @@ def test_export_mlflow_and_tables_match_the_store(tiny_model_dir, tiny_data, tmp
         assert {a.path for a in client.list_artifacts(r.info.run_id)} >= {"report.html", "config.resolved.yaml"}
     again = cli_in_process("export", "mlflow", out, "--tracking-uri", uri)
     assert "0 runs written" in again.stdout and len(client.search_runs([exp.experiment_id])) == len(runs)
+    # an export cut off half-way leaves an unfinished MLflow run: it is written again, not counted as exported
+    victim = got[0]
+    client.delete_run(victim.info.run_id)
+    client.create_run(exp.experiment_id, tags={"xlt.run_id": victim.data.tags["xlt.run_id"]})
+    third = cli_in_process("export", "mlflow", out)
+    assert f"1 runs written, {len(runs) - 1} already there" in third.stdout, third.stdout
+    final = client.search_runs([exp.experiment_id])
+    assert len(final) == len(runs) and all(r.info.status == "FINISHED" for r in final)
+    assert sorted(r.data.tags["xlt.run_id"] for r in final) == sorted(runs)
 
     assert cli_in_process("export", "csv", out).returncode == 0
     table = pd.read_csv(out / "runs.csv")

@@ -4,7 +4,8 @@ for the tracking servers labs already use.
 Each xlt run becomes one MLflow run in an experiment named after the config: its key (model, method,
 strategy, N, seed, dataset, language) and settings as parameters, every scalar metric as a metric, and the
 report as an artifact. Exporting again adds only runs not exported before (each carries its xlt run id
-as a tag), so a growing study can be exported after every resume.
+as a tag), so a growing study can be exported after every resume; an MLflow run left unfinished by an
+interrupted export is deleted and written again, never counted as exported.
 """
 from __future__ import annotations
 
@@ -55,7 +56,12 @@ def to_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experiment: 
     found = client.get_experiment_by_name(name)
     exp_id = found.experiment_id if found is not None else client.create_experiment(
         name, artifact_location=artifacts)
-    done = {r.data.tags.get("xlt.run_id") for r in client.search_runs([exp_id], max_results=50_000)}
+    done = set()
+    for r in client.search_runs([exp_id], max_results=50_000):
+        if r.info.status == "FINISHED":
+            done.add(r.data.tags.get("xlt.run_id"))
+        elif "xlt.run_id" in r.data.tags:  # an export cut off half-way: written again in full below
+            client.delete_run(r.info.run_id)
     written = skipped = 0
     report = next((p for p in (res.report, res.report_markdown) if p is not None), None)
     for row in res.runs.to_dict("records"):
