@@ -125,15 +125,14 @@ def execute_run(job: Job, key: RunKey, stage_name: str | None, stage_files: list
     of its stage, fetched only where the stages folder lacks it."""
     import ray
 
-    from xlt.baselines import BASELINES, run_baseline
-    from xlt.protocol.run import execute
+    from xlt.protocol.run import run_one
 
     ctx = _context(job)
     if stage_name is not None and not (ctx.stages.dir / stage_name).exists():
         for name, data in ray.get(stage_files[0]).items():
             atomic_write_bytes(ctx.stages.dir / name, data)
     ctx.store = RecordingStore()
-    run_baseline(ctx, key) if key.method in BASELINES else execute(ctx, key)
+    run_one(ctx, key)
     _kill_once_for_tests()
     return ctx.store.calls
 

@@ -65,6 +65,11 @@ def execute(ctx, key: RunKey) -> dict:
     return metrics
 
 
+def run_one(ctx, key: RunKey) -> dict:
+    """One planned run, a simple baseline's or a method's; returns its metrics."""
+    return run_baseline(ctx, key) if key.method in BASELINES else execute(ctx, key)
+
+
 def _save_model(ctx, key: RunKey, method, model, metrics: dict, train_rows: int) -> None:
     """A plain transformers directory (and model card), which exists only once it is complete."""
     ex = ctx.exp
@@ -160,7 +165,7 @@ def _run_sequentially(plans: list, headers: list, stream) -> None:
             progress = start_progress([p], p.ctx.task.metric_name, stream)
             for key in p.todo:
                 progress.start()
-                metrics = run_baseline(p.ctx, key) if key.method in BASELINES else execute(p.ctx, key)
+                metrics = run_one(p.ctx, key)
                 progress.finished(key.label(), metrics)
             progress.close()
         finally:
