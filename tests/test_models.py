@@ -79,6 +79,8 @@ def test_bad_model_input_is_one_error_and_nothing_written(tiny_model_dir, tiny_d
     cases = {"each model name once": {"models": [{"path": str(tiny_model_dir), "name": "m"},
                                                 {"path": str(pickled), "name": "m"}]},
              "holds no model.safetensors": {"model": str(no_weights)},
+             "models.0.entry.pooling: Input should be 'mean' or 'cls'": {"models": [{"path": str(tiny_model_dir),
+                                                                                  "pooling": "max"}]},
              "could not be read as plain tensors": {"model": str(pickled)}}
     for i, (message, models) in enumerate(cases.items()):
         cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / f"out{i}")

@@ -449,6 +449,12 @@ class ModelEntry(Strict):
         return self.name or model_name(self.path)
 
 
+# A model reference: a plain string (its path), or the entry written out. Discriminated by its kind, so an
+# error in an entry names the entry's key, not the string alternative.
+ModelRef = Annotated[Union[Annotated[str, Tag("path")], Annotated[ModelEntry, Tag("entry")]],
+                     Discriminator(lambda v: "path" if isinstance(v, str) else "entry")]
+
+
 def model_display_name(model: "str | ModelEntry") -> str:
     from xlt.models.resolve import model_name
 
@@ -462,10 +468,10 @@ class Experiment(Strict):
     """The experiment's name in reports and model cards."""
     task: str = DEFAULT_TASK
     """A registered task (xlt/tasks): classification, ner, pos."""
-    model: str | ModelEntry = "embedded:multilingual-e5-small"
+    model: ModelRef = "embedded:multilingual-e5-small"
     """embedded:multilingual-e5-small (built in, offline), a local model directory, or a hub id (online); or
     `{path: ..., name: ..., pooling: mean|cls, prefix: ...}`."""
-    models: list[str | ModelEntry] = setting([], identity="none")
+    models: list[ModelRef] = setting([], identity="none")
     """Several models compared on the same data (instead of model:): each runs the whole protocol with its own
     source stages, in its own sub-folder, and the report compares them (docs/models.md)."""
     method: MethodSection = setting(default_factory=_default_method, identity="none")
