@@ -162,3 +162,28 @@ def test_pooling_is_read_from_a_sentence_transformers_config(tiny_models, tmp_pa
     from xlt.config import ModelEntry
 
     assert resolve(ModelEntry(path=str(d), pooling="mean")).pooling == "mean"  # the config's choice wins
+
+
+def test_masked_lm_loss_at_masked_positions_equals_the_models_own():
+    """Language adapters compute MLM loss on masked positions only; on every family that loss must be the one the
+    model's own forward computes over all positions."""
+    import torch
+    from transformers import AutoModelForMaskedLM, BertConfig, DebertaV2Config, DistilBertConfig, XLMRobertaConfig
+
+    from xlt.methods._language_adapters import _masked_loss, _position_head
+
+    size = dict(SIZE, vocab_size=500)
+    configs = [BertConfig(**size), XLMRobertaConfig(**size),
+               DebertaV2Config(**size, relative_attention=True, position_buckets=32, pos_att_type=["p2c", "c2p"],
+                               position_biased_input=False, type_vocab_size=0),
+               DistilBertConfig(vocab_size=500, dim=32, n_layers=2, n_heads=2, hidden_dim=64)]
+    for config in configs:
+        torch.manual_seed(0)
+        mlm = AutoModelForMaskedLM.from_config(config).eval()
+        ids = torch.randint(5, 500, (2, 10))
+        labels = torch.full_like(ids, -100)
+        labels[:, 3], labels[0, 7] = ids[:, 3], 9
+        batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+        assert _position_head(mlm) is not None, type(mlm).__name__
+        with torch.no_grad():
+            assert torch.allclose(_masked_loss(mlm, batch), mlm(**batch).loss, atol=1e-5), type(mlm).__name__

@@ -130,6 +130,10 @@ def config_reference() -> str:
                if n not in base or (n != "name" and f.default != base[n].default)]
         out += _section_table(m.config, skip=tuple(n for n in m.config.model_fields if n not in own)) if own \
             else ["No keys of its own."]
+        for name, f in m.config.model_fields.items():  # a method's own sections (frozen's align:)
+            extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
+            for section in _sections_in(f.annotation):
+                _walk(section, f"method.{name}", out, set(), extra.get("identity"))
     out += ["", "## Translators (`translation.translator`)", ""]
     for t in TRANSLATORS:
         doc = " ".join((sys.modules[t.__module__].__doc__ or "").split())

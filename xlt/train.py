@@ -90,6 +90,7 @@ class Encoded:
     labels: list[int]
     weights: list[float] | None = None  # per-example weight in the loss (the frozen head's refit; None: all 1)
     head_c: float | None = None  # the frozen head's regularisation, fixed by the caller (None: chosen on validation)
+    languages: list[str] | None = None  # each row's language where a stage mixes languages (None: the model's)
 
 
 def encode(tokenizer, rows: list[Example], prefix: str, max_length: int, label2id: dict[str, int]) -> Encoded:
@@ -229,7 +230,7 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
     dev = device()
     model.to(dev)
     if method.frozen_features:
-        return _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, seed, desc)
+        return _train_head_on_features(model, method, tokenizer, train_data, val_data, tcfg, seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=tcfg.weight_decay)
     n = len(train_data.ids)
@@ -384,11 +385,16 @@ def predict_frozen(model, tokenizer, ids: list[list[int]], batch_size: int = 64)
     return probs.argmax(1), probs
 
 
-def _train_head_on_features(model, tokenizer, train_data, val_data, tcfg, lr, seed, desc) -> TrainResult:
-    """Frozen encoder: features once, then the head fitted as logistic regression (methods/frozen.py)."""
+def _train_head_on_features(model, method, tokenizer, train_data, val_data, tcfg, seed) -> TrainResult:
+    """Frozen encoder: features once, then the head fitted as logistic regression (methods/frozen.py), on the
+    vectors the head sees (the method's alignment maps target-language rows)."""
     start = time.perf_counter()
-    x = pooled_features(model, tokenizer, train_data.ids, prediction_batch_size(tcfg))
-    xv = pooled_features(model, tokenizer, val_data.ids, prediction_batch_size(tcfg)) if val_data is not None else None
+    x = method.head_features(pooled_features(model, tokenizer, train_data.ids, prediction_batch_size(tcfg)),
+                             train_data.languages)
+    xv = None
+    if val_data is not None:
+        xv = method.head_features(pooled_features(model, tokenizer, val_data.ids, prediction_batch_size(tcfg)),
+                                  val_data.languages)
     grid = (train_data.head_c,) if train_data.head_c else C_GRID
     return _head_result(fit_logistic_head(model.classifier, x, train_data.labels, xv,
                                           val_data.labels if val_data is not None else None,

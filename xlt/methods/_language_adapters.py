@@ -80,12 +80,27 @@ def _mlm_batches(tokenizer, texts: list[str], batch_size: int, max_length: int, 
         yield collator([{"input_ids": enc[rng.randrange(len(enc))]} for _ in range(batch_size)])
 
 
+def _position_head(mlm):
+    """The MLM head as a function of hidden states at chosen positions, or None where the layout is unknown.
+    BERT (`cls`), RoBERTa/XLM-R (`lm_head`), DeBERTa-v2/v3 (`lm_predictions`, which also reads the word
+    embeddings) and DistilBERT (four modules) are covered."""
+    if getattr(mlm, "legacy", True) is False and isinstance(getattr(mlm, "lm_predictions", None), nn.Module):
+        words = mlm.get_input_embeddings()
+        return lambda h: mlm.lm_predictions(h, words)
+    for name in ("cls", "lm_head"):
+        if isinstance(getattr(mlm, name, None), nn.Module):
+            return getattr(mlm, name)
+    if all(hasattr(mlm, n) for n in ("vocab_transform", "activation", "vocab_layer_norm", "vocab_projector")):
+        return lambda h: mlm.vocab_projector(mlm.vocab_layer_norm(mlm.activation(mlm.vocab_transform(h))))
+    return None
+
+
 def _masked_loss(mlm, batch) -> torch.Tensor:
-    """MLM loss computed at masked positions only (the 250k-way output at every position is the
-    most expensive part of MLM otherwise) where the head is one module (BERT `cls`, RoBERTa and XLM-R
-    `lm_head`); other families run their whole forward."""
+    """MLM loss computed at masked positions only: the vocabulary-wide output at every position is otherwise the
+    most expensive part of MLM (250k outputs a token on the embedded model). Families whose head layout is
+    unknown run their whole forward."""
     labels = batch["labels"]
-    head = next((getattr(mlm, n) for n in ("cls", "lm_head") if isinstance(getattr(mlm, n, None), nn.Module)), None)
+    head = _position_head(mlm)
     if head is None:
         return mlm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss
     hidden = mlm.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state

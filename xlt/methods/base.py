@@ -86,6 +86,11 @@ class AdaptationMethod:
         """Called before training on or predicting a language; language-specific methods (MAD-X) swap
         their language module here, others ignore it."""
 
+    def head_features(self, x: torch.Tensor, languages: list[str] | None) -> torch.Tensor:
+        """The sentence vectors a frozen head is fitted on, given each row's language (None: the language set by
+        use_language): the frozen method's alignment maps target rows here; others leave them."""
+        return x
+
     def record(self, languages: list[str]) -> dict:
         """What a run's record keeps of this method's per-language set-up (MAD-X: its language adapters)."""
         return {}

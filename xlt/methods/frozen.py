@@ -14,13 +14,15 @@ rows beside 2,000 source rows barely count (few-shot 100 on NusaX, validation / 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from typing import Literal
+from pydantic import model_validator
 
+from xlt.align.parallel import ParallelData
 from xlt.errors import XltError
 from xlt.methods import METHODS
 from xlt.methods.base import AdaptationMethod, MethodConfig, head_parameters
+from xlt.settings import Strict, setting
 
 if TYPE_CHECKING:
     import torch
@@ -28,10 +30,36 @@ if TYPE_CHECKING:
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 
 
+class Alignment(Strict):
+    """A map from each target language's sentence vectors into the source language's, applied before the head
+    (xlt/align/maps.py)."""
+
+    map: Literal["procrustes", "mean_center"] = "procrustes"
+    """procrustes: centre, then rotate onto the source space, fitted on parallel sentence pairs; mean_center:
+    subtract the target language's mean vector and add the source's, from unlabelled text alone."""
+    parallel: ParallelData | None = None
+    """procrustes only: tatoeba, {dataset: nusax-senti} (its train rows) or {files: {LANG: [SOURCE, TARGET]}}."""
+    max_pairs: int = setting(1000, ge=10)
+    """At most this many sentence pairs (the first ones) fit the rotation."""
+
+    @model_validator(mode="after")
+    def _parallel_matches_map(self):
+        if self.map == "procrustes" and self.parallel is None:
+            raise ValueError("map procrustes is fitted on parallel sentences: give parallel: tatoeba, "
+                             "{dataset: nusax-senti} or {files: {LANG: [SOURCE_FILE, TARGET_FILE]}}, or use "
+                             "map: mean_center, which needs only unlabelled text")
+        if self.map == "mean_center" and self.parallel is not None:
+            raise ValueError("map mean_center reads no parallel sentences; drop parallel: or use map: procrustes")
+        return self
+
+
 class FrozenConfig(MethodConfig):
     """lr and lr_continue are read by token tasks only: their per-word head trains by gradient descent."""
 
     name: Literal["frozen"] = "frozen"
+    align: Alignment | None = setting(None, omit_when=None)
+    """Sentence tasks: map target-language vectors into the source language's space before the head
+    (docs/alignment.md). Unset: no map."""
 
 
 @METHODS.register
@@ -45,9 +73,14 @@ class FrozenEncoder(AdaptationMethod):
         super().__init__(cfg, task)
         # per-token features are not cached: token tasks run the frozen encoder in every step
         self.frozen_features = task.sentence_head
+        self.aligner = None  # align: set up per experiment (setup)
 
     def check(self, spec) -> None:
         from transformers import AutoConfig
+
+        if self.cfg.align is not None and not self.frozen_features:
+            raise XltError(f"method frozen's align: maps sentence vectors, and task {self.task.name} tags words; "
+                           "use align: with a sentence classification task")
 
         from xlt.models.modeling_meanpool import POOLED_CLASSIFIERS
 
@@ -56,11 +89,40 @@ class FrozenEncoder(AdaptationMethod):
             raise XltError(f"method frozen fits a linear head on pooled sentence vectors, built for the "
                            f"{', '.join(POOLED_CLASSIFIERS)} families, not {kind}; use method lora or full")
 
+    def setup(self, ctx) -> None:
+        if self.cfg.align is not None:
+            from xlt.align.aligner import Aligner
+
+            self.aligner = Aligner(ctx, self.cfg.align)
+
     def prepare(self, model):
         heads = set(head_parameters(model))
         for k, p in model.named_parameters():
             p.requires_grad_(k in heads)
+        if self.aligner is not None:
+            self.aligner.attach(model)
         return model
+
+    def use_language(self, model, language: str) -> None:
+        if self.aligner is not None:
+            self.aligner.use(language)
+
+    def head_features(self, x, languages: list[str] | None):
+        if self.aligner is None:
+            return x
+        return self.aligner.map_rows(x, languages)
+
+    def record(self, languages: list[str]) -> dict:
+        if self.aligner is None:
+            return {}
+        info = {k: v for k, v in self.aligner.info.items() if k in languages}
+        return {"alignment": info} if info else {}
+
+    def save(self, model, tokenizer, out, extra_config: dict) -> None:
+        if self.aligner is None:
+            return super().save(model, tokenizer, out, extra_config)
+        with self.aligner.folded(model):  # a plain classifier for this language: the map is in its head
+            super().save(model, tokenizer, out, extra_config)
 
 
 def fit_logistic_head(head: torch.nn.Linear, x: torch.Tensor, labels: list[int], xv: torch.Tensor | None,

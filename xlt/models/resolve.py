@@ -2,6 +2,7 @@
 directory, a tokenizer and the facts the rest of xlt needs (pooling, text prefix)."""
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +32,33 @@ class ModelSpec:
     name: str = ""  # the model's name in tables and folders
 
     def tokenizer(self):
-        return AutoTokenizer.from_pretrained(self.path, fix_mistral_regex=False)
+        return load_tokenizer(self.path)
 
     def max_tokens(self) -> int | None:
         return position_limit(AutoConfig.from_pretrained(self.path))
+
+
+_TOKENIZERS: dict[str, object] = {}
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                   "sentencepiece.bpe.model", "spm.model", "vocab.txt", "vocab.json", "merges.txt")
+
+
+def load_tokenizer(path: Path | str):
+    """The tokenizer in a model directory, loaded once per process for each distinct set of tokenizer files
+    (a 250k-word vocabulary takes about half a second to load; a saved model's copy hits the same entry).
+    The object is shared: xlt never changes a tokenizer's settings, and callers must not either."""
+    digest, found = hashlib.sha256(), False
+    for name in TOKENIZER_FILES:
+        f = Path(path) / name
+        if f.is_file():
+            digest.update(name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+            found = True
+    key = digest.hexdigest() if found else f"path:{Path(path).resolve()}"  # files we do not know: by place
+    if key not in _TOKENIZERS:
+        if len(_TOKENIZERS) >= 4:  # a few models per study at most; keep memory bounded
+            _TOKENIZERS.pop(next(iter(_TOKENIZERS)))
+        _TOKENIZERS[key] = AutoTokenizer.from_pretrained(path, fix_mistral_regex=False)
+    return _TOKENIZERS[key]
 
 
 def position_limit(cfg) -> int | None:

@@ -31,6 +31,7 @@ class Context:
     translator: object = None  # the configured translator (translation:), with its cache
     translations: object = None  # the TranslationCache
     _translated: dict = field(default_factory=dict)  # (split, from, to) -> (rows, cache statistics)
+    data_dir: str | None = None  # the data mirror (named corpora a method reads: alignment's parallel sentences)
 
     @property
     def label2id(self) -> dict[str, int]:

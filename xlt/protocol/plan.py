@@ -204,7 +204,8 @@ def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: s
     methods = {m.name: get_method(m, task) for m in exp.method_list()}
     for m in methods.values():
         m.check(spec)
-    ctx = Context(exp, out, spec, tokenizer, task, labels, source, targets, methods, switch_words)
+    ctx = Context(exp, out, spec, tokenizer, task, labels, source, targets, methods, switch_words,
+                  data_dir=data_dir or exp.data_dir)
     ctx.stages = SourceStages(ctx, stages_dir)
     for m in methods.values():
         m.setup(ctx)

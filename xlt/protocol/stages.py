@@ -23,22 +23,27 @@ def validation(ctx, rows: list):
 
 def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, desc: str, *,
               continues: bool = False, lr: float | None = None, epochs: int | None = None,
-              weights: list[float] | None = None, head_c: float | None = None) -> dict:
+              weights: list[float] | None = None, head_c: float | None = None,
+              languages: list[str] | None = None, validation_language: str | None = None) -> dict:
     """Train `model` in place on `rows`, selecting on `validation_rows`; returns what to record.
 
     A stage that `continues` an earlier one trains at the method's continuation learning rate for
     training.epochs_continue epochs (`lr` and `epochs` override both); a stage from the pretrained model
     trains at the method's learning rate, after fitting the head on the untouched encoder when
     training.head_init is probe (LP-FT). `head_c` fixes a frozen method's head regularisation instead of
-    choosing it on validation."""
+    choosing it on validation. `languages` (one per row) and `validation_language` say which language each row is
+in where that is not the language the model is set to (a frozen method's alignment maps by language)."""
     from xlt.train import probe_head, train
 
     tr = ctx.exp.training
     lr = lr or (method.lr_continue(tr) if continues else method.lr(tr))
     tcfg = tr.model_copy(update={"epochs": epochs or tr.epochs_continue or tr.epochs}) if continues else tr
     val, validate = validation(ctx, validation_rows)
+    if val is not None and validation_language is not None:
+        val.languages = [validation_language] * len(val.ids)
     enc = ctx.encode(rows)
     enc.weights = weights
+    enc.languages = languages
     enc.head_c = head_c
     probe = {}
     if not continues and tr.head_init == "probe" and not method.frozen_features:
@@ -55,13 +60,14 @@ def continue_on_target(ctx, key, method, model, target: LanguageData, rows: list
     `base_rows` (default: the source rows) plus the target rows, both sides weighing the same: a convex
     fit continued from the source optimum would forget it, and 100 target rows beside 2,000 source rows
     barely count at their natural weight (methods/frozen.py)."""
-    weights = None
+    weights, languages = None, None
     if method.frozen_features:
         base = ctx.source_train(key.seed)[0] if base_rows is None else base_rows
         weights = [1.0] * len(base) + [len(base) / len(rows)] * len(rows)
+        languages = [ctx.source.language] * len(base) + [target.language] * len(rows)
         rows = base + rows
     return fit_stage(ctx, method, model, rows, target.splits["validation"], key.seed, key.label(), continues=True,
-                     weights=weights, head_c=head_c)
+                     weights=weights, head_c=head_c, languages=languages, validation_language=target.language)
 
 
 class SourceStages:
@@ -96,7 +102,8 @@ class SourceStages:
             return method, model, json.loads(path.with_suffix(".json").read_text())
         rows, augmented = ctx.source_train(seed)
         info = fit_stage(ctx, method, model, rows, select_on.splits["validation"], seed,
-                         f"{method_name} source {ctx.source.language} seed {seed}")
+                         f"{method_name} source {ctx.source.language} seed {seed}",
+                         validation_language=select_on.language)
         info.pop("rows")
         selection = f"{select_on.language}-validation" if ctx.exp.training.patience > 0 else NO_SELECTION
         info = {**info, "selection": selection, **augmented}

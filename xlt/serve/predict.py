@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from transformers import AutoConfig, AutoTokenizer
+from transformers import AutoConfig
 
 from xlt.errors import XltError
-from xlt.models.resolve import position_limit
+from xlt.models.resolve import load_tokenizer, position_limit
 from xlt.tasks import DEFAULT_TASK, get_task
 from xlt.train import use_bf16
 
@@ -56,7 +56,7 @@ class Predictor:
                 self.model.load_adapter(str(model_dir / "adapters" / name), load_as=name, with_head=False)
             # the task adapter on top (models saved by earlier xlt listed the names in set order, either way round)
             self.model.set_active_adapters(Stack(*sorted(stack, key=lambda name: name == TASK)))
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, fix_mistral_regex=False)
+        self.tokenizer = load_tokenizer(model_dir)
         self.prefix = getattr(config, "xlt_text_prefix", "")
         self.notice = getattr(config, "xlt_notice", "")
         self.labels = [config.id2label[i] for i in range(config.num_labels)]

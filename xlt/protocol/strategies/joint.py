@@ -19,6 +19,8 @@ class Joint(Strategy):
         target = ctx.data_for(key)
         method, model = ctx.fresh_model(key.seed, key.method)
         method.use_language(model, target.language)
-        rows = target.splits["train"] + ctx.source_train(key.seed)[0]
-        info = fit_stage(ctx, method, model, rows, target.splits["validation"], key.seed, key.label())
+        source = ctx.source_train(key.seed)[0]
+        rows = target.splits["train"] + source
+        info = fit_stage(ctx, method, model, rows, target.splits["validation"], key.seed, key.label(),
+                         languages=[target.language] * len(target.splits["train"]) + [ctx.source.language] * len(source))
         return Trained(method, model, info, TARGET_VALIDATION, info.pop("rows"))

@@ -43,8 +43,11 @@ def retrain_on_pseudo_labels(ctx, key, method, model, stage: dict, pseudo: list,
     selected on the source validation split (no target label is read)."""
     cfg = ctx.exp.protocol.self_training
     method.load_trainable_state(model, stage)  # every round starts again from the source stage
-    return fit_stage(ctx, method, model, ctx.source_train(key.seed)[0] + pseudo, ctx.source.splits["validation"],
-                     key.seed, desc, continues=True, lr=cfg.lr, epochs=cfg.epochs)
+    source = ctx.source_train(key.seed)[0]
+    return fit_stage(ctx, method, model, source + pseudo, ctx.source.splits["validation"], key.seed, desc,
+                     continues=True, lr=cfg.lr, epochs=cfg.epochs,
+                     languages=[ctx.source.language] * len(source) + [key.language] * len(pseudo),
+                     validation_language=ctx.source.language)
 
 
 @STRATEGIES.register

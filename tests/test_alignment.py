@@ -1,0 +1,128 @@
+"""Alignment of sentence vectors for the frozen method: the maps themselves, a run that records the parallel data it
+used and saves a plain classifier with the map folded in, and one clear error for each kind of bad input."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from conftest import cli_in_process, needs_shared_data, tiny_config
+
+from xlt.align.maps import mean_center, procrustes, retrieval_accuracy
+
+
+def test_procrustes_recovers_a_rotation_and_restores_retrieval():
+    """Target vectors = source vectors rotated, shifted and noised: retrieval fails before the map and is near perfect
+    after it, on pairs the map was not fitted on."""
+    rng = np.random.default_rng(0)
+    d, n = 16, 400
+    source = rng.normal(size=(n, d)).astype(np.float32)
+    rotation, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    target = (source @ rotation.T + 3.0 + 0.05 * rng.normal(size=(n, d))).astype(np.float32)
+    fit, held = slice(0, 200), slice(200, n)
+    fmap = procrustes(source[fit], target[fit], source.mean(0), target.mean(0))
+    assert retrieval_accuracy(target[held], source[held]) < 0.2
+    assert retrieval_accuracy(fmap(target[held]), source[held]) > 0.95
+    assert np.allclose(fmap.rotation @ fmap.rotation.T, np.eye(d), atol=1e-4)  # orthogonal
+    a, b = fmap.as_affine()
+    assert np.allclose(target[held] @ a + b, fmap(target[held]), atol=1e-4)
+
+    shifted = mean_center(source.mean(0), target.mean(0))
+    assert np.allclose(shifted(target).mean(0), source.mean(0), atol=1e-4)
+
+
+def _frozen_aligned(tiny_model_dir, tiny_data, tmp_path, align: dict, out="out") -> dict:
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / out)
+    cfg["method"] = {"name": "frozen", "align": align}
+    cfg["protocol"] = {"strategies": ["zero_shot", "few_shot"], "shots": [10], "seeds": [0]}
+    cfg["output"]["save_models"] = ["few_shot"]
+    return cfg
+
+
+def _parallel_files(tiny_data, tmp_path, n_target: int | None = None):
+    import csv
+
+    texts = {lang: [r["text"] for r in csv.DictReader(open(tiny_data[f"{lang}_train"], encoding="utf-8"))]
+             for lang in ("src", "tgt")}
+    src, tgt = tmp_path / "par.src", tmp_path / "par.tgt"
+    src.write_text("\n".join(texts["src"][:40]) + "\n")
+    tgt.write_text("\n".join(texts["tgt"][:n_target or 40]) + "\n")
+    return [str(src), str(tgt)]
+
+
+def test_aligned_frozen_run_records_its_parallel_data_and_saves_the_map_in_the_head(tiny_model_dir, tiny_data,
+                                                                                    tmp_path):
+    import xlt
+    from xlt.data.readers import read_records
+
+    files = _parallel_files(tiny_data, tmp_path)
+    cfg = _frozen_aligned(tiny_model_dir, tiny_data, tmp_path, {"map": "procrustes", "parallel": {"files": {"tgt": files}}})
+    results = xlt.run(cfg, progress=False, report=False)
+    info = _train_info(results.store)
+    for strategy in ("zero_shot", "few_shot"):
+        aligned = info[("frozen", strategy, "tgt")]["alignment"]["tgt"]
+        assert aligned["map"] == "procrustes" and aligned["pairs"] == 40
+        assert aligned["parallel"] == "files par.src / par.tgt" and aligned["source_texts"] == 100
+    assert "alignment" not in info[("frozen", "source", "src")]
+
+    # the saved model is a plain classifier whose head holds the target's map: it predicts what the run predicted
+    import sqlite3
+
+    runs = results.runs
+    run_id = runs[(runs["method"] == "frozen") & (runs["strategy"] == "few_shot")].iloc[0]["run_id"]
+    con = sqlite3.connect(results.store)
+    stored = con.execute("SELECT pred, probs FROM predictions WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
+    con.close()
+    texts = [r["text"] for r in read_records(tiny_data["tgt_test"])]
+    from xlt.serve.predict import Predictor
+
+    model = Predictor(results.output_dir / "models" / "few_shot-10-tgt-seed0", bf16="off")  # the run's precision
+    assert len(stored) == len(texts) and model.predict(texts) == [p for p, _ in stored]
+    assert np.allclose(model.predict_proba(texts), [json.loads(p) for _, p in stored], atol=1e-4)
+
+    maps = sorted((results.output_dir / "stages").glob("align-procrustes-tgt-*.safetensors"))
+    assert len(maps) == 1  # fitted once, shared by the zero- and few-shot runs
+
+    mean = _frozen_aligned(tiny_model_dir, tiny_data, tmp_path, {"map": "mean_center"}, out="out-mean")
+    aligned = _train_info(xlt.run(mean, progress=False, report=False).store)[("frozen", "zero_shot", "tgt")]
+    assert aligned["alignment"]["tgt"]["map"] == "mean_center" and "pairs" not in aligned["alignment"]["tgt"]
+
+
+def _train_info(db) -> dict:
+    import json
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT method, strategy, language, train_info FROM runs WHERE status = 'done'").fetchall()
+    con.close()
+    return {(m, s, lang): json.loads(info) for m, s, lang, info in rows}
+
+
+def test_bad_alignment_input_is_one_error_and_nothing_written(tiny_model_dir, tiny_data, tmp_path):
+    cases = {
+        "differ in line count": {"map": "procrustes",
+                                 "parallel": {"files": {"tgt": _parallel_files(tiny_data, tmp_path, 30)}}},
+        "Tatoeba pairs each language with English": {"map": "procrustes", "parallel": "tatoeba"},
+        "parallel: files has no entry for tgt": {"map": "procrustes", "parallel": {"files": {"xho": ["a", "b"]}}},
+        "which leaks them into training": {"map": "procrustes", "parallel": {"dataset": "nusax-senti",
+                                                                             "split": "test"}},
+        "give parallel: tatoeba": {"map": "procrustes"},
+    }
+    for i, (message, align) in enumerate(cases.items()):
+        path = tmp_path / f"c{i}.yaml"
+        path.write_text(yaml.safe_dump(_frozen_aligned(tiny_model_dir, tiny_data, tmp_path, align, out=f"out{i}")))
+        res = cli_in_process("run", path)
+        assert res.returncode == 2 and res.stderr.count("xlt: error:") == 1, (message, res.stderr)
+        assert message in res.stderr and not (tmp_path / f"out{i}").exists(), (message, res.stderr)
+
+
+@needs_shared_data()
+def test_tatoeba_pairs_and_a_language_it_lacks(tmp_path):
+    from xlt.align.parallel import sentence_pairs
+    from xlt.errors import XltError
+
+    pairs, where = sentence_pairs("tatoeba", "eng", "swa", None, 1000)  # Swahili is filed as swh
+    assert where == "Tatoeba swh-eng" and 10 <= len(pairs) <= 1000 and all(s and t for s, t in pairs)
+    with pytest.raises(XltError, match="Tatoeba has no bug-English sentences; give parallel: tatoeba"):
+        sentence_pairs("tatoeba", "eng", "bug", None, 1000)
