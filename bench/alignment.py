@@ -2,6 +2,7 @@
 
     python bench/alignment.py tatoeba [--languages amh swh ...]   # retrieval accuracy before and after a map
     python bench/alignment.py nusax [--output runs]               # NusaX zero-/few-shot: none, mean_center, procrustes
+    python bench/alignment.py loss [--output runs] [--seeds 0 1 2]  # LoRA with the alignment loss against LoRA
 
 tatoeba: sentence vectors of the embedded e5-small (with its "query: " prefix) for each language's Tatoeba pairs with
 English. Retrieval accuracy (XTREME's Tatoeba task: the nearest sentence by cosine similarity is the translation) in
@@ -11,6 +12,9 @@ pair is scored by a map that saw it; every figure is on the same half-size candi
 
 nusax: runs the three example configs in examples/alignment/ (resuming if interrupted) and compares each map with no
 map over language x seed pairs (paired permutation test).
+
+loss: runs examples/alignment/nusax-lora-align-loss.yaml and compares it with the LoRA runs of bench/prompt.py's
+study (same targets, seeds and training but for the loss), which it runs first if they are missing.
 """
 from __future__ import annotations
 
@@ -99,13 +103,57 @@ def nusax(output: str) -> None:
                   f"{int((la > lb).sum())} of {len(la)} languages")
 
 
+def loss(output: str, seeds: list[int]) -> None:
+    import tempfile
+
+    import yaml
+
+    import xlt
+    from xlt.evaluate.compare import paired_test
+
+    reference = Path(output) / "prompt" / "nusax-prompt-vs-lora"
+    subprocess.run([sys.executable, "bench/prompt.py", "--output", output, "--seeds", *map(str, seeds)], check=True,
+                   stdout=subprocess.DEVNULL)
+    cfg = yaml.safe_load(Path("examples/alignment/nusax-lora-align-loss.yaml").read_text())
+    cfg["protocol"]["seeds"] = seeds
+    out = Path(output) / "alignment" / "nusax-lora-align-loss"
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+        yaml.safe_dump(cfg, fh)
+    subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output", str(out)], check=True)
+    arms = {}
+    for name, folder in (("lora", reference), ("lora + align_loss", out)):
+        runs = xlt.Results.from_dir(folder).runs
+        runs = runs[(runs["method"] == "lora") & runs["seed"].isin(seeds)]
+        arms[name] = runs.set_index(["strategy", "language", "seed"])["score"] * 100
+    langs = [t["language"] for t in cfg["targets"]]
+    for strategy in ("zero_shot", "few_shot"):
+        print(f"\n## {strategy}{' N=100' if strategy == 'few_shot' else ''}: macro-F1 x 100, mean over seeds {seeds}\n")
+        print("| method | " + " | ".join(langs) + " | mean |\n|---|" + "---:|" * (len(langs) + 1))
+        sel = {k: v.xs(strategy, level="strategy") for k, v in arms.items()}
+        for name, scores in sel.items():
+            means = [scores.xs(lang, level="language").mean() for lang in langs]
+            print(f"| {name} | " + " | ".join(f"{m:.1f}" for m in means) + f" | {np.mean(means):.1f} |")
+        a = sel["lora + align_loss"]
+        t = paired_test(list(a), list(sel["lora"].reindex(a.index)))
+        print(f"\nalign_loss - none: {t['mean_diff']:+.1f} points over {t['n']} language x seed pairs, permutation p "
+              f"{t['p_permutation']:.4f}, Cohen's d {t['cohens_d']:.2f}")
+    for name, scores in arms.items():
+        print(f"English source, {name}: {scores.xs('source', level='strategy').mean():.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("part", choices=["tatoeba", "nusax"])
+    ap.add_argument("part", choices=["tatoeba", "nusax", "loss"])
     ap.add_argument("--languages", nargs="+", default=LANGUAGES)
     ap.add_argument("--output", default="runs")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = ap.parse_args()
-    tatoeba(args.languages) if args.part == "tatoeba" else nusax(args.output)
+    if args.part == "tatoeba":
+        tatoeba(args.languages)
+    elif args.part == "nusax":
+        nusax(args.output)
+    else:
+        loss(args.output, args.seeds)
 
 
 if __name__ == "__main__":

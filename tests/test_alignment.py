@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import cli_in_process, needs_shared_data, tiny_config
+from test_contract import tiny_random_bert  # noqa: F401  (a fixture)
 
 from xlt.align.maps import mean_center, procrustes, retrieval_accuracy
 
@@ -126,3 +127,62 @@ def test_tatoeba_pairs_and_a_language_it_lacks(tmp_path):
     assert where == "Tatoeba swh-eng" and 10 <= len(pairs) <= 1000 and all(s and t for s, t in pairs)
     with pytest.raises(XltError, match="Tatoeba has no bug-English sentences; give parallel: tatoeba"):
         sentence_pairs("tatoeba", "eng", "bug", None, 1000)
+
+
+def test_pair_losses():
+    import torch
+
+    from xlt.align.loss import pair_loss
+
+    torch.manual_seed(0)
+    a = torch.randn(8, 16)
+    assert pair_loss(a, a, "cosine", 0.05) < 1e-6
+    assert pair_loss(a, torch.randn(8, 16), "cosine", 0.05) > 0.5
+    # InfoNCE: pairs that match each other (and not the rest of the batch) score far below mismatched ones
+    assert pair_loss(a, a + 0.01 * torch.randn(8, 16), "contrastive", 0.05) < 0.01
+    assert pair_loss(a, a[torch.randperm(8)], "contrastive", 0.05) > 1.0
+
+
+@pytest.mark.parametrize("method,task", [("lora", "classification"), ("full", "ner")])
+def test_fine_tuning_with_the_alignment_loss_records_it(tiny_random_bert, tmp_path, method, task):
+    """The source stage adds the loss at every step and records the pairs it used; a tagger's sentence vector is
+    its word vectors' mean."""
+    import xlt
+    from test_contract import _data
+    from xlt.tasks import TASKS
+
+    data = _data(TASKS.get(task), tmp_path)
+    src, tgt = tmp_path / "pairs.src", tmp_path / "pairs.tgt"
+    src.write_text("\n".join(f"the day was very good {i}" for i in range(30)) + "\n")
+    tgt.write_text("\n".join(f"iki dina apik banget {i}" for i in range(30)) + "\n")
+    cfg = {"task": task, "model": str(tiny_random_bert), "method": {"name": method}, "baselines": [],
+           "source": data["src"], "targets": [data["tgt"]],
+           "protocol": {"strategies": ["zero_shot"], "seeds": [0]},
+           "training": {"epochs": 4, "min_steps": 8, "batch_size": 8, "max_length": 32, "threads": 1,
+                        "align_loss": {"parallel": {"files": {"tgt": [str(src), str(tgt)]}}, "batch_size": 8}},
+           "output": {"dir": str(tmp_path / "out")}}
+    results = xlt.run(cfg, progress=False, report=False)
+    info = _train_info(results.store)[(method, "zero_shot", "tgt")]  # a zero-shot run's record is its stage's
+    assert info["align_loss"] == {"loss": "contrastive", "weight": 1.0,
+                                  "languages": {"tgt": {"pairs": 30, "parallel": "files pairs.src / pairs.tgt"}}}
+    curve = [e["align_loss"] for e in info["history"]]
+    assert len(curve) >= 2 and curve[-1] < curve[0]  # the pairs' vectors are pulled together
+
+
+def test_alignment_loss_refuses_what_it_cannot_align(tiny_random_bert, tmp_path):
+    import xlt
+    from test_contract import _data
+    from xlt.errors import XltError
+    from xlt.tasks import TASKS
+
+    data = _data(TASKS.get("classification"), tmp_path)
+    for method, message in (("madx", "madx reads each language through its own adapter"),
+                            ("frozen", "method: {name: frozen, align: ...}"),
+                            ("lora", "parallel: files has no entry for tgt")):
+        parallel = {"files": {"xho": ["a", "b"]}} if method == "lora" else "tatoeba"
+        cfg = {"model": str(tiny_random_bert), "method": {"name": method}, "source": data["src"],
+               "targets": [data["tgt"]], "training": {"align_loss": {"parallel": parallel}},
+               "output": {"dir": str(tmp_path / "out")}}
+        with pytest.raises(XltError, match=message.replace("{", r"\{").replace("}", r"\}")):
+            xlt.run(cfg, progress=False)
+        assert not (tmp_path / "out").exists()

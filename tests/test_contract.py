@@ -93,8 +93,10 @@ def _lexicon(tmp_path: Path) -> dict:
 METHOD_SETTINGS = {"madx": {"lang_steps": 4, "head_steps": 2, "task_reduction": 4, "lang_reduction": 4}}
 
 
-@pytest.mark.parametrize("task_name", TASKS.names())
-@pytest.mark.parametrize("method_name", METHODS.names())
+SUPPORTED = [(m, t) for m in METHODS.names() for t in TASKS.names() if METHODS.get(m).supports(TASKS.get(t))]
+
+
+@pytest.mark.parametrize("method_name,task_name", SUPPORTED)
 def test_every_strategy_runs_end_to_end(tiny_random_bert, tmp_path, method_name, task_name):
     import xlt
 
@@ -132,3 +134,19 @@ def test_every_strategy_runs_end_to_end(tiny_random_bert, tmp_path, method_name,
         assert set(predictions) <= set(model.labels) and model.predict_proba(texts).shape == (2, len(model.labels))
     else:
         assert [len(p) for p in predictions] == [len(t.split()) for t in texts]
+
+
+@pytest.mark.parametrize("method_name,task_name", [(m, t) for m in METHODS.names() for t in TASKS.names()
+                                                   if (m, t) not in SUPPORTED])
+def test_a_method_refuses_a_task_it_does_not_support(tiny_random_bert, tmp_path, method_name, task_name):
+    """One clear error before anything is written, naming the method and the task."""
+    import xlt
+    from xlt.errors import XltError
+
+    task = TASKS.get(task_name)
+    data = _data(task, tmp_path)
+    cfg = {"task": task_name, "model": str(tiny_random_bert), "method": {"name": method_name},
+           "source": data["src"], "targets": [data["tgt"]], "output": {"dir": str(tmp_path / "out")}}
+    with pytest.raises(XltError, match=f"method {method_name}.*task {task_name}"):
+        xlt.run(cfg, progress=False)
+    assert not (tmp_path / "out").exists()

@@ -8,7 +8,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from test_contract import METHOD_SETTINGS, _data
+from test_contract import METHOD_SETTINGS, SUPPORTED, _data
 
 from xlt.errors import XltError
 from xlt.methods import METHODS
@@ -52,8 +52,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-@pytest.mark.parametrize("task_name", TASKS.names())
-@pytest.mark.parametrize("method_name", METHODS.names())
+@pytest.mark.parametrize("method_name,task_name", SUPPORTED)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_family_runs_every_method_and_task(tiny_models, tmp_path, family, method_name, task_name):
     import xlt

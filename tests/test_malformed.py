@@ -255,3 +255,11 @@ def test_default_shots_adapt_to_the_data_and_written_ones_do_not(tmp_path, shots
         assert res.returncode == 0, res.stderr[-2000:]
         assert "few-shot N=250 skipped for toy/tgt, which has 100 training examples" in res.stdout
         assert "few_shot N=100" in res.stdout and "few_shot N=250" not in res.stdout
+
+
+def test_an_unknown_option_is_a_usage_error_not_a_traceback(tmp_path):
+    from conftest import cli_in_process
+
+    res = cli_in_process("run", tmp_path / "missing.yaml", "--no-such-option")
+    assert res.returncode == 2 and "No such option: --no-such-option" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "runs").exists()

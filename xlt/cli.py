@@ -504,16 +504,27 @@ def main() -> None:
         typer.echo("xlt: interrupted; finished runs are saved, run the same command again to resume", err=True)
         sys.exit(130)
     except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        kinds = _click_exceptions()
+        if isinstance(exc, tuple(k.ClickException for k in kinds)):
             exc.show()
             sys.exit(2)
-        if isinstance(exc, click.exceptions.Exit):
+        if isinstance(exc, tuple(k.Exit for k in kinds)):
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, tuple(k.Abort for k in kinds)):
             sys.exit(130)
         raise
+
+
+def _click_exceptions() -> list:
+    """click's exception module, and the copy of it that newer typer releases vendor and raise instead."""
+    import click
+
+    kinds = [click.exceptions]
+    try:
+        from typer._click import exceptions as vendored
+    except ImportError:
+        return kinds
+    return kinds + [vendored]
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Union
 import yaml
 from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
+from xlt.align.settings import AlignLoss
 from xlt.errors import XltError
 from xlt.data.lexicons import Dictionary
 from xlt.methods import METHODS, method_configs
@@ -356,6 +357,8 @@ class Training(Strict):
     """Torch threads (default: every core)."""
     eval_batch_size: int | None = setting(None, identity="none")
     """Texts per prediction batch (default: 64 on a CPU, 512 on a GPU, where large batches keep it busy)."""
+    align_loss: AlignLoss | None = setting(None, omit_when=None)
+    """The source stage also pulls parallel sentences' vectors together (docs/alignment.md). Unset: no such term."""
 
 
 class Output(Strict):

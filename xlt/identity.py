@@ -91,6 +91,8 @@ def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
             tr.pop(key)
     if tr.get("eval_batch_size") is None:  # the device's default since; schema 1 wrote its fixed 64
         tr["eval_batch_size"] = 64
+    if tr.get("align_loss", 0) is None:  # added since, unset: the behaviour schema 1 had
+        tr.pop("align_loss")
     tokens = get_task(d["task"]).data_kind == "tokens"
     if tr.get("batching") == "length" or (tr.get("batching") == "stratified" and tokens):
         tr.pop("batching")
@@ -120,6 +122,8 @@ def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
         drop = {k for k in ("lr", "lr_continue") if flat.get(k) is None} | ({"lr_continue"} if target is None else set())
         if flat.get("few_shot_choice") == "few_shot":
             drop.add("few_shot_choice")
+        if "align" in flat and flat["align"] is None:  # the frozen method's alignment, added since
+            drop.add("align")
         method_settings: Any = {k: v for k, v in flat.items() if k not in drop}
     else:
         method_settings = method

@@ -221,11 +221,11 @@ def batch_labels(labels: list, width: int) -> torch.Tensor:
 
 
 def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: Encoded | None, tcfg, lr: float,
-          seed: int, desc: str = "train", validate=None) -> TrainResult:
+          seed: int, desc: str = "train", validate=None, pairs=None) -> TrainResult:
     """Train `model` in place; keeps the epoch with the best validation score (or the last).
 
     `validate(model) -> float` scores the validation set (the task's primary metric); without it,
-    macro-F1 of `val_data` is used."""
+    macro-F1 of `val_data` is used. `pairs` (xlt.align.loss.PairBatches) adds its alignment loss at every step."""
     seed_everything(seed)
     dev = device()
     model.to(dev)
@@ -242,7 +242,7 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
     # summed over a batch's pieces, / the batch's normaliser (computed on the host: no device round trip)
     loss_sum = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(dev), reduction="sum")
     lengths = [len(x) for x in train_data.ids]
-    rng = random.Random(seed)
+    rng, pair_rng = random.Random(seed), random.Random(seed + 1)
     bf16 = use_bf16(tcfg.bf16)
     scaler = torch.amp.GradScaler("cuda", enabled=bf16 and half_dtype(dev) is torch.float16)
     best, best_state, best_epoch, history, bad_epochs, steps, seen = -1.0, None, epochs, [], 0, 0, 0
@@ -252,6 +252,7 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
         for epoch in range(1, epochs + 1):
             model.train()
             run_loss = torch.zeros((), device=dev)  # summed on the device: no host sync per step
+            align_loss = torch.zeros((), device=dev)
             for batch_idx in training_batches(lengths, train_data.labels, tcfg.batch_size, rng, tcfg.batching):
                 pieces = micro_batches(batch_idx, lengths) if tcfg.micro_batching == "auto" else [batch_idx]
                 norm = _loss_normaliser([train_data.labels[i] for i in batch_idx], weight)
@@ -264,6 +265,10 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
                     loss = loss_sum(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1)) / norm
                     scaler.scale(loss).backward()
                     run_loss += loss.detach()
+                if pairs is not None:
+                    loss = pairs.loss(model, pair_rng, tokenizer.pad_token_id, dev, bf16)
+                    scaler.scale(loss).backward()
+                    align_loss += loss.detach()
                 scaler.unscale_(opt)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 scaler.step(opt)
@@ -274,6 +279,8 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
                 seen += len(batch_idx)
                 bar.update(1)
             entry = {"epoch": epoch, "loss": run_loss.item() / steps_per_epoch}
+            if pairs is not None:
+                entry["align_loss"] = align_loss.item() / steps_per_epoch
             validate_now = epoch % math.ceil(epochs / max(tcfg.max_validations, 1)) == 0 or epoch == epochs
             if val_data is not None and tcfg.patience > 0 and validate_now:
                 f1 = validate(model) if validate else validation_macro_f1(model, tokenizer, val_data, tcfg)

@@ -20,7 +20,7 @@ class MethodConfig(Strict):
     reads is an error, and only the keys a method has identify its runs."""
 
     name: str
-    """The method (xlt/methods): full, lora, frozen, madx."""
+    """The method (xlt/methods): full, lora, frozen, madx, prompt."""
     lr: float | None = setting(None, gt=0)
     """This method's learning rate from the pretrained model, over training.lr (unset: training's, else the
     method's default): methods compared in one config rarely share one (LoRA trains at ten times full's)."""
@@ -50,6 +50,11 @@ class AdaptationMethod:
         self.cfg = cfg.model_copy()  # the config's `method:` section, task defaults filled in
         self.cfg.apply_task_defaults(task)
         self.task = task  # an xlt.tasks Task
+
+    @classmethod
+    def supports(cls, task) -> bool:
+        """Whether this method works on `task` (an xlt.tasks Task); `check` explains a refusal in one error."""
+        return True
 
     def lr(self, training) -> float:
         """The learning rate of a stage that starts from the pretrained model (source stage, target-only):

@@ -32,6 +32,7 @@ class Context:
     translations: object = None  # the TranslationCache
     _translated: dict = field(default_factory=dict)  # (split, from, to) -> (rows, cache statistics)
     data_dir: str | None = None  # the data mirror (named corpora a method reads: alignment's parallel sentences)
+    align_pairs: object = None  # training.align_loss's encoded parallel pairs (xlt.align.loss.PairBatches)
 
     @property
     def label2id(self) -> dict[str, int]:

@@ -209,6 +209,10 @@ def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: s
     ctx.stages = SourceStages(ctx, stages_dir)
     for m in methods.values():
         m.setup(ctx)
+    if exp.training.align_loss is not None:
+        from xlt.align.loss import pair_batches
+
+        ctx.align_pairs = pair_batches(ctx)
     if exp.translation is not None:
         from xlt.translate import get_translator
 

@@ -24,7 +24,7 @@ def validation(ctx, rows: list):
 def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, desc: str, *,
               continues: bool = False, lr: float | None = None, epochs: int | None = None,
               weights: list[float] | None = None, head_c: float | None = None,
-              languages: list[str] | None = None, validation_language: str | None = None) -> dict:
+              languages: list[str] | None = None, validation_language: str | None = None, pairs=None) -> dict:
     """Train `model` in place on `rows`, selecting on `validation_rows`; returns what to record.
 
     A stage that `continues` an earlier one trains at the method's continuation learning rate for
@@ -32,7 +32,8 @@ def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, 
     trains at the method's learning rate, after fitting the head on the untouched encoder when
     training.head_init is probe (LP-FT). `head_c` fixes a frozen method's head regularisation instead of
     choosing it on validation. `languages` (one per row) and `validation_language` say which language each row is
-in where that is not the language the model is set to (a frozen method's alignment maps by language)."""
+in where that is not the language the model is set to (a frozen method's alignment maps by language). `pairs`
+(xlt.align.loss.PairBatches) adds the alignment loss on parallel sentences to every step."""
     from xlt.train import probe_head, train
 
     tr = ctx.exp.training
@@ -49,8 +50,9 @@ in where that is not the language the model is set to (a frozen method's alignme
     if not continues and tr.head_init == "probe" and not method.frozen_features:
         res = probe_head(model, ctx.tokenizer, enc, val, tr, seed)
         probe = {"head_init": {"method": "probe", "val_score": res.best_val_f1, "seconds": round(res.seconds, 1)}}
-    result = train(model, method, ctx.tokenizer, enc, val, tcfg, lr, seed, desc=desc, validate=validate)
-    return {**result.__dict__, "lr": lr, **probe, "rows": len(rows)}
+    result = train(model, method, ctx.tokenizer, enc, val, tcfg, lr, seed, desc=desc, validate=validate, pairs=pairs)
+    aligned = {"align_loss": pairs.record} if pairs is not None else {}
+    return {**result.__dict__, "lr": lr, **probe, **aligned, "rows": len(rows)}
 
 
 def continue_on_target(ctx, key, method, model, target: LanguageData, rows: list, base_rows: list | None = None,
@@ -103,7 +105,7 @@ class SourceStages:
         rows, augmented = ctx.source_train(seed)
         info = fit_stage(ctx, method, model, rows, select_on.splits["validation"], seed,
                          f"{method_name} source {ctx.source.language} seed {seed}",
-                         validation_language=select_on.language)
+                         validation_language=select_on.language, pairs=ctx.align_pairs)
         info.pop("rows")
         selection = f"{select_on.language}-validation" if ctx.exp.training.patience > 0 else NO_SELECTION
         info = {**info, "selection": selection, **augmented}

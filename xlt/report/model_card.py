@@ -11,6 +11,7 @@ SCREENING = ("Outputs are research screening signals, not diagnoses; they must n
              "individuals.")
 MADX_LOADING = (", then `adapters.init(model)`, `model.load_adapter(path + '/adapters/' + name, load_as=name)` "
                 "for each name in `xlt_adapters` and `model.set_active_adapters(Stack(*names))`")
+PROMPT_LOADING = ", then `peft.PeftModel.from_pretrained(model, path + '/prompt')`"
 
 
 @dataclass
@@ -33,7 +34,10 @@ class ModelCard:
                               for lab, s in (m.get("per_class") or m.get("per_type") or {}).items())
         madx = self.method == "madx"
         weights = ("MAD-X: base weights and head here, the language and task adapters in `adapters/`, stacked in the "
-                   "order `xlt_adapters` in config.json gives" if madx else "merged into the weights")
+                   "order `xlt_adapters` in config.json gives" if madx else
+                   "base weights and head here, the soft prompt in `prompt/` (peft)" if self.method == "prompt" else
+                   "merged into the weights")
+        loading = MADX_LOADING if madx else PROMPT_LOADING if self.method == "prompt" else ""
         collapsed = f" **Collapsed: {m['collapse_reason']}**" if m.get("collapsed") else ""
         kind = "tagger" if t.data_kind == "tokens" else "classifier"
         return f"""---
@@ -51,7 +55,7 @@ with the `{self.strategy}` strategy. {SCREENING if self.notice else 'Not evaluat
 
 ## Model
 Base model `{self.base_model}`, adaptation `{self.method}` ({weights}), {self.train_rows} training {t.unit} in the last stage.
-Load without xlt: `{t.card_loading}`{MADX_LOADING if madx else ''} and
+Load without xlt: `{t.card_loading}`{loading} and
 `AutoTokenizer.from_pretrained(path)`; {t.card_input}
 
 ## Metrics on the {self.target.split('/')[-1]} test split ({m['n']} {t.unit})
