@@ -100,13 +100,17 @@ SUPPORTED = [(m, t) for m in METHODS.names() for t in TASKS.names() if METHODS.g
 def test_every_strategy_runs_end_to_end(tiny_random_bert, tmp_path, method_name, task_name):
     import xlt
 
+    from xlt.methods import get_method
+
     task = TASKS.get(task_name)
-    strategies = [s.name for s in STRATEGIES if s.selectable and task.data_kind in s.data_kinds]
+    method = get_method(METHODS.get(method_name).config(name=method_name), task)
+    strategies = [s.name for s in STRATEGIES if s.selectable and task.data_kind in s.data_kinds and s.supports(method)]
     data = _data(task, tmp_path)
     cfg = {"name": f"contract-{method_name}-{task_name}", "task": task_name, "model": str(tiny_random_bert),
            "method": {"name": method_name, **METHOD_SETTINGS.get(method_name, {})},
            "source": data["src"], "targets": [data["tgt"]],
-           "protocol": {"strategies": strategies, "shots": [8], "seeds": [0], "self_training": {"rounds": 1}},
+           "protocol": {"strategies": strategies, "shots": [8], "seeds": [0], "self_training": {"rounds": 1},
+                        "meta": {"languages": [data["src"]], "steps": 2, "inner_steps": 1, "task_size": 4}},
            "training": {"epochs": 1, "epochs_continue": 1, "min_steps": 2, "batch_size": 8, "max_length": 32,
                         "threads": 1, "patience": 1, "max_validations": 1},
            "translation": _lexicon(tmp_path),

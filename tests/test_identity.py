@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from xlt.config import Experiment, parse_config
 from xlt.identity import identity_settings, legacy_v1_hash, run_hash
 from xlt.methods import METHODS
-from xlt.settings import Strict, setting
+from xlt.settings import Identity, Strict, setting
 
 BASE = {"source": {"dataset": "x"}, "targets": [{"dataset": "y", "language": "a"}], "method": {"name": "lora"},
         "protocol": {"seeds": [0], "shots": [10]}}
@@ -40,9 +40,9 @@ def test_every_setting_declares_a_known_role():
         for name, f in section.model_fields.items():
             extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
             role = extra.get("identity", "stage")
-            assert role in ("stage", "run", "translation", "key", "none"), (section.__name__, name, role)
+            assert role in get_args(Identity), (section.__name__, name, role)
             roles.add(role)
-    assert roles == {"stage", "run", "translation", "key", "none"}
+    assert roles == set(get_args(Identity))  # every role is in use
 
 
 def test_run_hash_depends_on_what_changes_a_run():
@@ -112,3 +112,13 @@ def test_schema_1_hashed_keys_that_schema_2_ignores(key):
     a, b = parse_config(BASE), parse_config({**BASE, key: "other"})
     assert legacy_v1_hash(a, "lora", None, LABELS) != legacy_v1_hash(b, "lora", None, LABELS)
     assert run_hash(a, "lora", None, LABELS) == run_hash(b, "lora", None, LABELS)
+
+
+def test_meta_learning_settings_identify_only_the_meta_learning_runs():
+    base = {**BASE, "protocol": {"strategies": ["few_shot", "few_shot_meta"], "shots": [10],
+                                 "meta": {"languages": [{"dataset": "nusax-senti", "language": "ind"}]}}}
+    other = {**base, "protocol": {**base["protocol"], "meta": {**base["protocol"]["meta"], "steps": 99}}}
+    a, b = parse_config(base), parse_config(other)
+    target = a.targets[0]
+    assert run_hash(a, "lora", target, ["x"]) == run_hash(b, "lora", target, ["x"])  # few_shot: unchanged
+    assert run_hash(a, "lora", target, ["x"], ("meta",)) != run_hash(b, "lora", target, ["x"], ("meta",))

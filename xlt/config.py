@@ -262,6 +262,37 @@ def _check_strategies(names: list[str]) -> list[str]:
     return names
 
 
+class MetaLearning(Strict):
+    """X-MAML (Nooralahzadeh et al. 2020) for the few_shot_meta strategy: before the target's N shots, the model
+    trained on the source is meta-trained on small tasks drawn from auxiliary languages' labelled training data."""
+
+    languages: list[DataSource] = Field(default_factory=list)
+    """The auxiliary languages (dataset + language, or your files), labelled like the source; a target's own
+    language is left out of that target's runs (its labelled rows beyond the N shots would leak)."""
+    algorithm: Literal["reptile", "fomaml"] = "reptile"
+    """reptile (Nichol et al. 2018): move toward the weights a task's inner steps reached; fomaml: first-order MAML,
+    step along the query loss's gradient at the adapted weights."""
+    steps: int = setting(30, ge=1)
+    """Meta-iterations, each one task (one auxiliary language, drawn at random)."""
+    inner_steps: int = setting(4, ge=1)
+    """Optimiser steps on a task's support set."""
+    task_size: int = setting(16, ge=2)
+    """Labelled examples in a task's support set (fomaml: as many again, disjoint, in its query set)."""
+    meta_lr: float = setting(0.5, gt=0)
+    """reptile: the share of the way toward the adapted weights (0-1]; fomaml: the outer learning rate, relative to
+    the inner one."""
+    inner_lr: float | None = setting(None, gt=0)
+    """The inner optimiser's learning rate (default: the method's continuation rate)."""
+
+    @field_validator("languages")
+    @classmethod
+    def _some(cls, languages: list) -> list:
+        if not languages:
+            raise ValueError("meta-learning needs auxiliary languages with labelled training data: list them under "
+                             "protocol.meta.languages, e.g. [{dataset: nusax-senti, language: ind}]")
+        return languages
+
+
 class Protocol(Strict):
     """What is trained on what: the strategies (xlt/protocol/strategies), few-shot sizes and seeds."""
 
@@ -293,6 +324,8 @@ class Protocol(Strict):
     the frozen-embedding head's predictions (if they are not as one-sided), with a note in the record."""
     cv_folds: int = setting(5, ge=2, identity="run", omit_when=5)
     """Folds of a method's few_shot_choice: cv."""
+    meta: MetaLearning | None = setting(None, identity="meta", omit_when=None)
+    """The few_shot_meta strategy's auxiliary languages and meta-learning settings (X-MAML)."""
 
     @field_validator("strategies")
     @classmethod

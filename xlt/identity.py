@@ -77,7 +77,7 @@ _V1_TOP = ("name", "task", "model", "source", "preprocess", "protocol", "trainin
            "split_seed", "collapse_recall")
 _V1_SELF_TRAINING = {"rounds": 3, "fraction": 0.6}
 _V2_PROTOCOL_ADDED = {"ensemble": "none", "label_shift": "none", "label_shift_strength": 0.0, "collapse_guard": None,
-                      "cv_folds": 5}
+                      "cv_folds": 5, "meta": None}
 
 
 def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:

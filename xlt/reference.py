@@ -13,7 +13,7 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-IDENTITY = {"stage": "stage", "run": "run", "translation": "translating runs", "key": "run key", "none": "—"}
+IDENTITY = {"stage": "stage", "run": "run", "translation": "translating runs", "meta": "meta-learning runs", "key": "run key", "none": "—"}
 
 
 def _type(annotation) -> str:
@@ -113,7 +113,8 @@ def config_reference() -> str:
            "Generated from the code by `xlt reference` (a test keeps this page equal to its output). "
            "\"Identifies\" says what a setting's value is part of (docs/concepts.md, \"Run identity\"): "
            "**stage** settings identify the source stage and every run, **run** settings the runs that "
-           "continue it, **translating runs** settings the runs of translate-test and translate-train, "
+           "continue it, **translating runs** settings the runs of translate-test and translate-train, **meta-learning runs** "
+           "settings the runs of few_shot_meta, "
            "**run key** settings are part of each run's key; — identifies nothing.",
            "", "## Config keys"]
     _walk(Experiment, "", out, set())

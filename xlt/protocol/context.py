@@ -33,6 +33,7 @@ class Context:
     _translated: dict = field(default_factory=dict)  # (split, from, to) -> (rows, cache statistics)
     data_dir: str | None = None  # the data mirror (named corpora a method reads: alignment's parallel sentences)
     align_pairs: object = None  # training.align_loss's encoded parallel pairs (xlt.align.loss.PairBatches)
+    auxiliary: dict | None = None  # few_shot_meta's auxiliary languages (language -> LanguageData)
 
     @property
     def label2id(self) -> dict[str, int]:

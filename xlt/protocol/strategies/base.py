@@ -45,6 +45,11 @@ class Strategy:
     def check(self, ctx) -> None:
         """Refuse, before anything is trained, a config this strategy cannot run (one clear XltError)."""
 
+    def supports(self, method) -> bool:
+        """Whether this strategy can train with `method` (an AdaptationMethod for the config's task); `check`
+        explains a refusal."""
+        return True
+
     def unavailable(self, ctx, target) -> str | None:
         """Why this strategy has no run for `target` (the plan leaves it out, with this note), or None."""
         return None

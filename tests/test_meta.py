@@ -1,0 +1,58 @@
+"""X-MAML (strategy few_shot_meta): meta-training over auxiliary languages before the N shots, recorded per run,
+the target's own language left out, and one clear error for a config that cannot run it."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+import yaml
+from conftest import cli_in_process
+from test_contract import _data, tiny_random_bert  # noqa: F401  (a fixture)
+
+from xlt.tasks import TASKS
+
+
+def _config(model, tmp_path, meta: dict | None, method="lora") -> dict:
+    data = _data(TASKS.get("classification"), tmp_path)
+    protocol = {"strategies": ["few_shot", "few_shot_meta"], "shots": [8], "seeds": [0]}
+    if meta is not None:
+        protocol["meta"] = {k: (v if v != "SRC+TGT" else [data["src"], data["tgt"]]) for k, v in meta.items()}
+    return {"model": str(model), "method": {"name": method}, "baselines": [], "source": data["src"],
+            "targets": [data["tgt"]], "protocol": protocol,
+            "training": {"epochs": 1, "min_steps": 4, "batch_size": 8, "max_length": 32, "threads": 1},
+            "output": {"dir": str(tmp_path / "out")}}
+
+
+@pytest.mark.parametrize("algorithm", ["reptile", "fomaml"])
+def test_meta_training_runs_and_leaves_out_the_targets_own_language(tiny_random_bert, tmp_path, algorithm):
+    import xlt
+
+    cfg = _config(tiny_random_bert, tmp_path, {"languages": "SRC+TGT", "algorithm": algorithm, "steps": 3,
+                                               "inner_steps": 2, "task_size": 4})
+    results = xlt.run(cfg, progress=False, report=False)
+    con = sqlite3.connect(results.store)
+    rows = dict(con.execute("SELECT strategy, train_info FROM runs WHERE status = 'done' AND language = 'tgt'"))
+    con.close()
+    meta = json.loads(rows["few_shot_meta"])["meta"]
+    assert meta["algorithm"] == algorithm and meta["languages"] == {"src": 24}  # tgt's own rows are not read
+    assert [h["language"] for h in meta["history"]] == ["src"] * 3
+    assert all(h["support_loss"] >= 0 for h in meta["history"])
+    assert ("query_loss" in meta["history"][0]) == (algorithm == "fomaml")
+    assert "meta" not in json.loads(rows["few_shot"])
+    runs = results.runs
+    assert sorted(runs[runs["language"] == "tgt"]["strategy"]) == ["few_shot", "few_shot_meta"]
+
+
+def test_meta_learning_bad_input_is_one_error_and_nothing_written(tiny_random_bert, tmp_path):
+    cases = {"meta-trains on auxiliary languages, and none are given": (None, "lora"),
+             "meta-learning needs auxiliary languages": ({"languages": []}, "lora"),
+             "method frozen fits a convex head": ({"languages": "SRC+TGT"}, "frozen")}
+    for i, (message, (meta, method)) in enumerate(cases.items()):
+        (tmp_path / f"c{i}").mkdir()
+        cfg = _config(tiny_random_bert, tmp_path / f"c{i}", meta, method)
+        path = tmp_path / f"c{i}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        res = cli_in_process("run", path)
+        assert res.returncode == 2 and res.stderr.count("xlt: error:") == 1, (message, res.stderr)
+        assert message in res.stderr and not (tmp_path / f"c{i}" / "out").exists(), (message, res.stderr)
