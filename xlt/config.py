@@ -293,6 +293,24 @@ class MetaLearning(Strict):
         return languages
 
 
+class LanguageAdaptation(Strict):
+    """Language-adaptive pretraining for the zero_shot_lapt strategy: masked-LM training of the encoder on a target's
+    unlabelled text, then the task's source stage from the adapted encoder (one per target language and seed)."""
+
+    mode: Literal["full", "lora"] = "full"
+    """full: every encoder weight but the word embeddings trains; lora: LoRA (r 8, the architecture's query and value
+    layers), merged into the weights afterwards."""
+    steps: int = setting(500, ge=1)
+    """Masked-LM optimiser steps."""
+    batch_size: int = setting(16, ge=1)
+    """Texts per masked-LM step."""
+    lr: float | None = setting(None, gt=0)
+    """Default: 5e-5 (full) or 5e-4 (lora)."""
+    head_steps: int = setting(300, ge=1)
+    """A model without a masked-LM head (the embedded e5) first gets one, trained this many steps on the target's
+    text with the encoder frozen."""
+
+
 class Protocol(Strict):
     """What is trained on what: the strategies (xlt/protocol/strategies), few-shot sizes and seeds."""
 
@@ -326,6 +344,8 @@ class Protocol(Strict):
     """Folds of a method's few_shot_choice: cv."""
     meta: MetaLearning | None = setting(None, identity="meta", omit_when=None)
     """The few_shot_meta strategy's auxiliary languages and meta-learning settings (X-MAML)."""
+    lapt: LanguageAdaptation = setting(LanguageAdaptation(), identity="lapt")
+    """The zero_shot_lapt strategy's language-adaptive pretraining."""
 
     @field_validator("strategies")
     @classmethod

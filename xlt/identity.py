@@ -78,6 +78,7 @@ _V1_TOP = ("name", "task", "model", "source", "preprocess", "protocol", "trainin
 _V1_SELF_TRAINING = {"rounds": 3, "fraction": 0.6}
 _V2_PROTOCOL_ADDED = {"ensemble": "none", "label_shift": "none", "label_shift_strength": 0.0, "collapse_guard": None,
                       "cv_folds": 5, "meta": None}
+_V2_PROTOCOL_ONLY = ("lapt",)  # sections read only by strategies schema 1 did not have
 
 
 def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
@@ -113,6 +114,8 @@ def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
     for key, before in _V2_PROTOCOL_ADDED.items():  # settings schema 1 never had, at their old behaviour
         if proto.get(key, before) == before:
             proto.pop(key, None)
+    for key in _V2_PROTOCOL_ONLY:
+        proto.pop(key, None)
     if target is None:
         tr["lr_continue"] = tr["epochs_continue"] = None
         proto.pop("self_training", None)

@@ -13,7 +13,7 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-IDENTITY = {"stage": "stage", "run": "run", "translation": "translating runs", "meta": "meta-learning runs", "key": "run key", "none": "—"}
+IDENTITY = {"stage": "stage", "run": "run", "translation": "translating runs", "meta": "meta-learning runs", "lapt": "LAPT runs", "key": "run key", "none": "—"}
 
 
 def _type(annotation) -> str:
@@ -114,7 +114,7 @@ def config_reference() -> str:
            "\"Identifies\" says what a setting's value is part of (docs/concepts.md, \"Run identity\"): "
            "**stage** settings identify the source stage and every run, **run** settings the runs that "
            "continue it, **translating runs** settings the runs of translate-test and translate-train, **meta-learning runs** "
-           "settings the runs of few_shot_meta, "
+           "settings the runs of few_shot_meta, **LAPT runs** settings the runs of zero_shot_lapt, "
            "**run key** settings are part of each run's key; — identifies nothing.",
            "", "## Config keys"]
     _walk(Experiment, "", out, set())

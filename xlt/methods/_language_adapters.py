@@ -53,18 +53,26 @@ class LanguageAdapters:
 
     def _mlm_head(self) -> tuple[dict[str, torch.Tensor] | None, str]:
         """The model's own MLM head, or one trained here once (encoder frozen) on the source text."""
-        from transformers import AutoModelForMaskedLM
-
-        mlm, loading = AutoModelForMaskedLM.from_pretrained(self.spec.path, output_loading_info=True)
-        prefix = mlm.base_model_prefix + "."
-        if not any(not k.startswith(prefix) for k in loading["missing_keys"]):
-            return None, "pretrained"
-        c = self.cfg
-        source = self.source_language
+        c, source = self.cfg, self.source_language
         path = self.dir / f"mlm-head-{self._key(source, c.head_steps)}.safetensors"
-        if not path.exists():
-            atomic_save_tensors(path, train_mlm_head(self.spec, self.tokenizer, self.texts_for(source), c, self.training))
-        return load_file(str(path)), f"none in the model: initialised and trained {c.head_steps} steps on {source} text, encoder frozen"
+        return mlm_head(self.spec, self.tokenizer, lambda: self.texts_for(source), source, c.head_steps,
+                        self.training, path)
+
+
+def mlm_head(spec, tokenizer, texts, language: str, steps: int, training, path: Path):
+    """(head state or None, how it was obtained): None when the model has its own MLM head; else a head
+    initialised and trained `steps` steps on `texts()` (language `language`) with the encoder frozen, saved at
+    `path` and loaded from there the next time. Shared by MAD-X and language-adaptive pretraining."""
+    from transformers import AutoModelForMaskedLM
+
+    mlm, loading = AutoModelForMaskedLM.from_pretrained(spec.path, output_loading_info=True)
+    prefix = mlm.base_model_prefix + "."
+    if not any(not k.startswith(prefix) for k in loading["missing_keys"]):
+        return None, "pretrained"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_save_tensors(path, train_mlm_head(spec, tokenizer, texts(), steps, training))
+    return load_file(str(path)), f"none in the model: initialised and trained {steps} steps on {language} text, encoder frozen"
 
 
 def _mlm_batches(tokenizer, texts: list[str], batch_size: int, max_length: int, steps: int, seed: int):
@@ -100,6 +108,8 @@ def _masked_loss(mlm, batch) -> torch.Tensor:
     most expensive part of MLM (250k outputs a token on the embedded model). Families whose head layout is
     unknown run their whole forward."""
     labels = batch["labels"]
+    if hasattr(mlm, "get_base_model"):  # peft (LoRA): its layers are in the wrapped model's modules
+        mlm = mlm.get_base_model()
     head = _position_head(mlm)
     if head is None:
         return mlm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss
@@ -124,7 +134,7 @@ def _load_mlm(spec, head_state):
     return mlm
 
 
-def train_mlm_head(spec, tokenizer, texts: list[str], c, training) -> dict[str, torch.Tensor]:
+def train_mlm_head(spec, tokenizer, texts: list[str], steps: int, training) -> dict[str, torch.Tensor]:
     from xlt.train import device, to_device
 
     torch.manual_seed(0)
@@ -137,7 +147,7 @@ def train_mlm_head(spec, tokenizer, texts: list[str], c, training) -> dict[str, 
         p.requires_grad_(True)
     opt = torch.optim.AdamW(head, lr=1e-3)
     mlm.train()
-    for batch in tqdm(_mlm_batches(tokenizer, texts, 32, training.max_length, c.head_steps, 0), total=c.head_steps,
+    for batch in tqdm(_mlm_batches(tokenizer, texts, 32, training.max_length, steps, 0), total=steps,
                       desc="MLM head", leave=False, disable=None):
         loss = _masked_loss(mlm, to_device(batch, dev))
         loss.backward()
@@ -152,7 +162,7 @@ def train_language_adapter(spec, tokenizer, texts: list[str], language: str, c, 
     import adapters
     from adapters import SeqBnInvConfig
 
-    from xlt.train import device, to_device
+    from xlt.train import device
 
     torch.manual_seed(0)
     dev = device()
@@ -163,24 +173,10 @@ def train_language_adapter(spec, tokenizer, texts: list[str], language: str, c, 
     mlm.to(dev)
     mlm.train_adapter(name)
     params = [p for p in mlm.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=c.lang_lr)
-    from transformers import get_linear_schedule_with_warmup
-
-    sched = get_linear_schedule_with_warmup(opt, int(0.1 * c.lang_steps), c.lang_steps)
-    start, losses = time.perf_counter(), []
-    with fast_dropout(mlm, use_fast_dropout(training.fast_dropout)):
-        for batch in tqdm(_mlm_batches(tokenizer, texts, training.batch_size, training.max_length, c.lang_steps, 0),
-                          total=c.lang_steps, desc=f"language adapter {language}", leave=False, disable=None):
-            loss = _masked_loss(mlm, to_device(batch, dev))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            losses.append(loss.detach())  # read once at the end: no host sync per step
-    losses = torch.stack(losses).float().cpu().tolist()
+    losses, seconds = masked_lm_steps(mlm, params, tokenizer, texts, training, training.batch_size, c.lang_steps,
+                                      c.lang_lr, 0.01, 0, f"language adapter {language}")
     k = max(1, len(losses) // 10)
-    info = {"language": language, "texts": len(texts), "steps": c.lang_steps, "seconds": time.perf_counter() - start,
+    info = {"language": language, "texts": len(texts), "steps": c.lang_steps, "seconds": seconds,
             "mlm_loss_first": sum(losses[:k]) / k, "mlm_loss_last": sum(losses[-k:]) / k,
             "trainable": sum(p.numel() for p in params)}
     state = {k: v.detach().cpu().clone() for k, v in mlm.base_model.named_parameters()
@@ -188,3 +184,28 @@ def train_language_adapter(spec, tokenizer, texts: list[str], language: str, c, 
     if not state or math.isnan(info["mlm_loss_last"]):
         raise XltError(f"training the language adapter for {language} failed (loss {info['mlm_loss_last']})")
     return state, info
+
+
+def masked_lm_steps(mlm, params: list, tokenizer, texts: list[str], training, batch_size: int, steps: int, lr: float,
+                    weight_decay: float, seed: int, desc: str) -> tuple[list[float], float]:
+    """`steps` masked-LM optimiser steps on `params` (AdamW, linear warm-up and decay, clipped gradients); returns
+    each step's loss and the seconds taken. MAD-X's language adapters and language-adaptive pretraining share it."""
+    from transformers import get_linear_schedule_with_warmup
+
+    from xlt.train import device, to_device
+
+    dev = device()
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    sched = get_linear_schedule_with_warmup(opt, int(0.1 * steps), steps)
+    start, losses = time.perf_counter(), []
+    with fast_dropout(mlm, use_fast_dropout(training.fast_dropout)):
+        for batch in tqdm(_mlm_batches(tokenizer, texts, batch_size, training.max_length, steps, seed), total=steps,
+                          desc=desc, leave=False, disable=None):
+            loss = _masked_loss(mlm, to_device(batch, dev))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss.detach())  # read once at the end: no host sync per step
+    return torch.stack(losses).float().cpu().tolist(), time.perf_counter() - start

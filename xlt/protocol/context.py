@@ -92,13 +92,20 @@ class Context:
         rows, info = self._switched[seed]
         return self.source.splits["train"] + rows, info
 
-    def fresh_model(self, seed: int, method_name: str):
-        """A new model for this seed: the head and adapter initialisation depend on the seed."""
+    def fresh_model(self, seed: int, method_name: str, encoder: dict | None = None):
+        """A new model for this seed: the head and adapter initialisation depend on the seed. `encoder` replaces
+        the pretrained encoder's weights (names relative to the encoder module; the word embeddings may be left
+        out)."""
         from xlt.train import seed_everything
 
         seed_everything(seed)
         method = self.methods[method_name]
         model = self.task.load_model(self.spec, self.labels)
+        if encoder is not None:
+            missing = set(encoder) - set(model.base_model.state_dict())
+            if missing:
+                raise RuntimeError(f"adapted encoder weights the model lacks: {sorted(missing)[:3]}")
+            model.base_model.load_state_dict(encoder, strict=False)
         return method, method.prepare(model)
 
     def frozen_encoder(self):

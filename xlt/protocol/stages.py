@@ -79,16 +79,18 @@ class SourceStages:
         self.ctx = ctx
         self.dir = folder or ctx.out / "stages"  # a study's groups share one folder
 
-    def path(self, method: str, seed: int, select_on: LanguageData) -> Path:
+    def path(self, method: str, seed: int, select_on: LanguageData, encoder: str | None = None) -> Path:
         # a stage selected on a target's validation split depends on that target's data too: hashed as its run
         ctx = self.ctx
         own = select_on is ctx.source
         h = run_hash(ctx.exp, method, None if own else ctx.target_config(select_on), ctx.labels)
-        return self.dir / f"{h}-{method}-seed{seed}-{'source' if own else f'select-{select_on.language}'}.safetensors"
+        name = f"{h}-{method}-seed{seed}-{'source' if own else f'select-{select_on.language}'}"
+        return self.dir / f"{name}{f'-{encoder}' if encoder else ''}.safetensors"
 
-    def model(self, method_name: str, seed: int, select_on: LanguageData):
+    def model(self, method_name: str, seed: int, select_on: LanguageData, encoder: tuple[str, dict] | None = None):
         """(method, a model holding the source stage's weights, what was recorded of the stage): loaded if
-        saved, else trained and saved."""
+        saved, else trained and saved. `encoder` (its name, its weights) replaces the pretrained encoder's weights
+        (language-adaptive pretraining) and names the stage apart."""
         from safetensors.torch import load_file
 
         ctx = self.ctx
@@ -96,9 +98,9 @@ class SourceStages:
             from xlt.protocol.merge import merged_stage
 
             return merged_stage(self, method_name, seed)
-        method, model = ctx.fresh_model(seed, method_name)
+        method, model = ctx.fresh_model(seed, method_name, encoder[1] if encoder else None)
         method.use_language(model, ctx.source.language)
-        path = self.path(method_name, seed, select_on)
+        path = self.path(method_name, seed, select_on, encoder[0] if encoder else None)
         if path.exists():
             method.load_trainable_state(model, load_file(str(path)))
             return method, model, json.loads(path.with_suffix(".json").read_text())

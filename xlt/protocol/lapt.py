@@ -1,0 +1,76 @@
+"""Language-adaptive pretraining (LAPT): masked-LM training of the encoder on a target language's unlabelled text
+before the task's source stage (as in Ebrahimi and Kann 2021, and Alabi et al. 2022 for African languages). The
+adapted encoder is saved under stages/ once per target language and seed (its word embeddings, which never
+change, are left out of the file), and the source stage trained from it is saved like any other."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import torch
+
+from xlt.data.examples import unlabelled_texts
+from xlt.errors import XltError
+from xlt.files import atomic_save_tensors, atomic_write_text
+
+DEFAULT_LR = {"full": 5e-5, "lora": 5e-4}
+
+
+def adapted_encoder(ctx, target, seed: int) -> tuple[dict[str, torch.Tensor], dict, str]:
+    """(encoder weights relative to the encoder module, what to record, the adaptation's key) for `target`."""
+    from safetensors.torch import load_file
+
+    cfg = ctx.exp.protocol.lapt
+    texts = unlabelled_texts(target, "language-adaptive pretraining")
+    key = hashlib.sha256(json.dumps([str(ctx.spec.path), cfg.model_dump(mode="json"), ctx.exp.training.max_length,
+                                     len(texts), texts[:50], seed]).encode()).hexdigest()[:12]
+    path = ctx.stages.dir / f"lapt-{target.language}-seed{seed}-{key}.safetensors"
+    if not path.exists():
+        from xlt.methods._language_adapters import mlm_head
+
+        head_path = ctx.stages.dir / f"mlm-head-{target.language}-{key}.safetensors"
+        head, head_info = mlm_head(ctx.spec, ctx.tokenizer, lambda: texts, target.language, cfg.head_steps,
+                                   ctx.exp.training, head_path)
+        state, info = adapt(ctx.spec, ctx.tokenizer, texts, cfg, ctx.exp.training, head, seed)
+        info.update(language=target.language, mlm_head=head_info)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path.with_suffix(".json"), json.dumps(info))
+        atomic_save_tensors(path, state)
+    return load_file(str(path)), json.loads(path.with_suffix(".json").read_text()), key
+
+
+def adapt(spec, tokenizer, texts: list[str], cfg, training, head_state, seed: int):
+    """Masked-LM training of the encoder (every weight but the word embeddings, or LoRA merged afterwards)."""
+    from transformers import AutoConfig
+
+    from xlt.methods._language_adapters import _load_mlm, masked_lm_steps
+    from xlt.methods.lora import architecture_targets
+    from xlt.train import device, seed_everything
+
+    seed_everything(seed)
+    dev = device()
+    mlm = _load_mlm(spec, head_state)
+    mlm.get_input_embeddings().weight.requires_grad_(False)
+    if cfg.mode == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        targets = architecture_targets(AutoConfig.from_pretrained(spec.path).model_type) or ["query", "value"]
+        mlm = get_peft_model(mlm, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.1, target_modules=targets))
+    mlm.to(dev).train()
+    params = [p for p in mlm.parameters() if p.requires_grad]
+    lr = cfg.lr or DEFAULT_LR[cfg.mode]
+    losses, seconds = masked_lm_steps(mlm, params, tokenizer, texts, training, cfg.batch_size, cfg.steps, lr,
+                                      training.weight_decay, seed, "language-adaptive pretraining")
+    if cfg.mode == "lora":
+        mlm = mlm.merge_and_unload()
+    k = max(1, len(losses) // 10)
+    info = {"mode": cfg.mode, "texts": len(texts), "steps": cfg.steps, "lr": lr,
+            "minutes": round(seconds / 60, 2),
+            "mlm_loss_first": sum(losses[:k]) / k, "mlm_loss_last": sum(losses[-k:]) / k}
+    if info["mlm_loss_last"] != info["mlm_loss_last"]:  # NaN
+        raise XltError(f"language-adaptive pretraining diverged (masked-LM loss {info['mlm_loss_last']}); lower "
+                       "protocol.lapt.lr")
+    words = mlm.base_model.get_input_embeddings().weight
+    state = {k: v.detach().cpu().clone() for k, v in mlm.base_model.state_dict().items()
+             if v.data_ptr() != words.data_ptr()}
+    return state, info
