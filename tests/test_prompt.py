@@ -54,3 +54,19 @@ def test_a_prompt_longer_than_the_positions_left_is_refused(tiny_model_dir, tiny
     with pytest.raises(XltError, match="lower training.max_length to 108"):
         xlt.run(cfg, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_onnx_export_of_a_prompt_model_is_refused(tiny_model_dir, tiny_data, tmp_path):
+    import xlt
+    from xlt.errors import XltError
+    from xlt.serve.onnx import export_onnx
+
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out")
+    cfg.update(method={"name": "prompt", "virtual_tokens": 4}, baselines=[])
+    cfg["protocol"] = {"strategies": ["zero_shot"], "seeds": [0]}
+    cfg["training"].update(epochs=1, min_steps=2, max_length=64)
+    cfg["output"]["save_models"] = ["zero_shot"]
+    out = xlt.run(cfg, progress=False, report=False).output_dir / "models" / "zero_shot-tgt-seed0"
+    with pytest.raises(XltError, match="prompt-tuned model"):
+        export_onnx(out)
+    assert not (out / "onnx").exists()

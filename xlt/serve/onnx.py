@@ -61,6 +61,10 @@ def export_onnx(model_dir: str | Path, precision: str = "int8") -> dict:
     if torch_pred.task.data_kind != "text":
         raise XltError(f"{model_dir} is a {torch_pred.task.name} model; ONNX export covers text classification only "
                        "(token models predict with PyTorch: xlt predict without --onnx)")
+    if getattr(torch_pred.model.config, "xlt_prompt", None):
+        raise XltError(f"{model_dir} is a prompt-tuned model: its soft prompt is put in front of the word embeddings "
+                       "in Python, which the ONNX export does not cover; predict with PyTorch (xlt predict without "
+                       "--onnx)")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         fp32 = Path(tmp) / "model.onnx"
