@@ -44,8 +44,8 @@ def test_a_target_with_a_test_split_alone_is_a_zero_shot_target(tiny_model_dir, 
     for strategy in ("few_shot", "target_only"):
         cfg["protocol"]["strategies"] = ["zero_shot", strategy]
         with pytest.raises(XltError, match=rf"tiny/tgt has no training data, so {strategy} \(which trains on its "
-                                           r"labels\) is impossible; .* can be used with zero_shot, translate_test, "
-                                           r"translate_train, self_training"):
+                                           r"labels\) is impossible; .* can be used with zero_shot, zero_shot_lapt, "
+                                           r"translate_test, translate_train, self_training"):
             check_experiment(parse_config(cfg))
 
 
