@@ -101,7 +101,15 @@ def _train_info(db) -> dict:
 
 
 def test_bad_alignment_input_is_one_error_and_nothing_written(tiny_model_dir, tiny_data, tmp_path):
+    latin1 = tmp_path / "latin1.tgt"
+    latin1.write_bytes("caf\xe9 au lait\n".encode("latin-1") * 40)
+    empty = tmp_path / "empty.tgt"
+    empty.write_text("")
     cases = {
+        "is not UTF-8 text": {"map": "procrustes",
+                              "parallel": {"files": {"tgt": [_parallel_files(tiny_data, tmp_path)[0], str(latin1)]}}},
+        "gives 0 src-tgt sentence pairs; alignment needs at least 10": {
+            "map": "procrustes", "parallel": {"files": {"tgt": [str(empty), str(empty)]}}},
         "differ in line count": {"map": "procrustes",
                                  "parallel": {"files": {"tgt": _parallel_files(tiny_data, tmp_path, 30)}}},
         "Tatoeba pairs each language with English": {"map": "procrustes", "parallel": "tatoeba"},

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from xlt.align.maps import FeatureMap, mean_center, procrustes
-from xlt.align.parallel import sentence_pairs
+from xlt.align.parallel import pairs_by_target
 from xlt.data.examples import Example, unlabelled_texts
 from xlt.files import atomic_save_tensors, atomic_write_text
 
@@ -25,12 +25,9 @@ class Aligner:
         self.maps: dict[str, FeatureMap] = {}
         self.info: dict[str, dict] = {}
         self.targets = {t.language: t for t in ctx.targets if t.language != self.source}
-        self.pairs: dict[str, tuple[list[tuple[str, str]], str]] = {}
-        for language, data in self.targets.items():  # read now: what the data cannot give fails before any write
+        for data in self.targets.values():  # read now: what the data cannot give fails before any write
             unlabelled_texts(data, "alignment (its target-language mean vector)")
-            if cfg.map == "procrustes":
-                self.pairs[language] = sentence_pairs(cfg.parallel, self.source, language, ctx.data_dir,
-                                                      cfg.max_pairs)
+        self.pairs = pairs_by_target(ctx, cfg.parallel, cfg.max_pairs) if cfg.map == "procrustes" else {}
 
     def use(self, language: str) -> None:
         """Rows are in `language` from now on; its map is fitted (or loaded) now, so the run records it."""
@@ -65,10 +62,10 @@ class Aligner:
         if self.language == self.source or self.language not in self.targets:
             yield
             return
-        a, b = (torch.as_tensor(v) for v in self.map_for(self.language).as_affine())
+        language = self.language
+        a, b = (torch.as_tensor(v) for v in self.map_for(language).as_affine())
         saved = head.weight.detach().clone(), head.bias.detach().clone()
-        hooks = dict(head._forward_pre_hooks)
-        head._forward_pre_hooks.clear()
+        self.language = self.source  # the hook leaves the head's input alone while the head holds the map
         try:
             with torch.no_grad():  # W (x A + b) + c = (W A^T) x + (W b + c)
                 head.bias.copy_(saved[0] @ b.to(saved[0]) + saved[1])
@@ -78,7 +75,7 @@ class Aligner:
             with torch.no_grad():
                 head.weight.copy_(saved[0])
                 head.bias.copy_(saved[1])
-            head._forward_pre_hooks.update(hooks)
+            self.language = language
 
     def map_for(self, language: str) -> FeatureMap:
         if language not in self.maps:

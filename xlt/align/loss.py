@@ -61,7 +61,7 @@ def sentence_vectors(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.
 def pair_batches(ctx) -> PairBatches | None:
     """The configured pairs of every target language with the source, read and encoded once per experiment (every
     problem is one XltError before anything is written); None without `training.align_loss`."""
-    from xlt.align.parallel import sentence_pairs
+    from xlt.align.parallel import pairs_by_target
 
     cfg = ctx.exp.training.align_loss
     if cfg is None:
@@ -72,9 +72,8 @@ def pair_batches(ctx) -> PairBatches | None:
     if any(m.frozen_features for m in ctx.methods.values()):
         raise XltError("training.align_loss trains the encoder, which method frozen keeps fixed; for frozen use "
                        "method: {name: frozen, align: ...} (a map between the languages' vectors)")
-    source, src, tgt, record = ctx.source.language, [], [], {}
-    for target in dict.fromkeys(t.language for t in ctx.targets if t.language != source):
-        pairs, where = sentence_pairs(cfg.parallel, source, target, ctx.data_dir, cfg.max_pairs)
+    src, tgt, record = [], [], {}
+    for target, (pairs, where) in pairs_by_target(ctx, cfg.parallel, cfg.max_pairs).items():
         src += [s for s, _ in pairs]
         tgt += [t for _, t in pairs]
         record[target] = {"pairs": len(pairs), "parallel": where}

@@ -116,8 +116,20 @@ def sentence_pairs(parallel: ParallelData, source: str, target: str, data_dir: s
     return pairs, where
 
 
+def pairs_by_target(ctx, parallel: ParallelData, max_pairs: int) -> dict[str, tuple[list[tuple[str, str]], str]]:
+    """Each target language's (pairs, where they came from) with the source language, read once per experiment
+    (the source's own language, where a target shares it, has nothing to align)."""
+    source = ctx.source.language
+    return {lang: sentence_pairs(parallel, source, lang, ctx.data_dir, max_pairs)
+            for lang in dict.fromkeys(t.language for t in ctx.targets if t.language != source)}
+
+
 def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise XltError(f"parallel file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8, one sentence "
+                       "per line") from None
 
 
 def _same_length(a: Path, lines_a: list[str], b: Path, lines_b: list[str]) -> None:

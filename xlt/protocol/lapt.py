@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 
 import torch
 
@@ -67,7 +68,7 @@ def adapt(spec, tokenizer, texts: list[str], cfg, training, head_state, seed: in
     info = {"mode": cfg.mode, "texts": len(texts), "steps": cfg.steps, "lr": lr,
             "minutes": round(seconds / 60, 2),
             "mlm_loss_first": sum(losses[:k]) / k, "mlm_loss_last": sum(losses[-k:]) / k}
-    if info["mlm_loss_last"] != info["mlm_loss_last"]:  # NaN
+    if math.isnan(info["mlm_loss_last"]):
         raise XltError(f"language-adaptive pretraining diverged (masked-LM loss {info['mlm_loss_last']}); lower "
                        "protocol.lapt.lr")
     words = mlm.base_model.get_input_embeddings().weight

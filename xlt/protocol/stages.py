@@ -31,9 +31,9 @@ def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, 
     training.epochs_continue epochs (`lr` and `epochs` override both); a stage from the pretrained model
     trains at the method's learning rate, after fitting the head on the untouched encoder when
     training.head_init is probe (LP-FT). `head_c` fixes a frozen method's head regularisation instead of
-    choosing it on validation. `languages` (one per row) and `validation_language` say which language each row is
-in where that is not the language the model is set to (a frozen method's alignment maps by language). `pairs`
-(xlt.align.loss.PairBatches) adds the alignment loss on parallel sentences to every step."""
+    choosing it on validation. `languages` (one per row) and `validation_language` say which language each row
+    is in where that is not the language the model is set to (a frozen method's alignment maps by language).
+    `pairs` (xlt.align.loss.PairBatches) adds the alignment loss on parallel sentences to every step."""
     from xlt.train import probe_head, train
 
     tr = ctx.exp.training

@@ -40,10 +40,12 @@ class Predictor:
             self.session = open_session(onnx_path(model_dir, onnx))
         else:
             self.model = self.task.load_saved(model_dir, config)
+        prompt_positions = 0
         if getattr(config, "xlt_prompt", None) and self.model is not None:  # a soft prompt in front of the words
             from xlt.methods.prompt import load_prompt
 
             self.model = load_prompt(self.model, model_dir)
+            prompt_positions = self.model.peft_config["default"].num_virtual_tokens
         stack = getattr(config, "xlt_adapters", None)
         if stack and self.model is not None:  # a MAD-X model: base weights + head here, its adapter stack in adapters/
             import adapters
@@ -64,9 +66,7 @@ class Predictor:
         self.prefix = getattr(config, "xlt_text_prefix", "")
         self.notice = getattr(config, "xlt_notice", "")
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
-        self.max_tokens = position_limit(config) or 512
-        if getattr(config, "xlt_prompt", None) and self.model is not None:  # the prompt takes positions too
-            self.max_tokens -= self.model.peft_config["default"].num_virtual_tokens
+        self.max_tokens = (position_limit(config) or 512) - prompt_positions  # the prompt takes positions too
         self.bf16 = use_bf16(bf16)
         if self.model is not None:
             from xlt.train import device
