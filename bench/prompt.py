@@ -31,6 +31,7 @@ def main() -> None:
         yaml.safe_dump(cfg, fh)
     subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output", str(out)], check=True)
     runs = xlt.Results.from_dir(out).runs
+    runs = runs[runs["seed"].isin(args.seeds)]  # an earlier, longer sweep in the same folder may hold more seeds
     langs = [t["language"] for t in cfg["targets"]]
     for strategy in ("zero_shot", "few_shot"):
         sel = runs[runs["strategy"] == strategy]
