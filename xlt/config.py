@@ -211,9 +211,10 @@ class SelfTraining(Strict):
 
     rounds: int = Field(3, ge=1)
     """Pseudo-labelling rounds; each starts again from the source stage."""
-    quota: Literal["even", "source"] = setting("even", omit_when="even")
+    quota: Literal["even", "source", "predicted"] = setting("even", omit_when="even")
     """Text classification: the pseudo-labels kept per predicted class, an even share of the fraction
-    ("even"), or one in proportion to the class's share of the source data ("source")."""
+    ("even"), one in proportion to the class's share of the source data ("source"), or the fraction of each
+    predicted class's own texts ("predicted": class-balanced self-training, Zou et al. 2018)."""
     fraction: float = Field(0.6, gt=0, le=1)
     """Share of the unlabelled texts kept per round: split evenly over classes; for NER, of the sentences with
     a predicted entity; for POS, of all sentences."""
@@ -407,7 +408,7 @@ class Training(Strict):
     """Auto: a training batch is run as length-sorted pieces where that saves padding (xlt/train.py
     micro_batches; the optimiser step is still over the whole batch); off: one pass per batch."""
     threads: int | None = setting(None, identity="none")
-    """Torch threads (default: every core)."""
+    """Torch threads (default: every core this process may run on, so `taskset` limits it)."""
     eval_batch_size: int | None = setting(None, identity="none")
     """Texts per prediction batch (default: 64 on a CPU, 512 on a GPU, where large batches keep it busy)."""
     align_loss: AlignLoss | None = setting(None, omit_when=None)

@@ -71,9 +71,17 @@ def prediction_batch_size(tcfg) -> int:
     return tcfg.eval_batch_size or (512 if torch.cuda.is_available() else 64)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (taskset or a container's CPU set), not every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 def set_threads(n: int | None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    torch.set_num_threads(n or os.cpu_count() or 1)
+    torch.set_num_threads(n or usable_cores())
 
 
 def seed_everything(seed: int) -> None:
