@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from xlt.config import Experiment, parse_config
+from xlt.errors import XltError
 from xlt.identity import identity_settings, legacy_v1_hash, run_hash
 from xlt.methods import METHODS
 from xlt.settings import Identity, Strict, setting
@@ -112,6 +113,29 @@ def test_schema_1_hashed_keys_that_schema_2_ignores(key):
     a, b = parse_config(BASE), parse_config({**BASE, key: "other"})
     assert legacy_v1_hash(a, "lora", None, LABELS) != legacy_v1_hash(b, "lora", None, LABELS)
     assert run_hash(a, "lora", None, LABELS) == run_hash(b, "lora", None, LABELS)
+
+
+def test_the_self_training_quota_identifies_only_the_runs_that_self_train():
+    from xlt.protocol.strategies import STRATEGIES
+
+    even = {**BASE, "protocol": {**BASE["protocol"], "self_training": {"quota": "even"}}}
+    a, b = parse_config(BASE), parse_config(even)
+    assert a.protocol.self_training.quota == "source"  # text classification's default
+    t = a.targets[0]
+    roles = STRATEGIES.get("self_training").identity_roles
+    assert roles == STRATEGIES.get("few_shot_self_training").identity_roles == ("self_training",)
+    # the source stage and the runs that do not self-train keep their hashes whatever the quota
+    assert run_hash(a, "lora", None, LABELS) == run_hash(b, "lora", None, LABELS)
+    assert run_hash(a, "lora", t, LABELS) == run_hash(b, "lora", t, LABELS)
+    # the quota changes a self-training run; the even quota (the behaviour before the setting) hashes as
+    # before it existed, so stores written then resume
+    assert run_hash(a, "lora", t, LABELS, roles) != run_hash(b, "lora", t, LABELS, roles)
+    assert run_hash(b, "lora", t, LABELS, roles) == run_hash(b, "lora", t, LABELS)
+    ner = parse_config({"task": "ner", "source": {"dataset": "x"}, "targets": [{"dataset": "y"}]})
+    assert ner.protocol.self_training.quota == "even"  # token tasks take no quota
+    with pytest.raises(XltError, match="self_training.quota adjust"):
+        parse_config({"task": "ner", "source": {"dataset": "x"}, "targets": [{"dataset": "y"}],
+                      "protocol": {"self_training": {"quota": "source"}}})
 
 
 def test_meta_learning_settings_identify_only_the_meta_learning_runs():

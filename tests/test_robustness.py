@@ -167,3 +167,14 @@ def test_pseudo_label_quota_follows_the_source_class_mix():
     assert confident_per_class(probs, 1.0) == [0, 1, 2, 3, 4, 6, 7, 8, 9]  # 5 per class at most
     assert confident_per_class(probs, 0.4) == [0, 1, 6, 7]  # even: 2 per class
     assert confident_per_class(probs, 0.4, [0.8, 0.2]) == [0, 1, 2, 6]  # the source's 80/20: 3 and 1
+
+
+def test_predicted_quota_keeps_the_same_share_of_each_predicted_class():
+    from xlt.tasks.classification import confident_per_class
+
+    conf = np.array([0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.9, 0.7])
+    probs = np.stack([conf, 1 - conf], 1)
+    probs[8:] = probs[8:, ::-1]  # texts 8 and 9 predicted as class 1
+    # half of each predicted class, the most confident first: 4 of the 8 and 1 of the 2 (even would keep 2.5 each)
+    assert confident_per_class(probs, 0.5, "predicted") == [0, 1, 2, 3, 8]
+    assert confident_per_class(probs, 0.5) == [0, 1, 8, 9]

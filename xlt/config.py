@@ -206,18 +206,20 @@ class SelfTraining(Strict):
     """Zero- or few-shot plus unlabelled target text: the zero- (few-) shot model labels the target texts,
     the most confident of them join the source data, and the model is retrained from the source stage
     (then continued on the N shots); repeated `rounds` times. Kept so a model that leans one way is not
-    fed more of it (the collapse trap): an even share per predicted class, or for NER entity-free
+    fed more of it (the collapse trap): a quota per predicted class (`quota`), or for NER entity-free
     sentences only in the source's share."""
 
     rounds: int = Field(3, ge=1)
     """Pseudo-labelling rounds; each starts again from the source stage."""
-    quota: Literal["even", "source", "predicted"] = setting("even", omit_when="even")
-    """Text classification: the pseudo-labels kept per predicted class, an even share of the fraction
-    ("even"), one in proportion to the class's share of the source data ("source"), or the fraction of each
-    predicted class's own texts ("predicted": class-balanced self-training, Zou et al. 2018)."""
+    quota: Literal["even", "source", "predicted"] | None = setting(None, identity="self_training",
+                                                                    omit_when="even")
+    """Text classification: the pseudo-labels kept per predicted class, one in proportion to the class's
+    share of the source data ("source", the default), an even share of the fraction ("even"), or the fraction
+    of each predicted class's own texts ("predicted": class-balanced self-training, Zou et al. 2018). Token
+    tasks keep their own rule (NER: entity-free sentences in the source's share) and take no quota."""
     fraction: float = Field(0.6, gt=0, le=1)
-    """Share of the unlabelled texts kept per round: split evenly over classes; for NER, of the sentences with
-    a predicted entity; for POS, of all sentences."""
+    """Share of the unlabelled texts kept per round: split over classes by `quota`; for NER, of the sentences
+    with a predicted entity; for POS, of all sentences."""
     epochs: int | None = Field(None, ge=1)
     """Epochs and learning rate of each round's retraining on source + pseudo-labelled rows (fine-tuned
     methods); default training.epochs_continue (else epochs) and the stage's lr_continue (method, training,
@@ -639,11 +641,13 @@ class Experiment(Strict):
             raise ValueError(f"augment.silver_tags adds entity tags to NER data; this is a {self.task} task: remove it")
         proto = self.protocol
         text_only = [k for k, off in (("ensemble", "none"), ("label_shift", "none"), ("collapse_guard", None))
-                     if getattr(proto, k) != off] + (["self_training.quota"] if proto.self_training.quota != "even"
-                                                     else [])
+                     if getattr(proto, k) != off] + (["self_training.quota"] if proto.self_training.quota
+                                                     not in (None, "even") else [])
         if text_only and not task.sentence_head:
             raise ValueError(f"protocol.{', '.join(text_only)} adjust(s) text classification; a {self.task} task "
                              "has no class per text: remove it")
+        if proto.self_training.quota is None:  # chosen leave-one-dataset-out (docs/defaults.md)
+            proto.self_training.quota = "source" if task.sentence_head else "even"
         if self.training.head_init == "probe" and not task.sentence_head:
             raise ValueError(f"training.head_init: probe fits a sentence classifier's head first; {self.task} trains "
                              "its per-token head with the encoder: remove head_init")

@@ -13,7 +13,7 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-IDENTITY = {"stage": "stage", "run": "run", "translation": "translating runs", "meta": "meta-learning runs", "lapt": "LAPT runs", "key": "run key", "none": "—"}
+IDENTITY = {"stage": "stage", "run": "run", "translation": "translating runs", "meta": "meta-learning runs", "lapt": "LAPT runs", "self_training": "self-training runs", "key": "run key", "none": "—"}
 
 
 def _type(annotation) -> str:

@@ -7,6 +7,7 @@ depends on (xlt/identity.py):
 - "translation": the runs of strategies that translate (translate-test, translate-train) and no others;
 - "meta": the runs of the meta-learning strategy (few_shot_meta) and no others;
 - "lapt": the runs of the language-adaptive pretraining strategy (zero_shot_lapt) and no others;
+- "self_training": the runs of the strategies that self-train (self_training, few_shot_self_training);
 - "key": nothing hashed, because the setting is part of each run's key (seeds, strategies, shots);
 - "none": nothing (where results are written, how reports look).
 `omit_when` is for a setting added after results existed: at that value (the behaviour before it
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Identity = Literal["stage", "run", "translation", "meta", "lapt", "key", "none"]
+Identity = Literal["stage", "run", "translation", "meta", "lapt", "self_training", "key", "none"]
 _NEVER = object()
 
 

@@ -48,8 +48,13 @@ def _legacy_ids(ctx, keys: list[RunKey]) -> dict[RunKey, str]:
     """The ids schema 1 gave these runs, where schema 1 would have read the same data."""
     if not _same_data_as_schema_1(ctx):
         return {}
+    from xlt.protocol.strategies import STRATEGIES
+
     out = {}
+    even = ctx.exp.protocol.self_training.quota in (None, "even")
     for k in keys:
+        if not even and "self_training" in STRATEGIES.get(k.strategy).identity_roles:
+            continue  # schema 1 self-trained with an even share of pseudo-labels per class
         target = ctx.data_for(k)
         cfg = None if target is ctx.source else ctx.target_config(target)
         out[k] = k.run_id(legacy_v1_hash(ctx.exp, k.method, cfg, ctx.labels))

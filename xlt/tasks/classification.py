@@ -8,14 +8,21 @@ from xlt.tasks.base import LoraDefaults, Task
 
 
 def confident_per_class(probs, fraction: float, shares=None) -> list[int]:
-    """Indices of the most confident predictions, at most a fixed number from each predicted class, so a model
-    leaning to one class does not teach itself more of it: fraction * n / classes each ("even"), or
-    fraction * n * the class's share of the source data (`shares`, in label order: "source")."""
+    """Indices of the most confident predictions, at most a fixed number from each predicted class.
+
+    `shares` says how many: None ("even") fraction * n / classes each, so a model leaning to one class does
+    not teach itself more of it; a list in label order ("source": the source data's class shares) fraction * n
+    * the class's share; "predicted" the given fraction of each predicted class's own texts, which is
+    class-balanced self-training (Zou et al., 2018: every class's confidence threshold is the same percentile
+    of that class's confidences), keeping the target's predicted class mix."""
     import numpy as np
 
     pred, conf = probs.argmax(1), probs.max(1)
     k = probs.shape[1]
-    quota = [fraction * len(probs) * (1 / k if shares is None else shares[c]) for c in range(k)]
+    if isinstance(shares, str):  # "predicted"
+        quota = [fraction * n for n in np.bincount(pred, minlength=k)]
+    else:
+        quota = [fraction * len(probs) * (1 / k if shares is None else shares[c]) for c in range(k)]
     keep: list[int] = []
     for c in range(k):
         idx = np.flatnonzero(pred == c)

@@ -19,6 +19,7 @@ from xlt.protocol.strategies.self_training import Unlabelled, retrain_on_pseudo_
 @STRATEGIES.register
 class FewShotSelfTraining(Strategy):
     name = "few_shot_self_training"
+    identity_roles = ("self_training",)  # protocol.self_training.quota identifies these runs alone
     title = "Few-shot + self-training (unlabelled target text)"
     order = 50
     from_source = True

@@ -5,7 +5,8 @@ its training and validation splits, labels unread); the most confident of them j
 and the model is retrained from the source stage, `protocol.self_training.rounds` times. No target
 label is read, so selection stays on the source validation split. Which pseudo-labels are kept guards
 against the collapse trap (a model that leans one way teaching itself more of it): the task decides
-(xlt/tasks: an even share per predicted class; for NER, entity-free sentences only in the source's share).
+(xlt/tasks: for text classification a share per predicted class, by default in the source's class proportions;
+for NER, entity-free sentences only in the source's share).
 
 On NusaX-senti this lifted the frozen-embedding recipe most on the languages furthest from the model's
 pretraining (BENCHMARKS.md, "Transfer-quality recipes").
@@ -28,8 +29,11 @@ class Unlabelled:
         self.enc = ctx.encode(self.rows)
         source = ctx.source_train(key.seed)[0]
         self.prior = ctx.task.pseudo_label_prior(source)
-        if ctx.exp.protocol.self_training.quota == "source":  # classes kept in the source's proportions
+        quota = ctx.exp.protocol.self_training.quota
+        if quota == "source":  # classes kept in the source's proportions
             self.prior = ctx.task.pseudo_label_shares(source, ctx.labels)
+        elif quota == "predicted":  # in the target's predicted proportions (the task reads the mix per round)
+            self.prior = "predicted"
 
     def label(self, ctx, model, method) -> tuple[list, dict]:
         """The confident share of the texts labelled by `model`, and what to record of them."""
@@ -53,6 +57,7 @@ def retrain_on_pseudo_labels(ctx, key, method, model, stage: dict, pseudo: list,
 @STRATEGIES.register
 class SelfTraining(Strategy):
     name = "self_training"
+    identity_roles = ("self_training",)  # protocol.self_training.quota identifies these runs alone
     title = "Zero-shot + self-training (unlabelled target text)"
     order = 30
     from_source = True
