@@ -287,7 +287,8 @@ def suite_table(groups: list[str]) -> None:
           f"difference "
           f"{100 * np.mean(diff):+.1f} points ({100 * np.mean(zero_means):.1f} against "
           f"{100 * (np.mean(zero_means) - np.mean(diff)):.1f}); above TF-IDF + LR on {tfidf_wins}; "
-          f"collapsed runs of the default (every strategy and seed): {len(collapsed)}"
+          f"collapsed runs of the default (every strategy and seed): {len(collapsed)} of "
+          f"{int((~runs['method'].isin(['tfidf-lr', 'embedding-lr'])).sum())}"
           + (": " + ", ".join(f"{r.language} {r.strategy} {r.n} seed {r.seed}" for r in collapsed.itertuples())
              if len(collapsed) else ""))
     for n in shots:
@@ -357,12 +358,14 @@ def lodo_table(groups: list[str]) -> None:
     scores = candidate_scores(groups)
     cands = sorted({c for g in scores.values() for c in g})
     means = {g: {c: float(np.mean(list(v.values()))) for c, v in per.items()} for g, per in scores.items()}
-    print("| candidate | " + " | ".join(scores) + " | mean |")
-    print("|---|" + "---|" * (len(scores) + 1))
+    base = "frozen-embedding baseline"
+    print("\n| candidate | " + " | ".join(scores) + " | mean | pairs above the baseline |")
+    print("|---|" + "---|" * (len(scores) + 2))
     for c in cands:
         vals = [means[g].get(c) for g in scores]
+        above = [per[c][lang] > per[base][lang] for per in scores.values() if c in per for lang in per[c]]
         print(f"| {c} | " + " | ".join(f"{100 * v:.1f}" if v is not None else "-" for v in vals)
-              + f" | {100 * np.mean([v for v in vals if v is not None]):.1f} |")
+              + f" | {100 * np.mean([v for v in vals if v is not None]):.1f} | {sum(above)} of {len(above)} |")
     print("\n| held-out dataset | chosen by the others | its score there | the default's (self-training) |")
     print("|---|---|---|---|")
     agree = 0
@@ -408,26 +411,31 @@ def few_shot_levers(groups: list[str]) -> None:
 
 
 def few_shot_seeds(groups: list[str]) -> None:
-    """The default's few-shot against the class-weighted lever over every seed both ran: mean over the pairs
-    each N covers, and the collapsed runs (a class under 0.1 recall)."""
+    """The default's few-shot against the class-weighted lever on the runs both made (every seed): mean over
+    them and their collapsed runs (a class under 0.1 recall), in all, on the choosing and reporting sets, and
+    per dataset."""
     lever = load_runs("few-shot-class-weighted", groups)
     if lever is None:
         return
-    default = load_runs("default", groups)
-    print("\n| N | pairs | seeds | default | its collapsed runs | class-weighted | its collapsed runs |")
+    keys = ["group", "language", "seed", "n"]
+
+    def few(runs):
+        return runs[(runs["method"] == "frozen") & (runs["strategy"] == "few_shot")].set_index(keys)[
+            ["score", "collapsed"]]
+
+    both = few(load_runs("default", groups)).merge(few(lever), how="inner", left_index=True, right_index=True,
+                                                   suffixes=("_d", "_w")).reset_index()
+    print("\n| N | datasets | runs | default | its collapsed runs | class-weighted | its collapsed runs |")
     print("|---|---|---|---|---|---|---|")
     for n in (50, 100, 250):
-        parts = [r[(r["method"] == "frozen") & (r["strategy"] == "few_shot") & (r["n"] == n)]
-                 for r in (default, lever)]
-        keys = [set(zip(p["group"], p["language"], p["seed"])) for p in parts]
-        both = keys[0] & keys[1]
-        if not both:
-            continue
-        cells = []
-        for p in parts:
-            kept = p[[k in both for k in zip(p["group"], p["language"], p["seed"])]]
-            cells += [f"{100 * kept['score'].mean():.1f}", str(int(kept["collapsed"].sum()))]
-        print(f"| {n} | {len({k[:2] for k in both})} | {len({k[2] for k in both})} | " + " | ".join(cells) + " |")
+        at = both[both["n"] == n]
+        parts = [("all", at), ("choosing", at[at["group"].isin(CHOOSE)]),
+                 ("reporting", at[at["group"].isin(REPORT)])]
+        for name, part in parts + [(g, at[at["group"] == g]) for g in groups]:
+            if len(part):
+                print(f"| {n} | {name} | {len(part)} | {100 * part['score_d'].mean():.1f} | "
+                      f"{int(part['collapsed_d'].sum())} | {100 * part['score_w'].mean():.1f} | "
+                      f"{int(part['collapsed_w'].sum())} |")
 
 
 def main() -> None:
