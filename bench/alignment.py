@@ -3,6 +3,7 @@
     python bench/alignment.py tatoeba [--languages amh swh ...]   # retrieval accuracy before and after a map
     python bench/alignment.py nusax [--output runs]               # NusaX zero-/few-shot: none, mean_center, procrustes
     python bench/alignment.py loss [--output runs] [--seeds 0 1 2]  # LoRA with the alignment loss against LoRA
+    python bench/alignment.py ner [--output runs] [--seeds 0 1 2]   # MasakhaNER zero-shot, full FT, with and without
 
 tatoeba: sentence vectors of the embedded e5-small (with its "query: " prefix) for each language's Tatoeba pairs with
 English. Retrieval accuracy (XTREME's Tatoeba task: the nearest sentence by cosine similarity is the translation) in
@@ -15,6 +16,10 @@ map over language x seed pairs (paired permutation test).
 
 loss: runs examples/alignment/nusax-lora-align-loss.yaml and compares it with the LoRA runs of bench/prompt.py's
 study (same targets, seeds and training but for the loss), which it runs first if they are missing.
+
+ner: runs examples/alignment/masakhaner2-full.yaml and masakhaner2-full-align-loss.yaml (CoNLL-2003 English to the
+MasakhaNER languages with Tatoeba sentences: Amharic from MasakhaNER 1.0, Swahili and Xhosa from 2.0; full fine-tuning,
+zero-shot) for the seeds asked, and compares the arms over language x seed pairs.
 """
 from __future__ import annotations
 
@@ -141,9 +146,47 @@ def loss(output: str, seeds: list[int]) -> None:
         print(f"English source, {name}: {scores.xs('source', level='strategy').mean():.1f}")
 
 
+def _run_with_seeds(config: str, out: Path, seeds: list[int]) -> None:
+    import tempfile
+
+    import yaml
+
+    cfg = yaml.safe_load(Path(config).read_text())
+    cfg["protocol"]["seeds"] = seeds
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+        yaml.safe_dump(cfg, fh)
+    subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output", str(out)], check=True)
+
+
+def ner(output: str, seeds: list[int]) -> None:
+    import xlt
+    from xlt.evaluate.compare import paired_test
+
+    arms = {}
+    for name, config in (("full", "examples/alignment/masakhaner2-full.yaml"),
+                         ("full + align_loss", "examples/alignment/masakhaner2-full-align-loss.yaml")):
+        out = Path(output) / "alignment" / Path(config).stem
+        _run_with_seeds(config, out, seeds)
+        runs = xlt.Results.from_dir(out).runs
+        runs = runs[runs["seed"].isin(seeds)]
+        arms[name] = runs.set_index(["strategy", "language", "seed"])["score"] * 100
+    zero = {k: v.xs("zero_shot", level="strategy") for k, v in arms.items()}
+    langs = sorted(set(zero["full"].index.get_level_values("language")))
+    print(f"\n## MasakhaNER zero-shot from CoNLL-2003 English: entity F1 x 100, mean over seeds {seeds}\n")
+    print("| method | " + " | ".join(langs) + " | mean | English (CoNLL test) |\n|---|" + "---:|" * (len(langs) + 2))
+    for name, scores in zero.items():
+        means = [scores.xs(lang, level="language").mean() for lang in langs]
+        print(f"| {name} | " + " | ".join(f"{m:.1f}" for m in means) + f" | {np.mean(means):.1f} | "
+              f"{arms[name].xs('source', level='strategy').mean():.1f} |")
+    a = zero["full + align_loss"]
+    t = paired_test(list(a), list(zero["full"].reindex(a.index)))
+    print(f"\nalign_loss - none: {t['mean_diff']:+.1f} points over {t['n']} language x seed pairs, permutation p "
+          f"{t['p_permutation']:.4f}, Cohen's d {t['cohens_d']:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("part", choices=["tatoeba", "nusax", "loss"])
+    ap.add_argument("part", choices=["tatoeba", "nusax", "loss", "ner"])
     ap.add_argument("--languages", nargs="+", default=LANGUAGES)
     ap.add_argument("--output", default="runs")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -152,6 +195,8 @@ def main() -> None:
         tatoeba(args.languages)
     elif args.part == "nusax":
         nusax(args.output)
+    elif args.part == "ner":
+        ner(args.output, args.seeds)
     else:
         loss(args.output, args.seeds)
 

@@ -146,3 +146,25 @@ def test_meta_learning_settings_identify_only_the_meta_learning_runs():
     target = a.targets[0]
     assert run_hash(a, "lora", target, ["x"]) == run_hash(b, "lora", target, ["x"])  # few_shot: unchanged
     assert run_hash(a, "lora", target, ["x"], ("meta",)) != run_hash(b, "lora", target, ["x"], ("meta",))
+
+
+def test_the_rare_class_guard_identifies_only_the_few_shot_runs():
+    from xlt.protocol.strategies import STRATEGIES
+
+    off = {**BASE, "protocol": {**BASE["protocol"], "rare_class_guard": 0}}
+    a, b = parse_config(BASE), parse_config(off)
+    assert a.protocol.rare_class_guard == 0.25 and b.protocol.rare_class_guard == 0.0  # text classification's default
+    t, roles = a.targets[0], STRATEGIES.get("few_shot").identity_roles
+    assert roles == ("few_shot",)
+    assert run_hash(a, "lora", None, LABELS) == run_hash(b, "lora", None, LABELS)
+    assert run_hash(a, "lora", t, LABELS) == run_hash(b, "lora", t, LABELS)  # other strategies' runs
+    assert run_hash(a, "lora", t, LABELS, roles) != run_hash(b, "lora", t, LABELS, roles)
+    # off (the behaviour before the guard) hashes as before it existed, so stores written then resume
+    assert run_hash(b, "lora", t, LABELS, roles) == run_hash(b, "lora", t, LABELS)
+    weighted = parse_config({**BASE, "training": {"class_weighted_loss": True}})
+    assert weighted.protocol.rare_class_guard == 0.0  # the refit's class weights are on from the start
+    ner = parse_config({"task": "ner", "source": {"dataset": "x"}, "targets": [{"dataset": "y"}]})
+    assert ner.protocol.rare_class_guard == 0.0
+    with pytest.raises(XltError, match="rare_class_guard adjust"):
+        parse_config({"task": "ner", "source": {"dataset": "x"}, "targets": [{"dataset": "y"}],
+                      "protocol": {"rare_class_guard": 0.5}})

@@ -178,3 +178,33 @@ def test_predicted_quota_keeps_the_same_share_of_each_predicted_class():
     # half of each predicted class, the most confident first: 4 of the 8 and 1 of the 2 (even would keep 2.5 each)
     assert confident_per_class(probs, 0.5, "predicted") == [0, 1, 2, 3, 8]
     assert confident_per_class(probs, 0.5) == [0, 1, 8, 9]
+
+
+@pytest.mark.parametrize("starve", [True, False])
+def test_rare_class_guard_refits_with_class_weights_only_where_a_shot_class_goes_unpredicted(
+        tiny_model_dir, tiny_data, tmp_path, monkeypatch, starve):
+    """The guard compares the shots' class mix with the mix the fitted model predicts on the target's other
+    texts: a class of the shots predicted for under the ratio of its share is a refit with class weights."""
+    from xlt.protocol import rare_class
+    from xlt.protocol.strategies import few_shot
+
+    calls = []
+    real = few_shot.continue_on_target
+    monkeypatch.setattr(few_shot, "continue_on_target",
+                        lambda *a, **k: calls.append(k.get("class_weighted", False)) or real(*a, **k))
+    seen_texts = []
+
+    def shares(ctx, method, model, texts):
+        seen_texts.extend(texts)
+        return np.array([1.0, 0.0]) if starve else np.array([0.5, 0.5])
+
+    monkeypatch.setattr(rare_class, "predicted_shares", shares)
+    runs = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a", rare_class_guard=0.25)
+    guard = runs[("frozen", "few_shot")]["train_info"]["rare_class_guard"]
+    labels = list(guard["shot_shares"])
+    assert sum(guard["shot_shares"].values()) == pytest.approx(1.0) and guard["ratio"] == 0.25
+    assert guard["starved"] == ([labels[1]] if starve else []) and guard["refit"] is starve
+    assert calls == ([False, True] if starve else [False])
+    # the texts it reads are the target's training and validation texts, the shots left out, labels unread
+    assert guard["texts"] == len(seen_texts) == 100 + 30 - 20
+    assert "rare_class_guard" not in runs[("frozen", "zero_shot")]["train_info"]

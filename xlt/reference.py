@@ -13,7 +13,9 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-IDENTITY = {"stage": "stage", "run": "run", "translation": "translating runs", "meta": "meta-learning runs", "lapt": "LAPT runs", "self_training": "self-training runs", "key": "run key", "none": "—"}
+IDENTITY = {"stage": "stage", "run": "run", "translation": "translating runs", "meta": "meta-learning runs",
+            "lapt": "LAPT runs", "self_training": "self-training runs", "few_shot": "few-shot runs", "key": "run key",
+            "none": "—"}
 
 
 def _type(annotation) -> str:
@@ -113,8 +115,10 @@ def config_reference() -> str:
            "Generated from the code by `xlt reference` (a test keeps this page equal to its output). "
            "\"Identifies\" says what a setting's value is part of (docs/concepts.md, \"Run identity\"): "
            "**stage** settings identify the source stage and every run, **run** settings the runs that "
-           "continue it, **translating runs** settings the runs of translate-test and translate-train, **meta-learning runs** "
-           "settings the runs of few_shot_meta, **LAPT runs** settings the runs of zero_shot_lapt, "
+           "continue it, **translating runs** settings the runs of translate-test and translate-train, "
+           "**meta-learning runs** settings the runs of few_shot_meta, **LAPT runs** settings the runs of "
+           "zero_shot_lapt, **self-training runs** settings the runs of self_training and few_shot_self_training, "
+           "**few-shot runs** settings the runs of few_shot, "
            "**run key** settings are part of each run's key; — identifies nothing.",
            "", "## Config keys"]
     _walk(Experiment, "", out, set())

@@ -8,6 +8,7 @@ depends on (xlt/identity.py):
 - "meta": the runs of the meta-learning strategy (few_shot_meta) and no others;
 - "lapt": the runs of the language-adaptive pretraining strategy (zero_shot_lapt) and no others;
 - "self_training": the runs of the strategies that self-train (self_training, few_shot_self_training);
+- "few_shot": the runs of the plain few-shot strategy (few_shot) and no others;
 - "key": nothing hashed, because the setting is part of each run's key (seeds, strategies, shots);
 - "none": nothing (where results are written, how reports look).
 `omit_when` is for a setting added after results existed: at that value (the behaviour before it
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Identity = Literal["stage", "run", "translation", "meta", "lapt", "self_training", "key", "none"]
+Identity = Literal["stage", "run", "translation", "meta", "lapt", "self_training", "few_shot", "key", "none"]
 _NEVER = object()
 
 

@@ -41,10 +41,11 @@ def folds(rows: list, k: int, seed: int) -> list[list[int]]:
     return [list(test) for _, test in split.split(np.zeros(len(rows)), labels)]
 
 
-def choose_by_cv(ctx, key, method, model, target, shots: list, stage: dict, head_c: float | None = None) -> dict:
+def choose_by_cv(ctx, key, method, model, target, shots: list, stage: dict, head_c: float | None = None,
+                 class_weighted: bool = False) -> dict:
     """Leave `model` (trained on all shots) as the candidate cross-validation prefers; returns the record.
     A frozen method's fold heads keep the regularisation `head_c` the full fit chose (a linear fit per fold,
-    not a grid)."""
+    not a grid); `class_weighted`: the folds are fitted with class weights, as the full fit was."""
     few_shot = method.trainable_state(model)
     gold: list[str] = []
     preds: dict[str, list[str]] = {c: [] for c in CANDIDATES}
@@ -54,7 +55,7 @@ def choose_by_cv(ctx, key, method, model, target, shots: list, stage: dict, head
         train = [r for i, r in enumerate(shots) if i not in held_set]
         test = [shots[i] for i in held]
         method.load_trainable_state(model, stage)
-        continue_on_target(ctx, key, method, model, target, train, head_c=head_c)
+        continue_on_target(ctx, key, method, model, target, train, head_c=head_c, class_weighted=class_weighted)
         fold_state = method.trainable_state(model)
         preds["few_shot"] += _predict(ctx, method, model, test)
         method.load_trainable_state(model, average_state(stage, fold_state))

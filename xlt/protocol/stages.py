@@ -24,7 +24,8 @@ def validation(ctx, rows: list):
 def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, desc: str, *,
               continues: bool = False, lr: float | None = None, epochs: int | None = None,
               weights: list[float] | None = None, head_c: float | None = None,
-              languages: list[str] | None = None, validation_language: str | None = None, pairs=None) -> dict:
+              languages: list[str] | None = None, validation_language: str | None = None, pairs=None,
+              class_weighted: bool = False) -> dict:
     """Train `model` in place on `rows`, selecting on `validation_rows`; returns what to record.
 
     A stage that `continues` an earlier one trains at the method's continuation learning rate for
@@ -33,12 +34,16 @@ def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, 
     training.head_init is probe (LP-FT). `head_c` fixes a frozen method's head regularisation instead of
     choosing it on validation. `languages` (one per row) and `validation_language` say which language each row
     is in where that is not the language the model is set to (a frozen method's alignment maps by language).
-    `pairs` (xlt.align.loss.PairBatches) adds the alignment loss on parallel sentences to every step."""
+    `pairs` (xlt.align.loss.PairBatches) adds the alignment loss on parallel sentences to every step.
+    `class_weighted` weighs each class's loss by its inverse frequency whatever training.class_weighted_loss
+    says (the few-shot rare-class guard's refit)."""
     from xlt.train import probe_head, train
 
     tr = ctx.exp.training
     lr = lr or (method.lr_continue(tr) if continues else method.lr(tr))
     tcfg = tr.model_copy(update={"epochs": epochs or tr.epochs_continue or tr.epochs}) if continues else tr
+    if class_weighted:
+        tcfg = tcfg.model_copy(update={"class_weighted_loss": True})
     val, validate = validation(ctx, validation_rows)
     if val is not None and validation_language is not None:
         val.languages = [validation_language] * len(val.ids)
@@ -56,12 +61,12 @@ def fit_stage(ctx, method, model, rows: list, validation_rows: list, seed: int, 
 
 
 def continue_on_target(ctx, key, method, model, target: LanguageData, rows: list, base_rows: list | None = None,
-                       head_c: float | None = None) -> dict:
+                       head_c: float | None = None, class_weighted: bool = False) -> dict:
     """The target stage of few- and full-shot runs: the source-trained `model` continued on target `rows`,
     selected on the target's validation split. A frozen method's convex head is refitted instead, on
     `base_rows` (default: the source rows) plus the target rows, both sides weighing the same: a convex
     fit continued from the source optimum would forget it, and 100 target rows beside 2,000 source rows
-    barely count at their natural weight (methods/frozen.py)."""
+    barely count at their natural weight (methods/frozen.py). `class_weighted`: see fit_stage."""
     weights, languages = None, None
     if method.frozen_features:
         base = ctx.source_train(key.seed)[0] if base_rows is None else base_rows
@@ -69,7 +74,8 @@ def continue_on_target(ctx, key, method, model, target: LanguageData, rows: list
         languages = [ctx.source.language] * len(base) + [target.language] * len(rows)
         rows = base + rows
     return fit_stage(ctx, method, model, rows, target.splits["validation"], key.seed, key.label(), continues=True,
-                     weights=weights, head_c=head_c, languages=languages, validation_language=target.language)
+                     weights=weights, head_c=head_c, languages=languages, validation_language=target.language,
+                     class_weighted=class_weighted)
 
 
 class SourceStages:

@@ -233,20 +233,28 @@ def _adjustments(doc: Doc, runs: list[dict], methods: list[str]) -> None:
             steps = [s for s in ("ensemble", "label_shift") if s in pred]
             if (pred.get("collapse_guard") or {}).get("fell_back"):
                 steps.append("collapse guard")
+            if (info.get("rare_class_guard") or {}).get("refit"):
+                steps.append("rare-class guard")
             rows.append([f"{r['dataset']}/{r['language']}", row_name(r["strategy"], r["n"]), str(r["seed"]),
                          "/".join(labels), _shares(pred.get("train_shares", {}), labels),
                          _shares(est.get("target_prior", []), labels), _shares(pred["predicted_shares"], labels),
                          ", ".join(steps) or "-"])
+            where = f"{r['dataset']}/{r['language']} {row_name(r['strategy'], r['n'])} seed {r['seed']}"
             if "collapse_guard" in pred:
-                notes.append(f"{r['dataset']}/{r['language']} {row_name(r['strategy'], r['n'])} seed {r['seed']}: "
-                             f"{pred['collapse_guard']['note']}")
+                notes.append(f"{where}: {pred['collapse_guard']['note']}")
+            guard = info.get("rare_class_guard") or {}
+            if guard.get("refit"):
+                notes.append(f"{where}: the few-shot model predicted {', '.join(guard['starved'])} for under "
+                             f"{guard['ratio']:.0%} of its share among the shots on the target's other texts; "
+                             "it was refitted with class-weighted loss (protocol.rare_class_guard)")
         if "few_shot_choice" in info:
             choices.setdefault(row_name(r["strategy"], r["n"]), []).append(info["few_shot_choice"]["chosen"])
     if rows:
         doc.section("Class priors and robustness levers")
         doc.para("Percent of each class: in the rows the run trained on, as EM estimates it for the target from the "
                  "texts being scored (labels unread; applied only with protocol.label_shift: em), and as predicted. "
-                 "Levers: the protocol settings that changed the predictions.")
+                 "Levers: the protocol settings that changed the predictions (the rare-class guard: a few-shot "
+                 "model refitted with class weights).")
         doc.table("Class shares", ["Language", "Setting", "Seed", "Classes", "Training", "Target (EM estimate)",
                                    "Predicted", "Levers"], rows)
     for n in notes:

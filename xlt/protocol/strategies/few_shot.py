@@ -1,9 +1,12 @@
 """Few-shot: the source-trained model continued on N target examples. The N-example samples are nested,
 stratified and seeded (the 100 are inside the 250), so a learning curve is read off one sample per seed.
 With the method's few_shot_choice: cv the run keeps the zero-shot model, the few-shot model or their average,
-whichever cross-validation on the N shots prefers (xlt/protocol/choice.py)."""
+whichever cross-validation on the N shots prefers (xlt/protocol/choice.py). Text classification refits with
+class weights where the fitted model leaves a class of the shots nearly unpredicted on the target's other
+texts (protocol.rare_class_guard, xlt/protocol/rare_class.py)."""
 from xlt.data.splits import k_shot
 from xlt.protocol.choice import choose_by_cv
+from xlt.protocol.rare_class import check_rare_classes
 from xlt.protocol.stages import continue_on_target
 from xlt.protocol.strategies import STRATEGIES
 from xlt.protocol.strategies.base import TARGET_VALIDATION, Strategy, Trained
@@ -12,6 +15,7 @@ from xlt.protocol.strategies.base import TARGET_VALIDATION, Strategy, Trained
 @STRATEGIES.register
 class FewShot(Strategy):
     name = "few_shot"
+    identity_roles = ("few_shot",)  # protocol.rare_class_guard identifies these runs alone
     title = "Few-shot"
     order = 40
     from_source = True
@@ -32,10 +36,19 @@ class FewShot(Strategy):
         method.use_language(model, target.language)
         shots = self.target_rows(ctx, key)
         cv = method.cfg.few_shot_choice == "cv" and ctx.task.sentence_head
-        stage_state = method.trainable_state(model) if cv else None
+        guard = ctx.exp.protocol.rare_class_guard if ctx.task.sentence_head else 0
+        stage_state = method.trainable_state(model) if cv or guard else None
         info = continue_on_target(ctx, key, method, model, target, shots)
+        weighted = False
+        if guard:
+            seen = check_rare_classes(ctx, method, model, target, shots, guard)
+            if seen["starved"]:  # refit from the source stage with class weights
+                method.load_trainable_state(model, stage_state)
+                info = continue_on_target(ctx, key, method, model, target, shots, class_weighted=True)
+                weighted = seen["refit"] = True
+            info["rare_class_guard"] = seen
         rows = info.pop("rows")
-        if stage_state is not None:  # zero-shot, few-shot or their average, by cross-validation on the shots
+        if cv:  # zero-shot, few-shot or their average, by cross-validation on the shots
             info["few_shot_choice"] = choose_by_cv(ctx, key, method, model, target, shots, stage_state,
-                                                   info.get("head_c"))
+                                                   info.get("head_c"), class_weighted=weighted)
         return Trained(method, model, {**info, "source_stage": stage}, TARGET_VALIDATION, rows)

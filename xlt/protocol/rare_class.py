@@ -1,0 +1,43 @@
+"""The few-shot rare-class guard (`protocol.rare_class_guard`).
+
+A few-shot head refitted on source rows plus N target shots can stop predicting a class the target plainly
+has: its target texts look like another class's to the encoder, and a handful of shots does not pull the
+decision boundary back (on MasakhaNEWS Lingala at N = 50, business texts all went to politics). The shots
+are a stratified sample of the target's training split, so they estimate the target's class mix; the
+guard compares that mix with the class mix the fitted model predicts on the target's other texts (labels
+unread). When a class that the shots hold is predicted for under `ratio` of its share among the shots,
+the run is refitted with each class's loss weighed by its inverse frequency (training.class_weighted_loss)
+and says so in its record. Class weights for every few-shot run cost 1-3.5 macro-F1 on MasakhaNEWS
+(docs/defaults.md), so they are applied only where the guard sees the failure.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from xlt.data.examples import unlabelled_texts
+from xlt.train import prediction_batch_size, use_bf16
+
+
+def predicted_shares(ctx, method, model, texts: list[str]) -> np.ndarray:
+    """The share of `texts` the model gives each class (label order)."""
+    tr = ctx.exp.training
+    enc = ctx.encode(ctx.task.unlabelled_rows(texts))
+    pred, _ = ctx.task.predict(model, ctx.tokenizer, enc, ctx.labels, prediction_batch_size(tr),
+                               use_bf16(tr.bf16), method.frozen_features)
+    index = {lab: i for i, lab in enumerate(ctx.labels)}
+    return np.bincount([index[p] for p in pred], minlength=len(ctx.labels)) / max(len(pred), 1)
+
+
+def check_rare_classes(ctx, method, model, target, shots: list, ratio: float) -> dict:
+    """What the guard saw: each class's share among the shots and among the model's predictions on the
+    target's unlabelled texts (its `unlabelled:` file, else its training and validation texts less the
+    shots), and the classes predicted under `ratio` of their shot share (`starved`)."""
+    seen = {r.text for r in shots}
+    texts = [t for t in unlabelled_texts(target, "protocol.rare_class_guard") if t not in seen]
+    shot = np.array([sum(r.label == lab for r in shots) for lab in ctx.labels], dtype=float) / len(shots)
+    pred = predicted_shares(ctx, method, model, texts) if texts else shot
+    starved = [lab for lab, s, p in zip(ctx.labels, shot, pred) if s > 0 and p < ratio * s]
+    return {"ratio": ratio, "texts": len(texts),
+            "shot_shares": {lab: round(float(x), 4) for lab, x in zip(ctx.labels, shot)},
+            "predicted_shares": {lab: round(float(x), 4) for lab, x in zip(ctx.labels, pred)},
+            "starved": starved, "refit": False}
