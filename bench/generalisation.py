@@ -67,13 +67,13 @@ RECIPES: dict[str, dict] = {
     "default": {},
     # the default with the cross-validated few-shot choice (a rejected lever); its other runs (zero-shot,
     # self-training, target-only, full-shot, both baselines) are the default's own: the choice touches few-shot alone
-    # (measured without the rare-class guard, which touches few-shot alone too)
-    "cv-choice": {"method": {"name": "frozen", "few_shot_choice": "cv"}, "protocol": {"rare_class_guard": 0}},
+    "cv-choice": {"method": {"name": "frozen", "few_shot_choice": "cv"}},
     # the default's few-shot runs alone: with cv-choice, the whole default without running its other runs twice
     "default-few-shot": {"method": {"name": "frozen"}, "baselines": [], "protocol": {"strategies": ["few_shot"]}},
-    # the default's few-shot runs without the rare-class guard (the lever that became the default)
-    "few-shot-unguarded": {"method": {"name": "frozen"}, "baselines": [],
-                           "protocol": {"strategies": ["few_shot"], "rare_class_guard": 0}},
+    # few-shot with the rare-class guard: refitted with class weights where a class of the shots goes nearly
+    # unpredicted on the target's other texts (a lever)
+    "few-shot-rare-class-guard": {"method": {"name": "frozen"}, "baselines": [],
+                                  "protocol": {"strategies": ["few_shot"], "rare_class_guard": 0.25}},
     # few-shot that also self-trains on the target's other texts (a lever)
     "few-shot-self-training": {"method": {"name": "frozen"}, "baselines": [],
                                "protocol": {"strategies": ["few_shot_self_training"]}},
@@ -415,13 +415,13 @@ def few_shot_levers(groups: list[str]) -> None:
 
 
 def guard_refits(groups: list[str]) -> set:
-    """(group, language, seed, n) of the default's few-shot runs that the rare-class guard refitted."""
+    """(group, language, seed, n) of the few-shot runs that the rare-class guard refitted."""
     import json
     import sqlite3
 
     out = set()
     for g in groups:
-        db = OUT / "default-few-shot" / g / "results.sqlite"
+        db = OUT / "few-shot-rare-class-guard" / g / "results.sqlite"
         if db.exists():
             for lang, seed, n, info in sqlite3.connect(db).execute(
                     "select language, seed, n, train_info from runs where status='done' and strategy='few_shot'"):
@@ -431,8 +431,8 @@ def guard_refits(groups: list[str]) -> set:
 
 
 def few_shot_seeds(groups: list[str]) -> None:
-    """The default's few-shot (with the rare-class guard) against the same runs without the guard and with
-    class weights always, on the runs all three made (every seed): mean over them, their collapsed runs (a
+    """The default's few-shot against the same runs with the rare-class guard and with class weights always,
+    on the runs all three made (every seed): mean over them, their collapsed runs (a
     class under 0.1 recall) and the runs the guard refitted, in all, on the choosing and reporting sets, and
     per dataset."""
     keys = ["group", "language", "seed", "n"]
@@ -444,13 +444,13 @@ def few_shot_seeds(groups: list[str]) -> None:
         runs = runs[(runs["method"] == "frozen") & (runs["strategy"] == "few_shot")].set_index(keys)
         return runs[["score", "collapsed"]].add_suffix(suffix)
 
-    parts = [few("default", "_d"), few("few-shot-unguarded", "_u"), few("few-shot-class-weighted", "_w")]
+    parts = [few("default", "_d"), few("few-shot-rare-class-guard", "_g"), few("few-shot-class-weighted", "_w")]
     if any(p is None for p in parts):
         return
     both = parts[0].join(parts[1], how="inner").join(parts[2], how="inner").reset_index()
     refits = guard_refits(groups)
     both["refit"] = [(r.group, r.language, r.seed, r.n) in refits for r in both.itertuples()]
-    print("\n| N | datasets | runs | default | its collapsed runs | refitted by the guard | without the guard | "
+    print("\n| N | datasets | runs | default | its collapsed runs | rare-class guard | runs it refitted | "
           "its collapsed runs | class weights always | its collapsed runs |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n in (50, 100, 250):
@@ -460,17 +460,17 @@ def few_shot_seeds(groups: list[str]) -> None:
         for name, part in rows + [(g, at[at["group"] == g]) for g in groups]:
             if len(part):
                 print(f"| {n} | {name} | {len(part)} | {100 * part['score_d'].mean():.1f} | "
-                      f"{int(part['collapsed_d'].sum())} | {int(part['refit'].sum())} | "
-                      f"{100 * part['score_u'].mean():.1f} | {int(part['collapsed_u'].sum())} | "
+                      f"{int(part['collapsed_d'].sum())} | {100 * part['score_g'].mean():.1f} | "
+                      f"{int(part['refit'].sum())} | {int(part['collapsed_g'].sum())} | "
                       f"{100 * part['score_w'].mean():.1f} | {int(part['collapsed_w'].sum())} |")
     fired = both[both["refit"]]
     if len(fired):
         print(f"\nThe guard refitted {len(fired)} of {len(both)} few-shot runs: "
-              f"{100 * fired['score_d'].mean():.1f} against {100 * fired['score_u'].mean():.1f} without it "
-              f"({int((fired['score_d'] > fired['score_u']).sum())} up, "
-              f"{int((fired['score_d'] < fired['score_u']).sum())} down): "
+              f"{100 * fired['score_g'].mean():.1f} against {100 * fired['score_d'].mean():.1f} without it "
+              f"({int((fired['score_g'] > fired['score_d']).sum())} up, "
+              f"{int((fired['score_g'] < fired['score_d']).sum())} down): "
               + ", ".join(f"{r.group} {r.language} N={int(r.n)} seed {r.seed} "
-                          f"{100 * r.score_u:.1f} -> {100 * r.score_d:.1f}" for r in fired.itertuples()))
+                          f"{100 * r.score_d:.1f} -> {100 * r.score_g:.1f}" for r in fired.itertuples()))
 
 
 def main() -> None:

@@ -151,9 +151,9 @@ def test_meta_learning_settings_identify_only_the_meta_learning_runs():
 def test_the_rare_class_guard_identifies_only_the_few_shot_runs():
     from xlt.protocol.strategies import STRATEGIES
 
-    off = {**BASE, "protocol": {**BASE["protocol"], "rare_class_guard": 0}}
-    a, b = parse_config(BASE), parse_config(off)
-    assert a.protocol.rare_class_guard == 0.25 and b.protocol.rare_class_guard == 0.0  # text classification's default
+    on = {**BASE, "protocol": {**BASE["protocol"], "rare_class_guard": 0.25}}
+    a, b = parse_config(on), parse_config(BASE)
+    assert a.protocol.rare_class_guard == 0.25 and b.protocol.rare_class_guard == 0.0  # off unless asked for
     t, roles = a.targets[0], STRATEGIES.get("few_shot").identity_roles
     assert roles == ("few_shot",)
     assert run_hash(a, "lora", None, LABELS) == run_hash(b, "lora", None, LABELS)
@@ -161,10 +161,6 @@ def test_the_rare_class_guard_identifies_only_the_few_shot_runs():
     assert run_hash(a, "lora", t, LABELS, roles) != run_hash(b, "lora", t, LABELS, roles)
     # off (the behaviour before the guard) hashes as before it existed, so stores written then resume
     assert run_hash(b, "lora", t, LABELS, roles) == run_hash(b, "lora", t, LABELS)
-    weighted = parse_config({**BASE, "training": {"class_weighted_loss": True}})
-    assert weighted.protocol.rare_class_guard == 0.0  # the refit's class weights are on from the start
-    ner = parse_config({"task": "ner", "source": {"dataset": "x"}, "targets": [{"dataset": "y"}]})
-    assert ner.protocol.rare_class_guard == 0.0
     with pytest.raises(XltError, match="rare_class_guard adjust"):
         parse_config({"task": "ner", "source": {"dataset": "x"}, "targets": [{"dataset": "y"}],
                       "protocol": {"rare_class_guard": 0.5}})

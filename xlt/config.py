@@ -343,11 +343,11 @@ class Protocol(Strict):
     collapse_guard: float | None = setting(None, gt=0.5, le=1, identity="run", omit_when=None)
     """Classification: when one class takes at least this share of a target's predictions, the run falls back to
     the frozen-embedding head's predictions (if they are not as one-sided), with a note in the record."""
-    rare_class_guard: float | None = setting(None, ge=0, lt=1, identity="few_shot", omit_when=0.0)
+    rare_class_guard: float = setting(0.0, ge=0, lt=1, identity="few_shot", omit_when=0.0)
     """Text classification, few-shot: when the fitted model predicts a class that the N shots hold for under this
     fraction of its share among the shots, on the target's other texts (labels unread), the run is refitted
-    with class-weighted loss and says so (xlt/protocol/rare_class.py). Default 0.25 for text classification
-    (0 where training.class_weighted_loss is on already); 0 switches it off."""
+    with class-weighted loss and says so (xlt/protocol/rare_class.py). 0 (the default) is off; 0.25 was measured
+    in the generalisation suite, where it refitted none of 258 runs (docs/defaults.md)."""
     cv_folds: int = setting(5, ge=2, identity="run", omit_when=5)
     """Folds of a method's few_shot_choice: cv."""
     meta: MetaLearning | None = setting(None, identity="meta", omit_when=None)
@@ -646,7 +646,7 @@ class Experiment(Strict):
             raise ValueError(f"augment.silver_tags adds entity tags to NER data; this is a {self.task} task: remove it")
         proto = self.protocol
         unset = {"ensemble": ("none",), "label_shift": ("none",), "collapse_guard": (None,),
-                 "rare_class_guard": (None, 0.0)}
+                 "rare_class_guard": (0.0,)}
         text_only = [k for k, values in unset.items() if getattr(proto, k) not in values]
         text_only += ["self_training.quota"] if proto.self_training.quota not in (None, "even") else []
         if text_only and not task.sentence_head:
@@ -654,9 +654,6 @@ class Experiment(Strict):
                              "has no class per text: remove it")
         if proto.self_training.quota is None:  # chosen leave-one-dataset-out (docs/defaults.md)
             proto.self_training.quota = "source" if task.sentence_head else "even"
-        if proto.rare_class_guard is None:  # a guard against a clear failure (docs/defaults.md)
-            weighted = self.training.class_weighted_loss  # what the guard would refit with, on from the start
-            proto.rare_class_guard = 0.25 if task.sentence_head and not weighted else 0.0
         if self.training.head_init == "probe" and not task.sentence_head:
             raise ValueError(f"training.head_init: probe fits a sentence classifier's head first; {self.task} trains "
                              "its per-token head with the encoder: remove head_init")

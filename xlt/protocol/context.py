@@ -57,11 +57,20 @@ class Context:
     def run_hash(self, key: RunKey, scored_on: LanguageData | None = None) -> str:
         """The hash in a run's id (xlt/identity.py): the source reference is identified like its stage; a
         strategy that reads translations is identified by the translation settings too."""
-        from xlt.protocol.strategies import STRATEGIES
 
         target = scored_on if scored_on is not None else self.data_for(key)
         cfg = None if target is self.source else self.target_config(target)
-        return run_hash(self.exp, key.method, cfg, self.labels, STRATEGIES.get(key.strategy).identity_roles)
+        return run_hash(self.exp, key.method, cfg, self.labels, self.identity_roles(key))
+
+    def identity_roles(self, key: RunKey) -> tuple[str, ...]:
+        """The setting roles beyond stage and run that identify this run: its strategy's, less the few-shot
+        guard's for the simple baselines, which never read it."""
+        from xlt.protocol.strategies import STRATEGIES
+
+        roles = STRATEGIES.get(key.strategy).identity_roles
+        if key.method not in {m.name for m in self.exp.method_list()}:
+            roles = tuple(r for r in roles if r != "few_shot")
+        return roles
 
     def translated(self, data: LanguageData, split: str, to: str) -> tuple[list, dict]:
         """One split of `data` translated into language `to` (through the cache, once per experiment), and the

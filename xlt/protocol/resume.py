@@ -54,7 +54,7 @@ def _legacy_ids(ctx, keys: list[RunKey]) -> dict[RunKey, str]:
     even = ctx.exp.protocol.self_training.quota in (None, "even")
     guarded = bool(ctx.exp.protocol.rare_class_guard)
     for k in keys:
-        roles = STRATEGIES.get(k.strategy).identity_roles
+        roles = ctx.identity_roles(k)
         if not even and "self_training" in roles:
             continue  # schema 1 self-trained with an even share of pseudo-labels per class
         if guarded and "few_shot" in roles:

@@ -1,9 +1,9 @@
 """Few-shot: the source-trained model continued on N target examples. The N-example samples are nested,
 stratified and seeded (the 100 are inside the 250), so a learning curve is read off one sample per seed.
 With the method's few_shot_choice: cv the run keeps the zero-shot model, the few-shot model or their average,
-whichever cross-validation on the N shots prefers (xlt/protocol/choice.py). Text classification refits with
-class weights where the fitted model leaves a class of the shots nearly unpredicted on the target's other
-texts (protocol.rare_class_guard, xlt/protocol/rare_class.py)."""
+whichever cross-validation on the N shots prefers (xlt/protocol/choice.py). With protocol.rare_class_guard set,
+text classification refits with class weights where the fitted model leaves a class of the shots nearly
+unpredicted on the target's other texts (xlt/protocol/rare_class.py)."""
 from xlt.data.splits import k_shot
 from xlt.protocol.choice import choose_by_cv
 from xlt.protocol.rare_class import check_rare_classes
