@@ -21,7 +21,8 @@ def average_state(a: dict, b: dict) -> dict:
     return {k: (a[k].float() + b[k].float()).div(2).to(a[k].dtype) for k in a}
 
 
-def _predict(ctx, method, model, rows: list) -> list[str]:
+def predict_rows(ctx, method, model, rows: list) -> list[str]:
+    """The model's label for each of `rows` (their own labels unread)."""
     tr = ctx.exp.training
     pred, _ = ctx.task.predict(model, ctx.tokenizer, ctx.encode(rows), ctx.labels, prediction_batch_size(tr),
                                use_bf16(tr.bf16), method.frozen_features)
@@ -57,13 +58,13 @@ def choose_by_cv(ctx, key, method, model, target, shots: list, stage: dict, head
         method.load_trainable_state(model, stage)
         continue_on_target(ctx, key, method, model, target, train, head_c=head_c, class_weighted=class_weighted)
         fold_state = method.trainable_state(model)
-        preds["few_shot"] += _predict(ctx, method, model, test)
+        preds["few_shot"] += predict_rows(ctx, method, model, test)
         method.load_trainable_state(model, average_state(stage, fold_state))
-        preds["average"] += _predict(ctx, method, model, test)
+        preds["average"] += predict_rows(ctx, method, model, test)
         gold += [r.label for r in test]
     method.load_trainable_state(model, stage)
     order = [i for held in parts for i in held]
-    zero = _predict(ctx, method, model, [shots[i] for i in order])
+    zero = predict_rows(ctx, method, model, [shots[i] for i in order])
     preds["zero_shot"] = zero
     scores = {c: round(macro_f1(gold, preds[c]), 4) for c in CANDIDATES}
     chosen = max(CANDIDATES, key=lambda c: (scores[c], -CANDIDATES.index(c)))

@@ -57,7 +57,6 @@ class Context:
     def run_hash(self, key: RunKey, scored_on: LanguageData | None = None) -> str:
         """The hash in a run's id (xlt/identity.py): the source reference is identified like its stage; a
         strategy that reads translations is identified by the translation settings too."""
-
         target = scored_on if scored_on is not None else self.data_for(key)
         cfg = None if target is self.source else self.target_config(target)
         return run_hash(self.exp, key.method, cfg, self.labels, self.identity_roles(key))

@@ -15,17 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from xlt.data.examples import unlabelled_texts
-from xlt.train import prediction_batch_size, use_bf16
+from xlt.evaluate.label_shift import class_shares
+from xlt.protocol.choice import predict_rows
 
 
 def predicted_shares(ctx, method, model, texts: list[str]) -> np.ndarray:
     """The share of `texts` the model gives each class (label order)."""
-    tr = ctx.exp.training
-    enc = ctx.encode(ctx.task.unlabelled_rows(texts))
-    pred, _ = ctx.task.predict(model, ctx.tokenizer, enc, ctx.labels, prediction_batch_size(tr),
-                               use_bf16(tr.bf16), method.frozen_features)
-    index = {lab: i for i, lab in enumerate(ctx.labels)}
-    return np.bincount([index[p] for p in pred], minlength=len(ctx.labels)) / max(len(pred), 1)
+    return class_shares(predict_rows(ctx, method, model, ctx.task.unlabelled_rows(texts)), ctx.labels)
 
 
 def check_rare_classes(ctx, method, model, target, shots: list, ratio: float) -> dict:
@@ -34,7 +30,7 @@ def check_rare_classes(ctx, method, model, target, shots: list, ratio: float) ->
     shots), and the classes predicted under `ratio` of their shot share (`starved`)."""
     seen = {r.text for r in shots}
     texts = [t for t in unlabelled_texts(target, "protocol.rare_class_guard") if t not in seen]
-    shot = np.array([sum(r.label == lab for r in shots) for lab in ctx.labels], dtype=float) / len(shots)
+    shot = class_shares([r.label for r in shots], ctx.labels)
     pred = predicted_shares(ctx, method, model, texts) if texts else shot
     starved = [lab for lab, s, p in zip(ctx.labels, shot, pred) if s > 0 and p < ratio * s]
     return {"ratio": ratio, "texts": len(texts),
