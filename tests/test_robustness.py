@@ -64,13 +64,14 @@ def test_cv_folds_are_stratified_and_cover_every_shot():
     assert len(folds(few, 5, 0)) == 2
 
 
-def _levers_run(tiny_model_dir, tiny_data, out, method=None, **protocol):
+def _levers_run(tiny_model_dir, tiny_data, out, method=None, training=None, **protocol):
     from xlt import run_experiment
     from xlt.config import parse_config
     from xlt.store import Store
 
     cfg = tiny_config(tiny_model_dir, tiny_data, out, method=method or {"name": "frozen"},
                       baselines=["embedding-lr"])
+    cfg["training"] = {**cfg.get("training", {}), **(training or {})}
     cfg["protocol"] = {"strategies": ["zero_shot", "few_shot"], "shots": [20], "seeds": [0], **protocol}
     run_experiment(parse_config(cfg))
     return {(r["method"], r["strategy"]): r for r in Store(out / "results.sqlite").runs()}
@@ -180,11 +181,12 @@ def test_predicted_quota_keeps_the_same_share_of_each_predicted_class():
     assert confident_per_class(probs, 0.5) == [0, 1, 8, 9]
 
 
-@pytest.mark.parametrize("starve", [True, False])
+@pytest.mark.parametrize("starve,weighted", [(True, False), (False, False), (True, True)])
 def test_rare_class_guard_refits_with_class_weights_only_where_a_shot_class_goes_unpredicted(
-        tiny_model_dir, tiny_data, tmp_path, monkeypatch, starve):
+        tiny_model_dir, tiny_data, tmp_path, monkeypatch, starve, weighted):
     """The guard compares the shots' class mix with the mix the fitted model predicts on the target's other
-    texts: a class of the shots predicted for under the ratio of its share is a refit with class weights."""
+    texts: a class of the shots predicted for under the ratio of its share is a refit with class weights,
+    unless training.class_weighted_loss already weighed the first fit (a refit would repeat it)."""
     from xlt.protocol import rare_class
     from xlt.protocol.strategies import few_shot
 
@@ -199,12 +201,15 @@ def test_rare_class_guard_refits_with_class_weights_only_where_a_shot_class_goes
         return np.array([1.0, 0.0]) if starve else np.array([0.5, 0.5])
 
     monkeypatch.setattr(rare_class, "predicted_shares", shares)
-    runs = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a", rare_class_guard=0.25)
+    runs = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a", training={"class_weighted_loss": weighted},
+                       rare_class_guard=0.25)
     guard = runs[("frozen", "few_shot")]["train_info"]["rare_class_guard"]
     labels = list(guard["shot_shares"])
+    refit = starve and not weighted
     assert sum(guard["shot_shares"].values()) == pytest.approx(1.0) and guard["ratio"] == 0.25
-    assert guard["starved"] == ([labels[1]] if starve else []) and guard["refit"] is starve
-    assert calls == ([False, True] if starve else [False])
+    assert guard["starved"] == ([labels[1]] if starve else []) and guard["refit"] is refit
+    assert calls == ([False, True] if refit else [False])
+    assert ("class_weighted_loss already" in guard.get("note", "")) is (starve and weighted)
     # the texts it reads are the target's training and validation texts, the shots left out, labels unread
     assert guard["texts"] == len(seen_texts) == 100 + 30 - 20
     assert "rare_class_guard" not in runs[("frozen", "zero_shot")]["train_info"]

@@ -346,8 +346,9 @@ class Protocol(Strict):
     rare_class_guard: float = setting(0.0, ge=0, lt=1, identity="few_shot", omit_when=0.0)
     """Text classification, few-shot: when the fitted model predicts a class that the N shots hold for under this
     fraction of its share among the shots, on the target's other texts (labels unread), the run is refitted
-    with class-weighted loss and says so (xlt/protocol/rare_class.py). 0 (the default) is off; 0.25 was measured
-    in the generalisation suite, where it refitted none of 258 runs (docs/defaults.md)."""
+    with class-weighted loss and says so (xlt/protocol/rare_class.py; with training.class_weighted_loss on it
+    only records what it saw). 0 (the default) is off; 0.25 was measured in the generalisation suite, where it
+    refitted none of 258 runs (docs/defaults.md)."""
     cv_folds: int = setting(5, ge=2, identity="run", omit_when=5)
     """Folds of a method's few_shot_choice: cv."""
     meta: MetaLearning | None = setting(None, identity="meta", omit_when=None)

@@ -42,7 +42,9 @@ class FewShot(Strategy):
         weighted = False
         if guard:
             seen = check_rare_classes(ctx, method, model, target, shots, guard)
-            if seen["starved"]:  # refit from the source stage with class weights
+            if seen["starved"] and ctx.exp.training.class_weighted_loss:
+                seen["note"] = "training.class_weighted_loss already weighed the classes: no refit"
+            elif seen["starved"]:  # refit from the source stage with class weights
                 method.load_trainable_state(model, stage_state)
                 info = continue_on_target(ctx, key, method, model, target, shots, class_weighted=True)
                 weighted = seen["refit"] = True
