@@ -53,6 +53,29 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_writes(tiny_
     assert len(_done(out / "results.sqlite")) == 16
 
 
+def test_two_runs_checking_sibling_folders_under_one_new_parent_both_pass(tmp_path, monkeypatch):
+    """Two `xlt run`s started together, writing to parent/a and parent/b: one's check must not fail on, or
+    remove, the parent the other is writing in."""
+    import tempfile
+
+    from xlt.files import check_output_dir
+
+    parent = tmp_path / "parent"
+    real = tempfile.TemporaryFile
+
+    def other_run_starts_writing(*args, **kwargs):  # the other run's folder appears during this check
+        (parent / "b").mkdir(exist_ok=True)
+        (parent / "b" / "results.sqlite").write_text("")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", other_run_starts_writing)
+    check_output_dir(parent / "a")
+    assert (parent / "b" / "results.sqlite").exists() and not (parent / "a").exists()
+    monkeypatch.setattr(tempfile, "TemporaryFile", real)
+    check_output_dir(parent / "b")  # its own parent already there: nothing is created or removed
+    assert (parent / "b" / "results.sqlite").exists()
+
+
 def test_a_full_disk_ends_in_one_error_and_the_store_resumes(tiny_model_dir, tiny_data, tmp_path, monkeypatch):
     import xlt
     from xlt.store import Store

@@ -505,14 +505,19 @@ def main() -> None:
         sys.exit(130)
     except Exception as exc:  # click usage errors
         kinds = _click_exceptions()
-        if isinstance(exc, tuple(k.ClickException for k in kinds)):
+        if isinstance(exc, _kinds(kinds, "ClickException")):
             exc.show()
             sys.exit(2)
-        if isinstance(exc, tuple(k.Exit for k in kinds)):
+        if isinstance(exc, _kinds(kinds, "Exit")):
             sys.exit(exc.exit_code)
-        if isinstance(exc, tuple(k.Abort for k in kinds)):
+        if isinstance(exc, _kinds(kinds, "Abort")):
             sys.exit(130)
         raise
+
+
+def _kinds(modules: list, name: str) -> tuple:
+    """The exception class `name` from each module that has it (a vendored copy may lack some)."""
+    return tuple(getattr(m, name) for m in modules if hasattr(m, name))
 
 
 def _click_exceptions() -> list:

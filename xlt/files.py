@@ -58,7 +58,7 @@ def check_output_dir(out: Path) -> None:
         missing.append(p)
     try:
         for p in reversed(missing):
-            p.mkdir()
+            p.mkdir(parents=True, exist_ok=True)  # another run may be creating the same parent now
         with tempfile.TemporaryFile(dir=out):
             pass
     except OSError as exc:
@@ -66,8 +66,10 @@ def check_output_dir(out: Path) -> None:
                        "another output.dir (or --output)") from None
     finally:
         for p in missing:
-            if p.exists():
+            try:
                 p.rmdir()
+            except OSError:  # gone already, or another run has started writing in it: leave it
+                pass
 
 
 DISK_FULL = (28, 122)  # ENOSPC, EDQUOT
