@@ -3,8 +3,18 @@ shared by every config): the 12 x 11 single-source matrix, leave-one-out multi-s
 local languages against English alone, the same sources merged (linear, TIES) instead of trained jointly, and
 both source rankers evaluated leave-one-target-out.
 
+With `--lora`, the same with xlt's default method (LoRA r 8 on query and value): the 12 x 11 matrix, whose
+source stages are then merged for each local language (linear, TIES, DARE-TIES, and linear weighted by the
+zero-data ranker) with no further training, against joint training on the same eleven sources.
+The matrix is two configs so that two processes can train it on two cores; `--lora` runs whatever of it is
+not finished, shares its stages with the merge configs (hard links: a stage is named by the hash of what it
+depends on, the same in both), runs those and the joint leave-one-out config.
+
     python bench/multi_source.py                 # runs what is not finished, then prints the tables
     python bench/multi_source.py --table-only    # prints the tables from the stores
+    taskset -c 0 xlt run bench/multi_source/nusax-lora-matrix-1.yaml &   # optional: both halves at once
+    taskset -c 1 xlt run bench/multi_source/nusax-lora-matrix-2.yaml
+    python bench/multi_source.py --lora          # the rest, then the tables (about two hours on one core)
 """
 from __future__ import annotations
 
@@ -13,13 +23,18 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent / "multi_source"
+LORA_MATRIX = ("nusax-lora-matrix-1", "nusax-lora-matrix-2")
+LORA_MERGES = ("linear", "ties", "dare_ties", "linear-ranked")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--lora", action="store_true", help="the LoRA matrix and its merges instead")
     args = ap.parse_args()
+    if args.lora:
+        return lora_tables(args)
     import xlt
     from xlt.config import load_config
 
@@ -73,6 +88,79 @@ def main() -> None:
         print(f"| {row['target']} | {row['best']} ({100 * row['best_score']:.1f}) | {row['heuristic']['top1']} "
               f"(-{100 * row['heuristic']['regret']:.1f}) | {row['learned']['top1']} "
               f"(-{100 * row['learned']['regret']:.1f}) |")
+
+
+def _run(name: str, args):
+    """(config, its results), run unless --table-only."""
+    import xlt
+    from xlt.config import load_config
+
+    exp = load_config(HERE / f"{name}.yaml")
+    t0 = time.perf_counter()
+    res = xlt.Results.from_dir(exp.output.dir) if args.table_only else \
+        xlt.run(exp, data_dir=args.data_dir, progress=False)
+    print(f"{name}: {len(res.runs)} runs{'' if args.table_only else f' in {time.perf_counter() - t0:.0f} s'}")
+    return exp, res
+
+
+def share_stages(sources: list[Path], folder: Path) -> None:
+    """Hard-link the matrix's saved source stages into a merge config's stage folder: a stage is named by
+    the hash of what it depends on, the same in both configs, so the merge loads them instead of training."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for src in sources:
+        for f in src.glob("*"):
+            if not (folder / f.name).exists():
+                (folder / f.name).hardlink_to(f)
+
+
+def lora_tables(args) -> None:
+    """The LoRA matrix, leave-one-out merges of its stages against joint training, and the rankers on it."""
+    from xlt.config import load_config
+    from xlt.ranking.results import FeatureTable, evaluate, measured_transfer
+
+    dirs = [Path(_run(name, args)[0].output.dir) for name in LORA_MATRIX]
+    merged = {}
+    for kind in LORA_MERGES:
+        exp = load_config(HERE / f"nusax-lora-merge-{kind}.yaml")
+        if not args.table_only:
+            share_stages([d / "stages" for d in dirs], Path(exp.output.dir) / "stages")
+        runs = _run(f"nusax-lora-merge-{kind}", args)[1].runs
+        merged[kind] = runs[runs["strategy"] == "zero_shot"].groupby("language")["score"].mean()
+    joint = _run("nusax-lora-leave-one-out", args)[1].runs
+    joint = joint[joint["strategy"] == "zero_shot"].groupby("language")["score"].mean()
+    matrix = {t.split("/")[1]: {s.split("/")[1]: v for s, v in row.items()}
+              for t, row in measured_transfer(dirs).items()}
+    print("\nThe LoRA matrix (rows: sources, columns: targets)")
+    langs = sorted(matrix)
+    print("| source | " + " | ".join(langs) + " |")
+    print("|---" * (len(langs) + 1) + "|")
+    for s in langs:
+        print(f"| {s} |" + "".join(f" {100 * matrix[t][s]:.1f} |" if s in matrix[t] else " |" for t in langs))
+    heads = " | ".join("merged, " + k.replace("_", "-").replace("-ranked", ", ranker weights") for k in LORA_MERGES)
+    print(f"\n| target | English alone | best single source | joint (11 sources, one epoch) | {heads} |")
+    print("|---|---|---|---|" + "---|" * len(LORA_MERGES))
+    targets = list(merged[LORA_MERGES[0]].index)
+    for t in targets:
+        best = max(matrix[t], key=matrix[t].get)
+        print(f"| {t} | {100 * matrix[t]['eng']:.1f} | {100 * matrix[t][best]:.1f} ({best}) | "
+              f"{100 * joint[t]:.1f} | " + " | ".join(f"{100 * merged[k][t]:.1f}" for k in LORA_MERGES) + " |")
+    english = 100 * sum(matrix[t]["eng"] for t in targets) / len(targets)
+    best_single = 100 * sum(max(matrix[t].values()) for t in targets) / len(targets)
+    print(f"| mean | {english:.1f} | {best_single:.1f} | {100 * joint[targets].mean():.1f} | "
+          + " | ".join(f"{100 * merged[k].mean():.1f}" for k in LORA_MERGES) + " |")
+    from xlt.evaluate.compare import paired_test
+
+    for k in LORA_MERGES:
+        t = paired_test(list(joint[targets]), list(merged[k][targets]))
+        wins = int((joint[targets] > merged[k][targets]).sum())
+        print(f"joint - merged {k}: {100 * t['mean_diff']:+.1f} points, joint ahead on {wins} of {len(targets)}, "
+              f"permutation p {t['p_permutation']:.3f}")
+    res = evaluate(measured_transfer(dirs), FeatureTable("embedded:multilingual-e5-small", args.data_dir))
+    print(f"\nsource ranking on the LoRA matrix, leave-one-target-out over {len(res['targets'])} targets")
+    print("| ranker | NDCG@3 | regret (points) | top-1 within 2 points of the best |")
+    print("|---|---|---|---|")
+    for name, v in res["summary"].items():
+        print(f"| {name} | {v['ndcg3']:.3f} | {100 * v['regret']:.2f} | {100 * v['within_2_points']:.0f}% |")
 
 
 if __name__ == "__main__":
