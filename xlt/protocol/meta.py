@@ -68,11 +68,11 @@ def meta_train(ctx, method, model, languages: dict, seed: int) -> dict:
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             opt.zero_grad(set_to_none=True)
-        entry = {"language": lang, "support_loss": round(float(loss), 4)}
+        entry = {"language": lang, "support_loss": round(loss.item(), 4)}
         if cfg.algorithm == "fomaml":
             query_loss = loss_on(enc, query)
             grads = torch.autograd.grad(query_loss, params, allow_unused=True)
-            entry["query_loss"] = round(float(query_loss), 4)
+            entry["query_loss"] = round(query_loss.item(), 4)
             with torch.no_grad():
                 for p, b, g in zip(params, before, grads):
                     p.copy_(b - cfg.meta_lr * lr * g if g is not None else b)
