@@ -1,7 +1,7 @@
 """X-MAML and language-adaptive pretraining against their plain strategies (BENCHMARKS.md, "Representation-level
 methods"), on the same source stages:
 
-    python bench/representation.py xmaml [--seeds 0 1 2] [--output runs]   # few_shot_meta against few_shot
+    python bench/representation.py xmaml [--seeds 0 1 2] [--shots 50 100] [--output runs]  # few_shot_meta, few_shot
     python bench/representation.py lapt [--seeds 0 1 2] [--output runs]    # zero_shot_lapt against zero_shot
 
 Each runs its example config (examples/meta/nusax-xmaml.yaml, examples/lapt/nusax-lapt.yaml) with the seeds given,
@@ -31,10 +31,13 @@ def main() -> None:
     ap.add_argument("part", choices=sorted(PARTS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--output", default="runs")
+    ap.add_argument("--shots", type=int, nargs="+", help="few-shot N (xmaml; default: the config's)")
     args = ap.parse_args()
     config, plain, new = PARTS[args.part]
     cfg = yaml.safe_load(Path(config).read_text())
     cfg["protocol"]["seeds"] = args.seeds
+    if args.shots:
+        cfg["protocol"]["shots"] = args.shots
     out = Path(args.output) / Path(config).parent.name / cfg["name"]
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
         yaml.safe_dump(cfg, fh)
@@ -42,17 +45,20 @@ def main() -> None:
     runs = xlt.Results.from_dir(out).runs
     runs = runs[runs["seed"].isin(args.seeds)]
     langs = [t["language"] for t in cfg["targets"]]
-    table = runs.pivot_table(index="strategy", columns="language", values="score", aggfunc="mean") * 100
+    runs = runs[runs["strategy"].isin([plain, new])]
+    runs = runs.assign(n=runs["n"].fillna(0).astype(int))
     print(f"\n## {cfg['name']}: macro-F1 x 100, mean over seeds {args.seeds}\n")
-    print("| strategy | " + " | ".join(langs) + " | mean |\n|---|" + "---:|" * (len(langs) + 1))
-    for strategy in (plain, new):
-        row = table.loc[strategy, langs]
-        print(f"| {strategy} | " + " | ".join(f"{v:.1f}" for v in row) + f" | {row.mean():.1f} |")
-    pairs = runs[runs["strategy"].isin([plain, new])].pivot_table(index=["language", "seed"], columns="strategy",
-                                                                  values="score") * 100
-    t = paired_test(list(pairs[new]), list(pairs[plain]))
-    print(f"\n{new} - {plain}: {t['mean_diff']:+.1f} points over {t['n']} language x seed pairs, permutation p "
-          f"{t['p_permutation']:.4f}")
+    print("| strategy | N | " + " | ".join(langs) + " | mean |\n|---|---:|" + "---:|" * (len(langs) + 1))
+    table = runs.pivot_table(index=["strategy", "n"], columns="language", values="score", aggfunc="mean") * 100
+    for n in sorted(runs["n"].unique()):
+        for strategy in (plain, new):
+            row = table.loc[(strategy, n), langs]
+            print(f"| {strategy} | {n or ''} | " + " | ".join(f"{v:.1f}" for v in row) + f" | {row.mean():.1f} |")
+    for n in sorted(runs["n"].unique()):
+        pairs = runs[runs["n"] == n].pivot_table(index=["language", "seed"], columns="strategy", values="score") * 100
+        t = paired_test(list(pairs[new]), list(pairs[plain]))
+        print(f"\n{new} - {plain}{f' at N={n}' if n else ''}: {t['mean_diff']:+.1f} points over {t['n']} language x "
+              f"seed pairs, permutation p {t['p_permutation']:.4f}")
     if args.part == "lapt":
         con = sqlite3.connect(out / "results.sqlite")
         for language, info in con.execute("SELECT language, train_info FROM runs WHERE strategy = 'zero_shot_lapt' "
