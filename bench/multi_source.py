@@ -24,7 +24,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent / "multi_source"
 LORA_MATRIX = ("nusax-lora-matrix-1", "nusax-lora-matrix-2")
-LORA_MERGES = ("linear", "ties", "dare_ties", "linear-ranked")
+LORA_MERGES = {"linear": "merged, linear", "ties": "merged, ties", "dare_ties": "merged, dare-ties",
+               "linear-ranked": "merged, linear, ranker weights"}  # config suffix -> table column
 
 
 def main() -> None:
@@ -35,17 +36,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.lora:
         return lora_tables(args)
-    import xlt
-    from xlt.config import load_config
-
-    outs = {}
-    for name in ("nusax-matrix", "nusax-leave-one-out", "nusax-merge-linear", "nusax-merge-ties"):
-        exp = load_config(HERE / f"{name}.yaml")
-        t0 = time.perf_counter()
-        res = xlt.Results.from_dir(exp.output.dir) if args.table_only else \
-            xlt.run(exp, data_dir=args.data_dir, progress=False)
-        outs[name] = res
-        print(f"{name}: {len(res.runs)} runs{'' if args.table_only else f' in {time.perf_counter() - t0:.0f} s'}")
+    outs = {name: _run(_config(name), args)
+            for name in ("nusax-matrix", "nusax-leave-one-out", "nusax-merge-linear", "nusax-merge-ties")}
     matrix = outs["nusax-matrix"].runs
     zero = matrix[matrix["strategy"] == "zero_shot"]
     english = {r["language"]: r["score"] for _, r in zero[zero["sources"] == "eng"].iterrows()}
@@ -73,15 +65,9 @@ def main() -> None:
     print(f"| mean | {100 * best.loc[loo.index, 'score'].mean():.1f} | {100 * loo.mean():.1f} | "
           f"{100 * merged['linear'].mean():.1f} | {100 * merged['ties'].mean():.1f} |")
 
-    from xlt.ranking.results import FeatureTable, evaluate, measured_transfer
+    from xlt.ranking.results import measured_transfer
 
-    res = evaluate(measured_transfer([outs["nusax-matrix"].output_dir]),
-                   FeatureTable("embedded:multilingual-e5-small", args.data_dir))
-    print(f"\nsource ranking, leave-one-target-out over {len(res['targets'])} targets")
-    print("| ranker | NDCG@3 | regret (points) | top-1 within 2 points of the best |")
-    print("|---|---|---|---|")
-    for name, v in res["summary"].items():
-        print(f"| {name} | {v['ndcg3']:.3f} | {100 * v['regret']:.2f} | {100 * v['within_2_points']:.0f}% |")
+    res = print_ranking(measured_transfer([outs["nusax-matrix"].output_dir]), args, "source ranking")
     print("\n| target | best source | heuristic top-1 | learned top-1 |")
     print("|---|---|---|---|")
     for row in res["targets"]:
@@ -90,17 +76,34 @@ def main() -> None:
               f"(-{100 * row['learned']['regret']:.1f}) |")
 
 
-def _run(name: str, args):
-    """(config, its results), run unless --table-only."""
-    import xlt
+def _config(name: str):
     from xlt.config import load_config
 
-    exp = load_config(HERE / f"{name}.yaml")
+    return load_config(HERE / f"{name}.yaml")
+
+
+def _run(exp, args):
+    """The config's results, run (resuming) unless --table-only."""
+    import xlt
+
     t0 = time.perf_counter()
     res = xlt.Results.from_dir(exp.output.dir) if args.table_only else \
         xlt.run(exp, data_dir=args.data_dir, progress=False)
-    print(f"{name}: {len(res.runs)} runs{'' if args.table_only else f' in {time.perf_counter() - t0:.0f} s'}")
-    return exp, res
+    print(f"{exp.name}: {len(res.runs)} runs{'' if args.table_only else f' in {time.perf_counter() - t0:.0f} s'}")
+    return res
+
+
+def print_ranking(transfer: dict, args, title: str) -> dict:
+    """Both source rankers evaluated leave-one-target-out on measured transfer scores, as a table."""
+    from xlt.ranking.results import FeatureTable, evaluate
+
+    res = evaluate(transfer, FeatureTable("embedded:multilingual-e5-small", args.data_dir))
+    print(f"\n{title}, leave-one-target-out over {len(res['targets'])} targets")
+    print("| ranker | NDCG@3 | regret (points) | top-1 within 2 points of the best |")
+    print("|---|---|---|---|")
+    for name, v in res["summary"].items():
+        print(f"| {name} | {v['ndcg3']:.3f} | {100 * v['regret']:.2f} | {100 * v['within_2_points']:.0f}% |")
+    return res
 
 
 def share_stages(sources: list[Path], folder: Path) -> None:
@@ -115,31 +118,31 @@ def share_stages(sources: list[Path], folder: Path) -> None:
 
 def lora_tables(args) -> None:
     """The LoRA matrix, leave-one-out merges of its stages against joint training, and the rankers on it."""
-    from xlt.config import load_config
-    from xlt.ranking.results import FeatureTable, evaluate, measured_transfer
+    from xlt.evaluate.compare import paired_test
+    from xlt.ranking.results import measured_transfer
 
-    dirs = [Path(_run(name, args)[0].output.dir) for name in LORA_MATRIX]
+    dirs = [_run(_config(name), args).output_dir for name in LORA_MATRIX]
     merged = {}
     for kind in LORA_MERGES:
-        exp = load_config(HERE / f"nusax-lora-merge-{kind}.yaml")
+        exp = _config(f"nusax-lora-merge-{kind}")
         if not args.table_only:
             share_stages([d / "stages" for d in dirs], Path(exp.output.dir) / "stages")
-        runs = _run(f"nusax-lora-merge-{kind}", args)[1].runs
+        runs = _run(exp, args).runs
         merged[kind] = runs[runs["strategy"] == "zero_shot"].groupby("language")["score"].mean()
-    joint = _run("nusax-lora-leave-one-out", args)[1].runs
+    joint = _run(_config("nusax-lora-leave-one-out"), args).runs
     joint = joint[joint["strategy"] == "zero_shot"].groupby("language")["score"].mean()
-    matrix = {t.split("/")[1]: {s.split("/")[1]: v for s, v in row.items()}
-              for t, row in measured_transfer(dirs).items()}
+    transfer = measured_transfer(dirs)
+    matrix = {t.split("/")[1]: {s.split("/")[1]: v for s, v in row.items()} for t, row in transfer.items()}
     print("\nThe LoRA matrix (rows: sources, columns: targets)")
     langs = sorted(matrix)
     print("| source | " + " | ".join(langs) + " |")
     print("|---" * (len(langs) + 1) + "|")
     for s in langs:
         print(f"| {s} |" + "".join(f" {100 * matrix[t][s]:.1f} |" if s in matrix[t] else " |" for t in langs))
-    heads = " | ".join("merged, " + k.replace("_", "-").replace("-ranked", ", ranker weights") for k in LORA_MERGES)
+    heads = " | ".join(LORA_MERGES.values())
     print(f"\n| target | English alone | best single source | joint (11 sources, one epoch) | {heads} |")
     print("|---|---|---|---|" + "---|" * len(LORA_MERGES))
-    targets = list(merged[LORA_MERGES[0]].index)
+    targets = list(next(iter(merged.values())).index)
     for t in targets:
         best = max(matrix[t], key=matrix[t].get)
         print(f"| {t} | {100 * matrix[t]['eng']:.1f} | {100 * matrix[t][best]:.1f} ({best}) | "
@@ -148,19 +151,12 @@ def lora_tables(args) -> None:
     best_single = 100 * sum(max(matrix[t].values()) for t in targets) / len(targets)
     print(f"| mean | {english:.1f} | {best_single:.1f} | {100 * joint[targets].mean():.1f} | "
           + " | ".join(f"{100 * merged[k].mean():.1f}" for k in LORA_MERGES) + " |")
-    from xlt.evaluate.compare import paired_test
-
     for k in LORA_MERGES:
         t = paired_test(list(joint[targets]), list(merged[k][targets]))
         wins = int((joint[targets] > merged[k][targets]).sum())
         print(f"joint - merged {k}: {100 * t['mean_diff']:+.1f} points, joint ahead on {wins} of {len(targets)}, "
               f"permutation p {t['p_permutation']:.3f}")
-    res = evaluate(measured_transfer(dirs), FeatureTable("embedded:multilingual-e5-small", args.data_dir))
-    print(f"\nsource ranking on the LoRA matrix, leave-one-target-out over {len(res['targets'])} targets")
-    print("| ranker | NDCG@3 | regret (points) | top-1 within 2 points of the best |")
-    print("|---|---|---|---|")
-    for name, v in res["summary"].items():
-        print(f"| {name} | {v['ndcg3']:.3f} | {100 * v['regret']:.2f} | {100 * v['within_2_points']:.0f}% |")
+    print_ranking(transfer, args, "source ranking on the LoRA matrix")
 
 
 if __name__ == "__main__":

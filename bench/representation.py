@@ -50,11 +50,12 @@ def main() -> None:
     print(f"\n## {cfg['name']}: macro-F1 x 100, mean over seeds {args.seeds}\n")
     print("| strategy | N | " + " | ".join(langs) + " | mean |\n|---|---:|" + "---:|" * (len(langs) + 1))
     table = runs.pivot_table(index=["strategy", "n"], columns="language", values="score", aggfunc="mean") * 100
-    for n in sorted(runs["n"].unique()):
+    shots = sorted(runs["n"].unique())
+    for n in shots:
         for strategy in (plain, new):
             row = table.loc[(strategy, n), langs]
             print(f"| {strategy} | {n or ''} | " + " | ".join(f"{v:.1f}" for v in row) + f" | {row.mean():.1f} |")
-    for n in sorted(runs["n"].unique()):
+    for n in shots:
         pairs = runs[runs["n"] == n].pivot_table(index=["language", "seed"], columns="strategy", values="score") * 100
         t = paired_test(list(pairs[new]), list(pairs[plain]))
         print(f"\n{new} - {plain}{f' at N={n}' if n else ''}: {t['mean_diff']:+.1f} points over {t['n']} language x "

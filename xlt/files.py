@@ -57,8 +57,7 @@ def check_output_dir(out: Path) -> None:
             break
         missing.append(p)
     try:
-        for p in reversed(missing):
-            p.mkdir(parents=True, exist_ok=True)  # another run may be creating the same parent now
+        out.mkdir(parents=True, exist_ok=True)  # exist_ok: another run may be creating a shared parent now
         with tempfile.TemporaryFile(dir=out):
             pass
     except OSError as exc:
