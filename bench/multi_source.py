@@ -160,4 +160,9 @@ def lora_tables(args) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from xlt.errors import XltError
+
+    try:
+        main()
+    except XltError as exc:  # a store not there yet (--table-only before a run), a config xlt refuses
+        raise SystemExit(f"multi_source.py: error: {exc}") from None

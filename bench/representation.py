@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--output", default="runs")
     ap.add_argument("--shots", type=int, nargs="+", help="few-shot N (xmaml; default: the config's)")
     args = ap.parse_args()
+    if args.shots and (args.part != "xmaml" or min(args.shots) < 1):
+        ap.error("--shots takes positive few-shot sizes N, and only for xmaml (lapt is zero-shot)")
     config, plain, new = PARTS[args.part]
     cfg = yaml.safe_load(Path(config).read_text())
     cfg["protocol"]["seeds"] = args.seeds
@@ -41,7 +43,12 @@ def main() -> None:
     out = Path(args.output) / Path(config).parent.name / cfg["name"]
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
         yaml.safe_dump(cfg, fh)
-    subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output", str(out)], check=True)
+    try:  # xlt prints its own one-line error; exit with its status instead of a traceback on top
+        code = subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output", str(out)]).returncode
+    finally:
+        Path(fh.name).unlink()
+    if code:
+        sys.exit(code)
     runs = xlt.Results.from_dir(out).runs
     runs = runs[runs["seed"].isin(args.seeds)]
     langs = [t["language"] for t in cfg["targets"]]
