@@ -15,6 +15,14 @@ depends on, the same in both), runs those and the joint leave-one-out config.
     taskset -c 0 xlt run bench/multi_source/nusax-lora-matrix-1.yaml &   # optional: both halves at once
     taskset -c 1 xlt run bench/multi_source/nusax-lora-matrix-2.yaml
     python bench/multi_source.py --lora          # the rest, then the tables (about two hours on one core)
+
+With `--ner`, leave-one-out on MasakhaNER 2.0 (full fine-tuning, each of the twenty languages from the other
+nineteen, 200 training sentences each) against English alone (CoNLL-2003) on the same seed, per language. The
+leave-one-out study is two configs of ten targets, one per core:
+
+    taskset -c 0 xlt run bench/multi_source/masakhaner2-leave-one-out-1.yaml &
+    taskset -c 1 xlt run bench/multi_source/masakhaner2-leave-one-out-2.yaml
+    python bench/multi_source.py --ner           # the English config if not finished, then the table
 """
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent / "multi_source"
 LORA_MATRIX = ("nusax-lora-matrix-1", "nusax-lora-matrix-2")
+NER_LOO = ("masakhaner2-leave-one-out-1", "masakhaner2-leave-one-out-2")
 LORA_MERGES = {"linear": "merged, linear", "ties": "merged, ties", "dare_ties": "merged, dare-ties",
                "linear-ranked": "merged, linear, ranker weights"}  # config suffix -> table column
 
@@ -33,9 +42,12 @@ def main() -> None:
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--lora", action="store_true", help="the LoRA matrix and its merges instead")
+    ap.add_argument("--ner", action="store_true", help="MasakhaNER 2.0 leave-one-out against English instead")
     args = ap.parse_args()
     if args.lora:
         return lora_tables(args)
+    if args.ner:
+        return ner_table(args)
     outs = {name: _run(_config(name), args)
             for name in ("nusax-matrix", "nusax-leave-one-out", "nusax-merge-linear", "nusax-merge-ties")}
     matrix = outs["nusax-matrix"].runs
@@ -157,6 +169,32 @@ def lora_tables(args) -> None:
         print(f"joint - merged {k}: {100 * t['mean_diff']:+.1f} points, joint ahead on {wins} of {len(targets)}, "
               f"permutation p {t['p_permutation']:.3f}")
     print_ranking(transfer, args, "source ranking on the LoRA matrix")
+
+
+def ner_table(args) -> None:
+    """Leave-one-out multi-source zero-shot on MasakhaNER 2.0 against English alone, per language."""
+    import pandas as pd
+
+    from xlt.evaluate.compare import paired_test
+
+    def zero_shot(name: str) -> pd.Series:
+        runs = _run(_config(name), args).runs
+        return runs[runs["strategy"] == "zero_shot"].groupby("language")["score"].mean()
+
+    loo = pd.concat([zero_shot(name) for name in NER_LOO]).sort_index()
+    english_all = zero_shot("masakhaner2-english")
+    english = english_all[loo.index]
+    print("\n| target | English alone | leave-one-out (19 languages) | gain over English |")
+    print("|---|---|---|---|")
+    for lang in loo.index:
+        print(f"| {lang} | {100 * english[lang]:.1f} | {100 * loo[lang]:.1f} | "
+              f"{100 * (loo[lang] - english[lang]):+.1f} |")
+    print(f"| mean ({len(loo)}) | {100 * english.mean():.1f} | **{100 * loo.mean():.1f}** | "
+          f"{100 * (loo.mean() - english.mean()):+.1f} |")
+    t = paired_test(list(loo), list(english))
+    print(f"leave-one-out above English on {int((loo > english).sum())} of {len(loo)}, "
+          f"permutation p {t['p_permutation']:.4f}; English alone over its {len(english_all)} targets: "
+          f"{100 * english_all.mean():.1f}")
 
 
 if __name__ == "__main__":
