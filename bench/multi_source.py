@@ -22,7 +22,7 @@ leave-one-out study is two configs of ten targets, one per core:
 
     taskset -c 0 xlt run bench/multi_source/masakhaner2-leave-one-out-1.yaml &
     taskset -c 1 xlt run bench/multi_source/masakhaner2-leave-one-out-2.yaml
-    python bench/multi_source.py --ner           # the English config if not finished, then the table
+    python bench/multi_source.py --ner           # whatever is not finished (English too), then the table
 """
 from __future__ import annotations
 
@@ -54,8 +54,7 @@ def main() -> None:
     zero = matrix[matrix["strategy"] == "zero_shot"]
     english = {r["language"]: r["score"] for _, r in zero[zero["sources"] == "eng"].iterrows()}
     best = zero.loc[zero.groupby("language")["score"].idxmax()].set_index("language")
-    loo = outs["nusax-leave-one-out"].runs
-    loo = loo[loo["strategy"] == "zero_shot"].groupby("language")["score"].mean()
+    loo = zero_shot_scores(outs["nusax-leave-one-out"].runs)
     print("\n| target | English alone | best single source | leave-one-out (11 sources) | gain over English |")
     print("|---|---|---|---|---|")
     for lang, score in loo.items():
@@ -69,8 +68,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     merged = {}
     for kind in ("linear", "ties"):
-        r = outs[f"nusax-merge-{kind}"].runs
-        merged[kind] = r[r["strategy"] == "zero_shot"].groupby("language")["score"].mean()
+        merged[kind] = zero_shot_scores(outs[f"nusax-merge-{kind}"].runs)
     for lang, score in loo.items():
         print(f"| {lang} | {100 * best.loc[lang, 'score']:.1f} | {100 * score:.1f} | "
               f"{100 * merged['linear'][lang]:.1f} | {100 * merged['ties'][lang]:.1f} |")
@@ -92,6 +90,11 @@ def _config(name: str):
     from xlt.config import load_config
 
     return load_config(HERE / f"{name}.yaml")
+
+
+def zero_shot_scores(runs):
+    """Each target language's zero-shot score (mean over seeds) from a Results.runs table."""
+    return runs[runs["strategy"] == "zero_shot"].groupby("language")["score"].mean()
 
 
 def _run(exp, args):
@@ -139,10 +142,8 @@ def lora_tables(args) -> None:
         exp = _config(f"nusax-lora-merge-{kind}")
         if not args.table_only:
             share_stages([d / "stages" for d in dirs], Path(exp.output.dir) / "stages")
-        runs = _run(exp, args).runs
-        merged[kind] = runs[runs["strategy"] == "zero_shot"].groupby("language")["score"].mean()
-    joint = _run(_config("nusax-lora-leave-one-out"), args).runs
-    joint = joint[joint["strategy"] == "zero_shot"].groupby("language")["score"].mean()
+        merged[kind] = zero_shot_scores(_run(exp, args).runs)
+    joint = zero_shot_scores(_run(_config("nusax-lora-leave-one-out"), args).runs)
     transfer = measured_transfer(dirs)
     matrix = {t.split("/")[1]: {s.split("/")[1]: v for s, v in row.items()} for t, row in transfer.items()}
     print("\nThe LoRA matrix (rows: sources, columns: targets)")
@@ -177,12 +178,12 @@ def ner_table(args) -> None:
 
     from xlt.evaluate.compare import paired_test
 
-    def zero_shot(name: str) -> pd.Series:
-        runs = _run(_config(name), args).runs
-        return runs[runs["strategy"] == "zero_shot"].groupby("language")["score"].mean()
-
-    loo = pd.concat([zero_shot(name) for name in NER_LOO]).sort_index()
-    english_all = zero_shot("masakhaner2-english")
+    loo = pd.concat([zero_shot_scores(_run(_config(name), args).runs) for name in NER_LOO]).sort_index()
+    english_all = zero_shot_scores(_run(_config("masakhaner2-english"), args).runs)
+    unmeasured = sorted(set(english_all.index) ^ set(loo.index))
+    if unmeasured:  # a study stopped part-way (--table-only): compare the languages both have
+        print(f"not measured by both: {', '.join(unmeasured)}")
+    loo = loo[loo.index.isin(english_all.index)]
     english = english_all[loo.index]
     print("\n| target | English alone | leave-one-out (19 languages) | gain over English |")
     print("|---|---|---|---|")
