@@ -23,6 +23,15 @@ leave-one-out study is two configs of ten targets, one per core:
     taskset -c 0 xlt run bench/multi_source/masakhaner2-leave-one-out-1.yaml &
     taskset -c 1 xlt run bench/multi_source/masakhaner2-leave-one-out-2.yaml
     python bench/multi_source.py --ner           # whatever is not finished (English too), then the table
+
+With `--ner-matrix`, the MasakhaNER 2.0 single-source matrix: eight candidate sources (English and seven
+MasakhaNER languages, 3,500 training sentences each) to all twenty languages; the seven MasakhaNER sources'
+stages merged (linear) for the other thirteen languages, against training on the seven jointly; both source
+rankers evaluated on the matrix leave-one-target-out. The matrix is two configs of four sources, one per core:
+
+    taskset -c 0 xlt run bench/multi_source/masakhaner2-matrix-1.yaml &
+    taskset -c 1 xlt run bench/multi_source/masakhaner2-matrix-2.yaml
+    python bench/multi_source.py --ner-matrix    # the rest (merge, joint), then the tables
 """
 from __future__ import annotations
 
@@ -33,6 +42,7 @@ from pathlib import Path
 HERE = Path(__file__).parent / "multi_source"
 LORA_MATRIX = ("nusax-lora-matrix-1", "nusax-lora-matrix-2")
 NER_LOO = ("masakhaner2-leave-one-out-1", "masakhaner2-leave-one-out-2")
+NER_MATRIX = ("masakhaner2-matrix-1", "masakhaner2-matrix-2")
 LORA_MERGES = {"linear": "merged, linear", "ties": "merged, ties", "dare_ties": "merged, dare-ties",
                "linear-ranked": "merged, linear, ranker weights"}  # config suffix -> table column
 
@@ -43,7 +53,10 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--lora", action="store_true", help="the LoRA matrix and its merges instead")
     ap.add_argument("--ner", action="store_true", help="MasakhaNER 2.0 leave-one-out against English instead")
+    ap.add_argument("--ner-matrix", action="store_true", help="the MasakhaNER 2.0 matrix and rankers instead")
     args = ap.parse_args()
+    if args.ner_matrix:
+        return ner_matrix_tables(args)
     if args.lora:
         return lora_tables(args)
     if args.ner:
@@ -77,13 +90,7 @@ def main() -> None:
 
     from xlt.ranking.results import measured_transfer
 
-    res = print_ranking(measured_transfer([outs["nusax-matrix"].output_dir]), args, "source ranking")
-    print("\n| target | best source | heuristic top-1 | learned top-1 |")
-    print("|---|---|---|---|")
-    for row in res["targets"]:
-        print(f"| {row['target']} | {row['best']} ({100 * row['best_score']:.1f}) | {row['heuristic']['top1']} "
-              f"(-{100 * row['heuristic']['regret']:.1f}) | {row['learned']['top1']} "
-              f"(-{100 * row['learned']['regret']:.1f}) |")
+    print_picks(print_ranking(measured_transfer([outs["nusax-matrix"].output_dir]), args, "source ranking"))
 
 
 def _config(name: str):
@@ -108,17 +115,41 @@ def _run(exp, args):
     return res
 
 
-def print_ranking(transfer: dict, args, title: str) -> dict:
-    """Both source rankers evaluated leave-one-target-out on measured transfer scores, as a table."""
+def print_ranking(transfer: dict, args, title: str, settings: dict | None = None) -> dict:
+    """Both source rankers evaluated leave-one-target-out on measured transfer scores, as a table; `settings`:
+    the sources' data settings where they are not the defaults (see FeatureTable)."""
     from xlt.ranking.results import FeatureTable, evaluate
 
-    res = evaluate(transfer, FeatureTable("embedded:multilingual-e5-small", args.data_dir))
+    res = evaluate(transfer, FeatureTable("embedded:multilingual-e5-small", args.data_dir, settings=settings))
     print(f"\n{title}, leave-one-target-out over {len(res['targets'])} targets")
     print("| ranker | NDCG@3 | regret (points) | top-1 within 2 points of the best |")
     print("|---|---|---|---|")
     for name, v in res["summary"].items():
         print(f"| {name} | {v['ndcg3']:.3f} | {100 * v['regret']:.2f} | {100 * v['within_2_points']:.0f}% |")
     return res
+
+
+def print_picks(res: dict) -> None:
+    """Each target's best source in hindsight and both rankers' top-1 with its regret, as a table."""
+    print("\n| target | best source | heuristic top-1 | learned top-1 |")
+    print("|---|---|---|---|")
+    for row in res["targets"]:
+        print(f"| {row['target']} | {row['best']} ({100 * row['best_score']:.1f}) | {row['heuristic']['top1']} "
+              f"(-{100 * row['heuristic']['regret']:.1f}) | {row['learned']['top1']} "
+              f"(-{100 * row['learned']['regret']:.1f}) |")
+
+
+def print_matrix(transfer: dict, title: str) -> dict[str, dict[str, float]]:
+    """The measured matrix as a table, rows sources and columns targets; returns it keyed by language code."""
+    matrix = {t.split("/")[1]: {s.split("/")[1]: v for s, v in row.items()} for t, row in transfer.items()}
+    targets = sorted(matrix)
+    sources = sorted({s for row in matrix.values() for s in row})
+    print(f"\n{title} (rows: sources, columns: targets)")
+    print("| source | " + " | ".join(targets) + " |")
+    print("|---" * (len(targets) + 1) + "|")
+    for s in sources:
+        print(f"| {s} |" + "".join(f" {100 * matrix[t][s]:.1f} |" if s in matrix[t] else " |" for t in targets))
+    return matrix
 
 
 def share_stages(sources: list[Path], folder: Path) -> None:
@@ -145,13 +176,7 @@ def lora_tables(args) -> None:
         merged[kind] = zero_shot_scores(_run(exp, args).runs)
     joint = zero_shot_scores(_run(_config("nusax-lora-leave-one-out"), args).runs)
     transfer = measured_transfer(dirs)
-    matrix = {t.split("/")[1]: {s.split("/")[1]: v for s, v in row.items()} for t, row in transfer.items()}
-    print("\nThe LoRA matrix (rows: sources, columns: targets)")
-    langs = sorted(matrix)
-    print("| source | " + " | ".join(langs) + " |")
-    print("|---" * (len(langs) + 1) + "|")
-    for s in langs:
-        print(f"| {s} |" + "".join(f" {100 * matrix[t][s]:.1f} |" if s in matrix[t] else " |" for t in langs))
+    matrix = print_matrix(transfer, "The LoRA matrix")
     heads = " | ".join(LORA_MERGES.values())
     print(f"\n| target | English alone | best single source | joint (11 sources, one epoch) | {heads} |")
     print("|---|---|---|---|" + "---|" * len(LORA_MERGES))
@@ -196,6 +221,68 @@ def ner_table(args) -> None:
     print(f"leave-one-out above English on {int((loo > english).sum())} of {len(loo)}, "
           f"permutation p {t['p_permutation']:.4f}; English alone over its {len(english_all)} targets: "
           f"{100 * english_all.mean():.1f}")
+
+
+def ner_matrix_tables(args) -> None:
+    """The MasakhaNER 2.0 matrix; each target's best source against English, leave-one-out, and the seven
+    MasakhaNER sources trained jointly or merged; the rankers."""
+    import pandas as pd
+
+    import xlt
+    from xlt.evaluate.compare import paired_test
+    from xlt.ranking.results import measured_transfer
+
+    dirs = [_run(_config(name), args).output_dir for name in NER_MATRIX]
+    transfer = measured_transfer(dirs)
+    matrix = print_matrix(transfer, "The MasakhaNER 2.0 matrix, 3,500 sentences per source")
+    merge = _config("masakhaner2-merge-linear")
+    if not args.table_only:
+        share_stages([d / "stages" for d in dirs], Path(merge.output.dir) / "stages")
+    merged = zero_shot_scores(_run(merge, args).runs)
+    joint = zero_shot_scores(_run(_config("masakhaner2-joint"), args).runs)
+    loo_dirs = [Path(_config(name).output.dir) for name in NER_LOO]
+    loo = [zero_shot_scores(xlt.Results.from_dir(d).runs) for d in loo_dirs if d.exists()]
+    loo = pd.concat(loo) if loo else None  # the leave-one-out study (--ner), where it has been run
+
+    def cell(series, t):
+        return f"{100 * series[t]:.1f}" if t in series.index else "-"
+
+    print("\n| target | English | best of the eight | mean of the eight | joint (7) | merged, linear (7) |"
+          + (" leave-one-out (19) |" if loo is not None else ""))
+    print("|---" * (6 + (loo is not None)) + "|")
+    for t in sorted(matrix):
+        best = max(matrix[t], key=matrix[t].get)
+        mean = sum(matrix[t].values()) / len(matrix[t])
+        print(f"| {t} | {100 * matrix[t]['eng']:.1f} | {100 * matrix[t][best]:.1f} ({best}) | "
+              f"{100 * mean:.1f} | {cell(joint, t)} | {cell(merged, t)} |"
+              + (f" {cell(loo, t)} |" if loo is not None else ""))
+    n = len(matrix)
+    best_mean = sum(max(row.values()) for row in matrix.values()) / n
+    english = sum(row["eng"] for row in matrix.values()) / n
+    sources = {s for row in matrix.values() for s in row}
+    wins = {s: sum(max(row, key=row.get) == s for row in matrix.values()) for s in sources}
+    ranked = sorted(wins.items(), key=lambda x: -x[1])
+    print(f"mean over {n}: English {100 * english:.1f}, best source in hindsight {100 * best_mean:.1f}; "
+          "best source per target: " + ", ".join(f"{s} {k}" for s, k in ranked))
+    for name, model in (("merged", merged), ("joint", joint)):
+        if len(model):  # against the single sources on its own targets
+            own = list(model.index)
+            eng = [matrix[x]["eng"] for x in own]
+            best_own = sum(max(matrix[x].values()) for x in own) / len(own)
+            vs = paired_test(list(model[own]), eng)
+            print(f"{name} (7 sources) over its {len(own)} targets: {100 * model.mean():.1f}, English "
+                  f"{100 * sum(eng) / len(eng):.1f}, best single source {100 * best_own:.1f}; above English on "
+                  f"{sum(m > e for m, e in zip(model[own], eng))}, permutation p {vs['p_permutation']:.3f}")
+    both = sorted(set(joint.index) & set(merged.index))
+    if both:
+        t = paired_test(list(joint[both]), list(merged[both]))
+        print(f"over the {len(both)} targets of both: joint - merged {100 * t['mean_diff']:+.1f}, "
+              f"joint ahead on {int((joint[both] > merged[both]).sum())}, permutation p {t['p_permutation']:.3f}")
+    from xlt.protocol.study import source_groups, source_key
+
+    # the sources' features from the data they were trained on (3,500 sentences, CoNLL without MISC)
+    settings = {source_key(g.exp.source): g.exp.source for name in NER_MATRIX for g in source_groups(_config(name))}
+    print_picks(print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix", settings))
 
 
 if __name__ == "__main__":

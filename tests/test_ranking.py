@@ -34,12 +34,29 @@ def test_pair_features_and_a_language_uriel_does_not_know():
 def test_feature_table_warns_once_for_an_unknown_language(monkeypatch):
     from xlt.ranking import results
 
-    monkeypatch.setattr(results, "load_named", lambda key, data_dir: _lang(key.split("/")[1]))
+    monkeypatch.setattr(results, "load_named", lambda key, data_dir, source=None: _lang(key.split("/")[1]))
     warnings = []
     table = results.FeatureTable("embedded:multilingual-e5-small", None, warn=warnings.append)
     table.pair("toy/xyz", "toy/jav")
     table.pair("toy/xyz", "toy/sun")
     assert len(warnings) == 1 and "'xyz'" in warnings[0] and "other features" in warnings[0]
+
+
+def test_feature_table_describes_a_source_by_the_data_it_was_trained_on(monkeypatch):
+    """A matrix trained on 3,500 sentences of each source: its size feature is that budget, not the split's."""
+    import math
+
+    from xlt.config import DataSource
+    from xlt.ranking import results
+
+    def load(key, data_dir, source=None):
+        return _lang(key.split("/")[1], n=source.train_limit if source is not None else 40)
+
+    monkeypatch.setattr(results, "load_named", load)
+    used = {"toy/sun": DataSource(dataset="nusax-senti", language="sun", train_limit=10)}
+    table = results.FeatureTable("embedded:multilingual-e5-small", None, warn=lambda m: None, settings=used)
+    assert table.pair("toy/sun", "toy/jav")["source_size"] == pytest.approx(math.log(10))
+    assert table.pair("toy/ace", "toy/jav")["source_size"] == pytest.approx(math.log(40))
 
 
 def test_ranking_metrics():
@@ -63,3 +80,23 @@ def test_the_learned_ranker_learns_a_feature_that_predicts_transfer():
     ranker = train_ranker(groups[:10])
     held_out = [ndcg_at_k(ranker.scores(f), s) for f, s in groups[10:]]
     assert min(held_out) > 0.8
+
+
+def test_evaluation_counts_a_random_top1_within_2_points_by_its_chance():
+    """A random order's top-1 is one candidate drawn uniformly: its chance of landing within 2 points of the
+    best is the share of candidates that are, not whether its expected regret is under 2 points."""
+    import random
+
+    from xlt.ranking.results import evaluate
+
+    class Table:  # features without data: noise, so only the measured scores matter here
+        rng = random.Random(0)
+
+        def pair(self, source, target):
+            return {k: self.rng.random() for k in PAIR_FEATURES}
+
+    scores = {"x/eng": 0.70, "x/aaa": 0.69, "x/bbb": 0.60, "x/ccc": 0.50}  # two of four within 2 points
+    measured = {f"x/t{i}": dict(scores) for i in range(4)}
+    summary = evaluate(measured, Table())["summary"]
+    assert summary["random"]["within_2_points"] == pytest.approx(0.5)
+    assert summary["english"]["within_2_points"] == 1.0 and summary["english"]["regret"] == 0

@@ -141,8 +141,11 @@ def matrix(runs: list[dict], method: str):
 
 def heatmap(grid: list[list], targets: list[str], sources: list[str], fig_dir: Path, method: str,
             metric: str) -> Path | None:
+    """The matrix as a PNG, rows sources and columns targets, each cell labelled with its score x 100."""
     if not grid:
         return None
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -150,7 +153,7 @@ def heatmap(grid: list[list], targets: list[str], sources: list[str], fig_dir: P
     import numpy as np
 
     values = np.array([[np.nan if v is None else v for v in row] for row in grid], dtype=float)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(targets), 1.0 + 0.45 * len(sources)))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(targets), max(3.0, 1.0 + 0.45 * len(sources))))
     im = ax.imshow(values, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(targets)), targets, rotation=60)
     ax.set_yticks(range(len(sources)), sources)
@@ -161,11 +164,11 @@ def heatmap(grid: list[list], targets: list[str], sources: list[str], fig_dir: P
             if not np.isnan(values[i, j]):
                 ax.text(j, i, f"{100 * values[i, j]:.0f}", ha="center", va="center", fontsize=7,
                         color="white" if values[i, j] < np.nanmean(values) else "black")
-    fig.colorbar(im, ax=ax, label=f"zero-shot {metric}")
+    fig.colorbar(im, ax=ax, label=textwrap.fill(f"zero-shot {metric}", 28))  # a long metric name stays inside
     fig.tight_layout()
     fig_dir.mkdir(parents=True, exist_ok=True)
     path = fig_dir / f"transfer_matrix_{method}.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
