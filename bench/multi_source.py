@@ -278,11 +278,10 @@ def ner_matrix_tables(args) -> None:
         t = paired_test(list(joint[both]), list(merged[both]))
         print(f"over the {len(both)} targets of both: joint - merged {100 * t['mean_diff']:+.1f}, "
               f"joint ahead on {int((joint[both] > merged[both]).sum())}, permutation p {t['p_permutation']:.3f}")
-    from xlt.protocol.study import source_groups, source_key
+    from xlt.ranking.results import trained_settings
 
     # the sources' features from the data they were trained on (3,500 sentences, CoNLL without MISC)
-    settings = {source_key(g.exp.source): g.exp.source for name in NER_MATRIX for g in source_groups(_config(name))}
-    print_picks(print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix", settings))
+    print_picks(print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix", trained_settings(dirs)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ the learned ranker and its metrics, and a language URIEL does not know (a warnin
 from __future__ import annotations
 
 import pytest
+from conftest import SHARED_DATA, cli_in_process, needs_shared_data
 
 from xlt.data.examples import Example, LanguageData
 from xlt.ranking.features import PAIR_FEATURES, pair_features, uriel_code, uriel_distances
@@ -100,3 +101,29 @@ def test_evaluation_counts_a_random_top1_within_2_points_by_its_chance():
     summary = evaluate(measured, Table())["summary"]
     assert summary["random"]["within_2_points"] == pytest.approx(0.5)
     assert summary["english"]["within_2_points"] == 1.0 and summary["english"]["regret"] == 0
+
+
+@needs_shared_data()
+def test_rank_sources_describes_sources_by_the_data_the_runs_trained_on(tmp_path):
+    """What `xlt rank-sources --train-from` reads: each source's data settings from the output folder's
+    resolved config, so a source trained on a sample is described by it; without runs, the whole split."""
+    import math
+
+    import yaml
+
+    from xlt.config import parse_config
+    from xlt.ranking.results import trained_settings
+
+    exp = parse_config({"name": "m", "task": "classification", "targets": {"dataset": "nusax-senti",
+                        "languages": ["jav"]}, "sources": {"dataset": "nusax-senti", "languages": ["sun", "ind"],
+                        "train_limit": 100, "combine": "each"}})
+    (tmp_path / "config.resolved.yaml").write_text(yaml.safe_dump(exp.resolved(), sort_keys=False))
+    settings = trained_settings([tmp_path])
+    assert sorted(settings) == ["nusax-senti/ind", "nusax-senti/sun"]
+    assert {s.train_limit for s in settings.values()} == {100}
+    res = cli_in_process("rank-sources", "nusax-senti/jav", "--candidates", "nusax-senti/sun,nusax-senti/bug",
+                         "--data-dir", SHARED_DATA)
+    assert res.returncode == 0, res.stderr
+    rows = [line.split() for line in res.stdout.splitlines() if line.split()[:1] in (["1"], ["2"])]
+    assert sorted(r[1] for r in rows) == ["bug", "sun"]
+    assert round(math.exp(float(rows[0][-2]))) == 500  # without runs: the whole train split (500 rows)

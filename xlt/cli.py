@@ -329,9 +329,11 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
                  data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
     """Rank candidate source languages for TARGET, with the features behind each rank."""
     from xlt.ranking import PAIR_FEATURES, heuristic_scores, train_ranker
-    from xlt.ranking.results import FeatureTable, evaluate as evaluate_rankers, measured_transfer, ranking_groups
+    from xlt.ranking.results import (FeatureTable, evaluate as evaluate_rankers, measured_transfer, ranking_groups,
+                                     trained_settings)
 
-    table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True))
+    # a source the runs trained on a sample (train_limit) or relabelled is described by that data
+    table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True), settings=trained_settings(train_from))
     measured = measured_transfer(train_from) if train_from else {}
     if evaluate:
         if not measured:

@@ -48,6 +48,22 @@ def measured_transfer(run_dirs: list[Path]) -> dict[str, dict[str, float]]:
     return dict(out)
 
 
+def trained_settings(run_dirs: list[Path]) -> dict:
+    """source key -> the DataSource each single source of these output folders was trained with (its
+    train_limit, label_map), read from their resolved configs: FeatureTable's `settings`."""
+    from xlt.config import load_config
+    from xlt.protocol.study import source_groups, source_key
+
+    settings = {}
+    for d in run_dirs:
+        path = Path(d) / "config.resolved.yaml"
+        if path.exists():
+            for g in source_groups(load_config(path)):
+                if g.exp.source is not None:
+                    settings[source_key(g.exp.source)] = g.exp.source
+    return settings
+
+
 def load_named(key: str, data_dir: str | None, source=None):
     """A named benchmark's language ("dataset/language") through the data pipeline: with the settings of
     `source` (a DataSource) where given, else the defaults."""
