@@ -260,18 +260,27 @@ def ner_matrix_tables(args) -> None:
     best_mean = sum(max(row.values()) for row in matrix.values()) / n
     english = sum(row["eng"] for row in matrix.values()) / n
     sources = {s for row in matrix.values() for s in row}
-    wins = {s: sum(max(row, key=row.get) == s for row in matrix.values()) for s in sources}
+    wins = {s: sum(max(row, key=row.get) == s for row in matrix.values()) for s in sorted(sources)}
     ranked = sorted(wins.items(), key=lambda x: -x[1])
     print(f"mean over {n}: English {100 * english:.1f}, best source in hindsight {100 * best_mean:.1f}; "
           "best source per target: " + ", ".join(f"{s} {k}" for s, k in ranked))
+    rows = {s: [row[s] for row in matrix.values() if s in row] for s in sorted(sources)}
+    rank = [sorted(row.values(), reverse=True).index(row["eng"]) + 1 for row in matrix.values()]
+    eight = sum(sum(row.values()) / len(row) for row in matrix.values()) / n
+    print("each source's mean over its targets: " + ", ".join(f"{s} {100 * sum(v) / len(v):.1f}"
+                                                             for s, v in rows.items())
+          + f"; mean of the eight {100 * eight:.1f}; English's mean rank {sum(rank) / n:.2f} of {len(sources)}")
     for name, model in (("merged", merged), ("joint", joint)):
         if len(model):  # against the single sources on its own targets
             own = list(model.index)
             eng = [matrix[x]["eng"] for x in own]
-            best_own = sum(max(matrix[x].values()) for x in own) / len(own)
+            best_scores = [max(matrix[x].values()) for x in own]
+            fixed = max(sorted(sources), key=lambda s: sum(matrix[x].get(s, 0) for x in own))  # one for all
             vs = paired_test(list(model[own]), eng)
             print(f"{name} (7 sources) over its {len(own)} targets: {100 * model.mean():.1f}, English "
-                  f"{100 * sum(eng) / len(eng):.1f}, best single source {100 * best_own:.1f}; above English on "
+                  f"{100 * sum(eng) / len(eng):.1f}, best single source {100 * sum(best_scores) / len(own):.1f} "
+                  f"(above it on {sum(m > b for m, b in zip(model[own], best_scores))}), {fixed} alone "
+                  f"{100 * sum(matrix[x][fixed] for x in own) / len(own):.1f}; above English on "
                   f"{sum(m > e for m, e in zip(model[own], eng))}, permutation p {vs['p_permutation']:.3f}")
     both = sorted(set(joint.index) & set(merged.index))
     if both:
@@ -281,7 +290,8 @@ def ner_matrix_tables(args) -> None:
     from xlt.ranking.results import trained_settings
 
     # the sources' features from the data they were trained on (3,500 sentences, CoNLL without MISC)
-    print_picks(print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix", trained_settings(dirs)))
+    res = print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix", trained_settings(dirs))
+    print_picks(res)
 
 
 if __name__ == "__main__":
