@@ -333,7 +333,8 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
                                      trained_settings)
 
     # a source the runs trained on a sample (train_limit) or relabelled is described by that data
-    table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True), settings=trained_settings(train_from))
+    table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True),
+                         settings=trained_settings(train_from))
     measured = measured_transfer(train_from) if train_from else {}
     if evaluate:
         if not measured:
