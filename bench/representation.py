@@ -3,9 +3,13 @@ methods"), on the same source stages:
 
     python bench/representation.py xmaml [--seeds 0 1 2] [--shots 50 100] [--output runs]  # few_shot_meta, few_shot
     python bench/representation.py lapt [--seeds 0 1 2] [--output runs]    # zero_shot_lapt against zero_shot
+    python bench/representation.py lapt-ner [--seeds 0 1 2]   # the same on MasakhaNER 2.0, pooled over 20 languages
 
-Each runs its example config (examples/meta/nusax-xmaml.yaml, examples/lapt/nusax-lapt.yaml) with the seeds given,
-resuming if interrupted, and prints macro-F1 per language, the paired difference, and LAPT's minutes per language.
+Each runs its example config (examples/meta/nusax-xmaml.yaml, examples/lapt/nusax-lapt.yaml,
+examples/lapt/masakhaner2-lapt-pooled.yaml) with the seeds given, resuming if interrupted, and prints the score per
+language (macro-F1, or entity F1 for NER), the paired difference, and LAPT's minutes. Seeds can run on separate
+cores into separate folders (`taskset -c 0 ... --seeds 0 --output runs/s0`, `-c 1 ... --seeds 1 --output runs/s1`)
+and be tabled together with `--stores runs/s0/lapt/NAME runs/s1/lapt/NAME`, which runs nothing.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from pathlib import Path
 import yaml
 
 PARTS = {"xmaml": ("examples/meta/nusax-xmaml.yaml", "few_shot", "few_shot_meta"),
-         "lapt": ("examples/lapt/nusax-lapt.yaml", "zero_shot", "zero_shot_lapt")}
+         "lapt": ("examples/lapt/nusax-lapt.yaml", "zero_shot", "zero_shot_lapt"),
+         "lapt-ner": ("examples/lapt/masakhaner2-lapt-pooled.yaml", "zero_shot", "zero_shot_lapt")}
 
 
 def main() -> None:
@@ -32,6 +37,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--output", default="runs")
     ap.add_argument("--shots", type=int, nargs="+", help="few-shot N (xmaml; default: the config's)")
+    ap.add_argument("--stores", nargs="+", type=Path, help="run folders to table together (runs nothing)")
     args = ap.parse_args()
     if args.shots and (args.part != "xmaml" or min(args.shots) < 1):
         ap.error("--shots takes positive few-shot sizes N, and only for xmaml (lapt is zero-shot)")
@@ -40,21 +46,29 @@ def main() -> None:
     cfg["protocol"]["seeds"] = args.seeds
     if args.shots:
         cfg["protocol"]["shots"] = args.shots
-    out = Path(args.output) / Path(config).parent.name / cfg["name"]
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-        yaml.safe_dump(cfg, fh)
-    try:  # xlt prints its own one-line error; exit with its status instead of a traceback on top
-        code = subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output", str(out)]).returncode
-    finally:
-        Path(fh.name).unlink()
-    if code:
-        sys.exit(code)
-    runs = xlt.Results.from_dir(out).runs
+    stores = args.stores or [Path(args.output) / Path(config).parent.name / cfg["name"]]
+    missing = [str(d) for d in args.stores or [] if not (d / "results.sqlite").exists()]
+    if missing:
+        ap.error(f"{', '.join(missing)} holds no results.sqlite; give the output folders of {args.part} runs")
+    if not args.stores:
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+            yaml.safe_dump(cfg, fh)
+        try:  # xlt prints its own one-line error; exit with its status instead of a traceback on top
+            code = subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output",
+                                   str(stores[0])]).returncode
+        finally:
+            Path(fh.name).unlink()
+        if code:
+            sys.exit(code)
+    import pandas as pd
+
+    runs = pd.concat([xlt.Results.from_dir(d).runs for d in stores], ignore_index=True)
     runs = runs[runs["seed"].isin(args.seeds)]
-    langs = [t["language"] for t in cfg["targets"]]
     runs = runs[runs["strategy"].isin([plain, new])]
+    langs = sorted(runs["language"].unique())
     runs = runs.assign(n=runs["n"].fillna(0).astype(int))
-    print(f"\n## {cfg['name']}: macro-F1 x 100, mean over seeds {args.seeds}\n")
+    metric = "entity F1" if cfg.get("task") == "ner" else "macro-F1"
+    print(f"\n## {cfg['name']}: {metric} x 100, mean over seeds {args.seeds}\n")
     print("| strategy | N | " + " | ".join(langs) + " | mean |\n|---|---:|" + "---:|" * (len(langs) + 1))
     table = runs.pivot_table(index=["strategy", "n"], columns="language", values="score", aggfunc="mean") * 100
     shots = sorted(runs["n"].unique())
@@ -62,19 +76,28 @@ def main() -> None:
         for strategy in (plain, new):
             row = table.loc[(strategy, n), langs]
             print(f"| {strategy} | {n or ''} | " + " | ".join(f"{v:.1f}" for v in row) + f" | {row.mean():.1f} |")
+        diff = table.loc[(new, n), langs] - table.loc[(plain, n), langs]
+        print(f"| difference | {n or ''} | " + " | ".join(f"{v:+.1f}" for v in diff) + f" | {diff.mean():+.1f} |")
     for n in shots:
         pairs = runs[runs["n"] == n].pivot_table(index=["language", "seed"], columns="strategy", values="score") * 100
         t = paired_test(list(pairs[new]), list(pairs[plain]))
         print(f"\n{new} - {plain}{f' at N={n}' if n else ''}: {t['mean_diff']:+.1f} points over {t['n']} language x "
               f"seed pairs, permutation p {t['p_permutation']:.4f}")
-    if args.part == "lapt":
-        con = sqlite3.connect(out / "results.sqlite")
-        for language, info in con.execute("SELECT language, train_info FROM runs WHERE strategy = 'zero_shot_lapt' "
+    if args.part.startswith("lapt"):  # an adaptation pooled over the targets is printed once
+        seen = set()
+        for store in stores:
+            con = sqlite3.connect(store / "results.sqlite")
+            for seed, info in con.execute("SELECT seed, train_info FROM runs WHERE strategy = 'zero_shot_lapt' "
                                           "AND status = 'done' ORDER BY language, seed"):
-            lapt = json.loads(info)["lapt"]
-            print(f"LAPT {language}: {lapt['minutes']:.1f} min, masked-LM loss {lapt['mlm_loss_first']:.2f} -> "
-                  f"{lapt['mlm_loss_last']:.2f} ({lapt['steps']} steps, {lapt['texts']} texts)")
-        con.close()
+                lapt = json.loads(info)["lapt"]
+                if (seed, lapt["language"]) in seen or seed not in args.seeds:
+                    continue
+                seen.add((seed, lapt["language"]))
+                per = f", {lapt['minutes_per_language']:.1f} min per language" if "minutes_per_language" in lapt else ""
+                print(f"LAPT {lapt['language']} seed {seed}: {lapt['minutes']:.1f} min{per}, masked-LM loss "
+                      f"{lapt['mlm_loss_first']:.2f} -> {lapt['mlm_loss_last']:.2f} ({lapt['steps']} steps, "
+                      f"{lapt['texts']} texts)")
+            con.close()
 
 
 if __name__ == "__main__":

@@ -298,7 +298,8 @@ class MetaLearning(Strict):
 
 class LanguageAdaptation(Strict):
     """Language-adaptive pretraining for the zero_shot_lapt strategy: masked-LM training of the encoder on a target's
-    unlabelled text, then the task's source stage from the adapted encoder (one per target language and seed)."""
+    unlabelled text (or every target's, pooled), then the task's source stage from the adapted encoder (one per
+    target language, or target set, and seed)."""
 
     mode: Literal["full", "lora"] = "full"
     """full: every encoder weight but the word embeddings trains; lora: LoRA (r 8, the architecture's query and value
@@ -312,6 +313,10 @@ class LanguageAdaptation(Strict):
     head_steps: int = setting(300, ge=1)
     """A model without a masked-LM head (the embedded e5) first gets one, trained this many steps on the target's
     text with the encoder frozen."""
+    scope: Literal["target", "targets"] = setting("target", omit_when="target")
+    """target: one adapted encoder (and source stage) per target language, on its own text; targets: one for all
+    the config's targets, on their texts pooled, each text as likely as any other (multilingual adaptive
+    fine-tuning, Alabi et al. 2022): one masked-LM run and one source stage serve every target."""
 
 
 class Protocol(Strict):

@@ -1,7 +1,9 @@
 """Language-adaptive pretraining (LAPT): masked-LM training of the encoder on a target language's unlabelled text
-before the task's source stage (as in Ebrahimi and Kann 2021, and Alabi et al. 2022 for African languages). The
-adapted encoder is saved under stages/ once per target language and seed (its word embeddings, which never
-change, are left out of the file), and the source stage trained from it is saved like any other."""
+before the task's source stage (Ebrahimi and Kann 2021), or on every target's text pooled (`scope: targets`, the
+multilingual adaptive fine-tuning of Alabi et al. 2022), which serves all the targets with one adapted encoder and
+one source stage. The adapted encoder is saved under stages/ once per target language (or target set) and seed
+(its word embeddings, which never change, are left out of the file), and the source stage trained from it is saved
+like any other."""
 from __future__ import annotations
 
 import hashlib
@@ -18,26 +20,38 @@ DEFAULT_LR = {"full": 5e-5, "lora": 5e-4}
 
 
 def adapted_encoder(ctx, target, seed: int) -> tuple[dict[str, torch.Tensor], dict, str]:
-    """(encoder weights relative to the encoder module, what to record, the adaptation's key) for `target`."""
+    """(encoder weights relative to the encoder module, what to record, the adaptation's name and key, which
+    name the source stage trained from it) for `target`: adapted to its own text, or to every target's."""
     from safetensors.torch import load_file
 
     cfg = ctx.exp.protocol.lapt
-    texts = unlabelled_texts(target, "language-adaptive pretraining")
-    key = hashlib.sha256(json.dumps([str(ctx.spec.path), cfg.model_dump(mode="json"), ctx.exp.training.max_length,
-                                     len(texts), texts[:50], seed]).encode()).hexdigest()[:12]
-    path = ctx.stages.dir / f"lapt-{target.language}-seed{seed}-{key}.safetensors"
+    languages = ctx.targets if cfg.scope == "targets" else [target]
+    texts_of = {f"{t.dataset}/{t.language}": unlabelled_texts(t, "language-adaptive pretraining")
+                for t in languages}
+    texts = [x for part in texts_of.values() for x in part]
+    name = target.language if cfg.scope == "target" else f"{len(languages)}-targets"
+    if cfg.scope == "target":  # the key from before scope existed, so saved encoders are found again
+        what = [cfg.model_dump(mode="json", exclude={"scope"}), ctx.exp.training.max_length, len(texts), texts[:50]]
+    else:
+        what = [cfg.model_dump(mode="json"), ctx.exp.training.max_length,
+                [[k, len(v), v[:50]] for k, v in texts_of.items()]]
+    key = hashlib.sha256(json.dumps([str(ctx.spec.path), *what, seed]).encode()).hexdigest()[:12]
+    path = ctx.stages.dir / f"lapt-{name}-seed{seed}-{key}.safetensors"
     if not path.exists():
         from xlt.methods._language_adapters import mlm_head
 
-        head_path = ctx.stages.dir / f"mlm-head-{target.language}-{key}.safetensors"
-        head, head_info = mlm_head(ctx.spec, ctx.tokenizer, lambda: texts, target.language, cfg.head_steps,
+        head_path = ctx.stages.dir / f"mlm-head-{name}-{key}.safetensors"
+        head, head_info = mlm_head(ctx.spec, ctx.tokenizer, lambda: texts, name, cfg.head_steps,
                                    ctx.exp.training, head_path)
         state, info = adapt(ctx.spec, ctx.tokenizer, texts, cfg, ctx.exp.training, head, seed)
-        info.update(language=target.language, mlm_head=head_info)
+        info.update(language=name, mlm_head=head_info)
+        if cfg.scope == "targets":
+            info.update(texts_per_language={k: len(v) for k, v in texts_of.items()},
+                        minutes_per_language=round(info["minutes"] / len(languages), 2))
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path.with_suffix(".json"), json.dumps(info))
         atomic_save_tensors(path, state)
-    return load_file(str(path)), json.loads(path.with_suffix(".json").read_text()), key
+    return load_file(str(path)), json.loads(path.with_suffix(".json").read_text()), f"{name}-{key}"
 
 
 def adapt(spec, tokenizer, texts: list[str], cfg, training, head_state, seed: int):

@@ -1,6 +1,7 @@
 """Zero-shot after language-adaptive pretraining: the encoder is first trained by masked-LM on the target's unlabelled
 text (protocol.lapt; xlt/protocol/lapt.py), the task's source stage is trained from that encoder, and the result is
-applied to the target. One adapted encoder and one source stage per target language and seed, both saved."""
+applied to the target. One adapted encoder and one source stage per target language and seed, both saved; with
+protocol.lapt.scope: targets, one of each for all the targets, adapted on their texts pooled."""
 from xlt.protocol.strategies import STRATEGIES
 from xlt.protocol.strategies.base import SOURCE_VALIDATION, Strategy, Trained
 
@@ -39,6 +40,6 @@ class ZeroShotLapt(Strategy):
         target = ctx.data_for(key)
         encoder, lapt, lapt_key = adapted_encoder(ctx, target, key.seed)
         method, model, stage = ctx.stages.model(key.method, key.seed, ctx.source,
-                                                encoder=(f"lapt-{target.language}-{lapt_key}", encoder))
+                                                encoder=(f"lapt-{lapt_key}", encoder))
         method.use_language(model, target.language)
         return Trained(method, model, {**stage, "lapt": lapt}, SOURCE_VALIDATION, len(ctx.source.splits["train"]))
