@@ -94,6 +94,8 @@ def main() -> None:
                     continue
                 seen.add((seed, lapt["language"]))
                 per = f", {lapt['minutes_per_language']:.1f} min per language" if "minutes_per_language" in lapt else ""
+                if lapt.get("mlm_head_minutes") is not None:
+                    per += f"; its masked-LM head {lapt['mlm_head_minutes']:.1f} min"
                 print(f"LAPT {lapt['language']} seed {seed}: {lapt['minutes']:.1f} min{per}, masked-LM loss "
                       f"{lapt['mlm_loss_first']:.2f} -> {lapt['mlm_loss_last']:.2f} ({lapt['steps']} steps, "
                       f"{lapt['texts']} texts)")

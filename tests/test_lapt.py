@@ -65,15 +65,22 @@ def test_pooled_lapt_adapts_once_for_every_target(tiny_random_bert, tmp_path):
     second = {**cfg["source"], "language": "two"}  # the source's files under another name: a second target
     cfg["targets"].append(second)
     cfg["protocol"]["lapt"]["scope"] = "targets"
+    cfg["protocol"]["seeds"] = [0, 1]
     results = xlt.run(cfg, progress=False, report=False)
     con = sqlite3.connect(results.store)
     infos = [json.loads(i)["lapt"] for (i,) in con.execute(
-        "SELECT train_info FROM runs WHERE status = 'done' AND strategy = 'zero_shot_lapt' ORDER BY language")]
+        "SELECT train_info FROM runs WHERE status = 'done' AND strategy = 'zero_shot_lapt' AND seed = 0 "
+        "ORDER BY language")]
+    seed1 = json.loads(con.execute("SELECT train_info FROM runs WHERE status = 'done' AND seed = 1 AND "
+                                   "strategy = 'zero_shot_lapt' LIMIT 1").fetchone()[0])["lapt"]
     con.close()
     assert len(infos) == 2 and infos[0] == infos[1]  # one adaptation, recorded by both targets' runs
+    assert infos[0]["mlm_head_minutes"] >= 0 and seed1["mlm_head_minutes"] is None  # one head, reused by seed 1
+    assert len(list((results.output_dir / "stages").glob("mlm-head-*.safetensors"))) == 1
     assert infos[0]["texts_per_language"] == {"toy/tgt": 36, "toy/two": 36}  # train + validation, never test
     assert infos[0]["texts"] == 72 and infos[0]["language"] == "2-targets"
     stages = results.output_dir / "stages"
     assert len(list(stages.glob("lapt-2-targets-seed0-*.safetensors"))) == 1
+    assert len(list(stages.glob("lapt-2-targets-seed1-*.safetensors"))) == 1
     assert not list(stages.glob("lapt-tgt-*")) and not list(stages.glob("lapt-two-*"))
     assert len(list(stages.glob("*-lora-seed0-source-lapt-2-targets-*.safetensors"))) == 1  # one source stage

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 
 import torch
 
@@ -31,20 +32,26 @@ def adapted_encoder(ctx, target, seed: int) -> tuple[dict[str, torch.Tensor], di
     texts = [x for part in texts_of.values() for x in part]
     name = target.language if cfg.scope == "target" else f"{len(languages)}-targets"
     if cfg.scope == "target":  # the key from before scope existed, so saved encoders are found again
-        what = [cfg.model_dump(mode="json", exclude={"scope"}), ctx.exp.training.max_length, len(texts), texts[:50]]
+        data = [len(texts), texts[:50]]
+        what = [cfg.model_dump(mode="json", exclude={"scope"}), ctx.exp.training.max_length, *data]
     else:
-        what = [cfg.model_dump(mode="json"), ctx.exp.training.max_length,
-                [[k, len(v), v[:50]] for k, v in texts_of.items()]]
-    key = hashlib.sha256(json.dumps([str(ctx.spec.path), *what, seed]).encode()).hexdigest()[:12]
+        data = [[k, len(v), v[:50]] for k, v in texts_of.items()]
+        what = [cfg.model_dump(mode="json"), ctx.exp.training.max_length, data]
+    key = _digest([str(ctx.spec.path), *what, seed])
+    # the head is trained the same way whatever the seed and the adaptation's settings: one per text set
+    head_key = _digest([str(ctx.spec.path), cfg.head_steps, ctx.exp.training.max_length, data])
     path = ctx.stages.dir / f"lapt-{name}-seed{seed}-{key}.safetensors"
     if not path.exists():
         from xlt.methods._language_adapters import mlm_head
 
-        head_path = ctx.stages.dir / f"mlm-head-{name}-{key}.safetensors"
+        head_path = ctx.stages.dir / f"mlm-head-{name}-{head_key}.safetensors"
+        trained_head, start = not head_path.exists(), time.perf_counter()
         head, head_info = mlm_head(ctx.spec, ctx.tokenizer, lambda: texts, name, cfg.head_steps,
                                    ctx.exp.training, head_path)
+        # None: a head an earlier adaptation on the same texts trained (another seed's)
+        head_minutes = round((time.perf_counter() - start) / 60, 2) if trained_head else None
         state, info = adapt(ctx.spec, ctx.tokenizer, texts, cfg, ctx.exp.training, head, seed)
-        info.update(language=name, mlm_head=head_info)
+        info.update(language=name, mlm_head=head_info, mlm_head_minutes=head_minutes)
         if cfg.scope == "targets":
             info.update(texts_per_language={k: len(v) for k, v in texts_of.items()},
                         minutes_per_language=round(info["minutes"] / len(languages), 2))
@@ -52,6 +59,10 @@ def adapted_encoder(ctx, target, seed: int) -> tuple[dict[str, torch.Tensor], di
         atomic_write_text(path.with_suffix(".json"), json.dumps(info))
         atomic_save_tensors(path, state)
     return load_file(str(path)), json.loads(path.with_suffix(".json").read_text()), f"{name}-{key}"
+
+
+def _digest(what: list) -> str:
+    return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:12]
 
 
 def adapt(spec, tokenizer, texts: list[str], cfg, training, head_state, seed: int):
