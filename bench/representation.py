@@ -65,6 +65,10 @@ def main() -> None:
     runs = pd.concat([xlt.Results.from_dir(d).runs for d in stores], ignore_index=True)
     runs = runs[runs["seed"].isin(args.seeds)]
     runs = runs[runs["strategy"].isin([plain, new])]
+    absent = {plain, new} - set(runs["strategy"])
+    if absent:
+        ap.error(f"{', '.join(map(str, stores))} holds no finished {' or '.join(sorted(absent))} runs for seeds "
+                 f"{args.seeds}; give the output folders of {args.part} runs")
     langs = sorted(runs["language"].unique())
     runs = runs.assign(n=runs["n"].fillna(0).astype(int))
     metric = "entity F1" if cfg.get("task") == "ner" else "macro-F1"
@@ -81,26 +85,38 @@ def main() -> None:
     for n in shots:
         pairs = runs[runs["n"] == n].pivot_table(index=["language", "seed"], columns="strategy", values="score") * 100
         t = paired_test(list(pairs[new]), list(pairs[plain]))
+        above = int((pairs[new] > pairs[plain]).sum())
         print(f"\n{new} - {plain}{f' at N={n}' if n else ''}: {t['mean_diff']:+.1f} points over {t['n']} language x "
-              f"seed pairs, permutation p {t['p_permutation']:.4f}")
-    if args.part.startswith("lapt"):  # an adaptation pooled over the targets is printed once
-        seen = set()
+              f"seed pairs (above on {above}), permutation p {t['p_permutation']:.4f}")
+        per_seed = pairs.groupby(level="seed").mean()
+        for strategy in (plain, new):
+            print(f"  {strategy}, mean over languages per seed: "
+                  + ", ".join(f"{v:.1f}" for v in per_seed[strategy]))
+    if args.part.startswith("lapt"):
+        records = []  # (seed, strategy, train_info) of every finished run, each store read once
         for store in stores:
             con = sqlite3.connect(store / "results.sqlite")
-            for seed, info in con.execute("SELECT seed, train_info FROM runs WHERE strategy = 'zero_shot_lapt' "
-                                          "AND status = 'done' ORDER BY language, seed"):
-                lapt = json.loads(info)["lapt"]
-                if (seed, lapt["language"]) in seen or seed not in args.seeds:
-                    continue
-                seen.add((seed, lapt["language"]))
-                per = f", {lapt['minutes_per_language']:.1f} min per language" if "minutes_per_language" in lapt else ""
-                if lapt.get("mlm_head_minutes") is not None:
-                    per += f"; its masked-LM head {lapt['mlm_head_minutes']:.1f} min"
-                print(f"LAPT {lapt['language']} seed {seed}: {lapt['minutes']:.1f} min{per}, masked-LM loss "
-                      f"{lapt['mlm_loss_first']:.2f} -> {lapt['mlm_loss_last']:.2f} ({lapt['steps']} steps, "
-                      f"{lapt['texts']} texts)")
+            records += [(seed, strategy, json.loads(info)) for seed, strategy, info in con.execute(
+                "SELECT seed, strategy, train_info FROM runs WHERE status = 'done' AND strategy IN (?, ?) "
+                "ORDER BY language, seed", (plain, new))]
             con.close()
-
+        records = [r for r in records if r[0] in args.seeds]
+        seen = set()  # an adaptation pooled over the targets is printed once
+        for seed, _, info in (r for r in records if r[1] == new):
+            lapt = info["lapt"]
+            if (seed, lapt["language"]) in seen:
+                continue
+            seen.add((seed, lapt["language"]))
+            per = f", {lapt['minutes_per_language']:.1f} min per language" if "minutes_per_language" in lapt else ""
+            if lapt.get("mlm_head_minutes") is not None:
+                per += f"; its masked-LM head {lapt['mlm_head_minutes']:.1f} min"
+            print(f"LAPT {lapt['language']} seed {seed}: {lapt['minutes']:.1f} min{per}, masked-LM loss "
+                  f"{lapt['mlm_loss_first']:.2f} -> {lapt['mlm_loss_last']:.2f} ({lapt['steps']} steps, "
+                  f"{lapt['texts']} texts)")
+        took = {(seed, strategy): info.get("seconds") for seed, strategy, info in records}  # its source stage's
+        for seed in sorted({seed for seed, _ in took}):
+            print(f"source stage seed {seed}: " + ", ".join(
+                f"{s} {took[seed, s]:.0f} s" for s in (plain, new) if took.get((seed, s)) is not None))
 
 if __name__ == "__main__":
     main()
