@@ -7,9 +7,10 @@ methods"), on the same source stages:
 
 Each runs its example config (examples/meta/nusax-xmaml.yaml, examples/lapt/nusax-lapt.yaml,
 examples/lapt/masakhaner2-lapt-pooled.yaml) with the seeds given, resuming if interrupted, and prints the score per
-language (macro-F1, or entity F1 for NER), the paired difference, and LAPT's minutes. Seeds can run on separate
-cores into separate folders (`taskset -c 0 ... --seeds 0 --output runs/s0`, `-c 1 ... --seeds 1 --output runs/s1`)
-and be tabled together with `--stores runs/s0/lapt/NAME runs/s1/lapt/NAME`, which runs nothing.
+language (macro-F1, or entity F1 for NER), the paired difference, and what the new strategy cost: LAPT's minutes,
+or how often meta-training ran and how long. Seeds can run on separate cores into separate folders (`taskset -c 0
+... --seeds 0 --output runs/s0`, `-c 1 ... --seeds 1 --output runs/s1`) and be tabled together with `--stores
+runs/s0/meta/nusax-xmaml runs/s1/meta/nusax-xmaml` (or `lapt/NAME`), which runs nothing.
 """
 from __future__ import annotations
 
@@ -92,15 +93,25 @@ def main() -> None:
         for strategy in (plain, new):
             print(f"  {strategy}, mean over languages per seed: "
                   + ", ".join(f"{v:.1f}" for v in per_seed[strategy]))
+    records = []  # (seed, strategy, train_info) of every finished run, each store read once
+    for store in stores:
+        con = sqlite3.connect(store / "results.sqlite")
+        records += [(seed, strategy, json.loads(info)) for seed, strategy, info in con.execute(
+            "SELECT seed, strategy, train_info FROM runs WHERE status = 'done' AND strategy IN (?, ?) "
+            "ORDER BY language, seed", (plain, new))]
+        con.close()
+    records = [r for r in records if r[0] in args.seeds]
+    if args.part == "xmaml":
+        for seed in sorted({r[0] for r in records}):
+            trained = [info["meta"]["seconds"] for s, strategy, info in records
+                       if s == seed and strategy == new and not info["meta"].get("reused")]
+            reused = sum(1 for s, strategy, info in records if s == seed and strategy == new
+                         and info["meta"].get("reused"))
+            fit = {st: [info["seconds"] for s, x, info in records if s == seed and x == st] for st in (plain, new)}
+            print(f"seed {seed}: meta-training {len(trained)} times ({sum(trained):.0f} s in all), its weights "
+                  f"reused by {reused} runs; the N shots' stage {sum(fit[plain]) / len(fit[plain]):.0f} s a run "
+                  f"after {plain}'s source stage, {sum(fit[new]) / len(fit[new]):.0f} s after meta-training")
     if args.part.startswith("lapt"):
-        records = []  # (seed, strategy, train_info) of every finished run, each store read once
-        for store in stores:
-            con = sqlite3.connect(store / "results.sqlite")
-            records += [(seed, strategy, json.loads(info)) for seed, strategy, info in con.execute(
-                "SELECT seed, strategy, train_info FROM runs WHERE status = 'done' AND strategy IN (?, ?) "
-                "ORDER BY language, seed", (plain, new))]
-            con.close()
-        records = [r for r in records if r[0] in args.seeds]
         seen = set()  # an adaptation pooled over the targets is printed once
         for seed, _, info in (r for r in records if r[1] == new):
             lapt = info["lapt"]

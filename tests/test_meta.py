@@ -56,3 +56,31 @@ def test_meta_learning_bad_input_is_one_error_and_nothing_written(tiny_random_be
         res = cli_in_process("run", path)
         assert res.returncode == 2 and res.stderr.count("xlt: error:") == 1, (message, res.stderr)
         assert message in res.stderr and not (tmp_path / f"c{i}" / "out").exists(), (message, res.stderr)
+
+
+def test_meta_trained_weights_are_saved_once_and_shared_across_n(tiny_random_bert, tmp_path):
+    """The meta-trained weights depend on the source stage, seed and auxiliary data, not on N: the second N loads
+    them (recorded as reused) and scores as a run that meta-trained afresh does."""
+    import xlt
+
+    meta = {"languages": "SRC+TGT", "steps": 3, "inner_steps": 2, "task_size": 4}
+    scores = {}
+    for name, shots in (("both", [4, 8]), ("alone", [8])):
+        (tmp_path / name).mkdir()
+        cfg = _config(tiny_random_bert, tmp_path / name, meta)
+        cfg["protocol"].update(shots=shots, strategies=["few_shot_meta"])
+        results = xlt.run(cfg, progress=False, report=False)
+        con = sqlite3.connect(results.store)
+        rows = con.execute("SELECT n, train_info FROM runs WHERE status = 'done' AND language = 'tgt' ORDER BY "
+                           "finished").fetchall()
+        con.close()
+        infos = {n: json.loads(info)["meta"] for n, info in rows}
+        assert len(list((tmp_path / name / "out" / "stages").glob("meta-*.safetensors"))) == 1
+        runs = results.runs
+        scores[name] = float(runs[(runs["language"] == "tgt") & (runs["n"] == 8)]["score"].iloc[0])
+        if name == "both":
+            assert [i["reused"] for i in infos.values()] == [False, True]
+            assert infos[4]["history"] == infos[8]["history"]
+        else:
+            assert infos[8]["reused"] is False
+    assert scores["both"] == pytest.approx(scores["alone"], abs=1e-9)

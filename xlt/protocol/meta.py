@@ -1,9 +1,13 @@
 """X-MAML's meta-training (Nooralahzadeh et al. 2020), first-order: from the source-trained model, repeatedly take a
 small task from an auxiliary language, adapt to it in a few optimiser steps, and move the starting weights
 (reptile: toward the adapted weights; fomaml: along the query loss's gradient at them), so the N target shots
-that follow start from weights that adapt quickly to a new language."""
+that follow start from weights that adapt quickly to a new language. The meta-trained weights depend on the source
+stage, the seed and the auxiliary languages, not on N or the target (beyond leaving its language out): they are saved
+under stages/ and shared by every run that would train the same ones."""
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import time
 
@@ -29,6 +33,31 @@ def load_auxiliary(ctx) -> dict:
                            f"targets lack ({ctx.labels}); map them with its label_map")
         out[data.language] = data
     return out
+
+
+def meta_stage(ctx, method, model, method_name: str, languages: dict, seed: int) -> dict:
+    """Meta-train `model` in place, or load the weights an earlier run meta-trained from the same source stage, seed,
+    auxiliary data and settings; returns what to record (`reused` says which)."""
+    from safetensors.torch import load_file
+
+    from xlt.files import atomic_save_tensors, atomic_write_text
+
+    tr = ctx.exp.training
+    data = [[d.key(), len(d.splits["train"]), [str(r) for r in d.splits["train"][:50]]]
+            for _, d in sorted(languages.items())]
+    what = [ctx.stages.path(method_name, seed, ctx.source).name, seed, data,
+            ctx.exp.protocol.meta.model_dump(mode="json", exclude={"languages"}),
+            method.lr_continue(tr), tr.weight_decay, tr.bf16, tr.max_length]
+    key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:12]
+    path = ctx.stages.dir / f"meta-{method_name}-seed{seed}-{'-'.join(sorted(languages))}-{key}.safetensors"
+    if path.exists():
+        method.load_trainable_state(model, load_file(str(path)))
+        return {"meta": {**json.loads(path.with_suffix(".json").read_text()), "reused": True}}
+    info = meta_train(ctx, method, model, languages, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path.with_suffix(".json"), json.dumps(info["meta"]))
+    atomic_save_tensors(path, method.trainable_state(model))
+    return {"meta": {**info["meta"], "reused": False}}
 
 
 def meta_train(ctx, method, model, languages: dict, seed: int) -> dict:

@@ -44,11 +44,11 @@ class FewShotMeta(FewShot):
         return {lang: d for lang, d in (ctx.auxiliary or {}).items() if lang != target.language}
 
     def run(self, ctx, key) -> Trained:
-        from xlt.protocol.meta import meta_train
+        from xlt.protocol.meta import meta_stage
 
         target = ctx.data_for(key)
         method, model, stage = ctx.stages.model(key.method, key.seed, ctx.source)
-        meta = meta_train(ctx, method, model, self._languages(ctx, target), key.seed)
+        meta = meta_stage(ctx, method, model, key.method, self._languages(ctx, target), key.seed)
         method.use_language(model, target.language)
         info = continue_on_target(ctx, key, method, model, target, self.target_rows(ctx, key))
         rows = info.pop("rows")
