@@ -4,6 +4,8 @@ methods"), on the same source stages:
     python bench/representation.py xmaml [--seeds 0 1 2] [--shots 50 100] [--output runs]  # few_shot_meta, few_shot
     python bench/representation.py lapt [--seeds 0 1 2] [--output runs]    # zero_shot_lapt against zero_shot
     python bench/representation.py lapt-ner [--seeds 0 1 2]   # the same on MasakhaNER 2.0, pooled over 20 languages
+    python bench/representation.py xmaml-control [--seeds 0] [--shots 50] [--stages-from XMAML_FOLDER]
+        # few_shot_meta with meta_lr 1 (the auxiliary tasks trained in sequence), tabled by xmaml --control
 
 Each runs its example config (examples/meta/nusax-xmaml.yaml, examples/lapt/nusax-lapt.yaml,
 examples/lapt/masakhaner2-lapt-pooled.yaml) with the seeds given, resuming if interrupted, and prints the score per
@@ -25,6 +27,9 @@ from pathlib import Path
 import yaml
 
 PARTS = {"xmaml": ("examples/meta/nusax-xmaml.yaml", "few_shot", "few_shot_meta"),
+         # the control: Reptile with meta_lr 1 keeps every task's adapted weights, which is plain sequential
+         # training on the same auxiliary tasks; is a gain meta-learning's, or the auxiliary labels'?
+         "xmaml-control": ("examples/meta/nusax-xmaml.yaml", "few_shot", "few_shot_meta"),
          "lapt": ("examples/lapt/nusax-lapt.yaml", "zero_shot", "zero_shot_lapt"),
          "lapt-ner": ("examples/lapt/masakhaner2-lapt-pooled.yaml", "zero_shot", "zero_shot_lapt")}
 
@@ -39,18 +44,34 @@ def main() -> None:
     ap.add_argument("--output", default="runs")
     ap.add_argument("--shots", type=int, nargs="+", help="few-shot N (xmaml; default: the config's)")
     ap.add_argument("--stores", nargs="+", type=Path, help="run folders to table together (runs nothing)")
+    ap.add_argument("--control", nargs="+", type=Path, help="xmaml: xmaml-control run folders to table beside "
+                    "--stores, as few-shot after the same auxiliary tasks trained in sequence")
+    ap.add_argument("--stages-from", type=Path, help="xmaml-control: an xmaml run folder whose source stages to "
+                    "copy (the same weights, not retrained)")
     args = ap.parse_args()
-    if args.shots and (args.part != "xmaml" or min(args.shots) < 1):
+    if (args.control and args.part != "xmaml") or (args.stages_from and args.part != "xmaml-control"):
+        ap.error("--control goes with xmaml --stores, --stages-from with xmaml-control")
+    if args.shots and (not args.part.startswith("xmaml") or min(args.shots) < 1):
         ap.error("--shots takes positive few-shot sizes N, and only for xmaml (lapt is zero-shot)")
     config, plain, new = PARTS[args.part]
     cfg = yaml.safe_load(Path(config).read_text())
     cfg["protocol"]["seeds"] = args.seeds
+    if args.part == "xmaml-control":
+        cfg["protocol"].update(strategies=[new])
+        cfg["protocol"]["meta"]["meta_lr"] = 1.0
+        cfg["name"] += "-control"
     if args.shots:
         cfg["protocol"]["shots"] = args.shots
     stores = args.stores or [Path(args.output) / Path(config).parent.name / cfg["name"]]
     missing = [str(d) for d in args.stores or [] if not (d / "results.sqlite").exists()]
     if missing:
         ap.error(f"{', '.join(missing)} holds no results.sqlite; give the output folders of {args.part} runs")
+    if args.stages_from:
+        import shutil
+
+        (stores[0] / "stages").mkdir(parents=True, exist_ok=True)
+        for f in (args.stages_from / "stages").glob("*-source.*"):
+            shutil.copy2(f, stores[0] / "stages" / f.name)
     if not args.stores:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
             yaml.safe_dump(cfg, fh)
@@ -61,11 +82,23 @@ def main() -> None:
             Path(fh.name).unlink()
         if code:
             sys.exit(code)
+    if args.part == "xmaml-control":
+        print(f"\ntable it beside the xmaml runs: --stores XMAML_FOLDERS --control {stores[0]}")
+        return
     import pandas as pd
 
     runs = pd.concat([xlt.Results.from_dir(d).runs for d in stores], ignore_index=True)
     runs = runs[runs["seed"].isin(args.seeds)]
     runs = runs[runs["strategy"].isin([plain, new])]
+    order = (plain, new)
+    if args.control:
+        control = pd.concat([xlt.Results.from_dir(d).runs for d in args.control], ignore_index=True)
+        control = control[(control["strategy"] == new) & control["seed"].isin(args.seeds)]
+        seeds = sorted(control["seed"].unique())
+        label = "sequential" if seeds == sorted(args.seeds) else f"sequential (seed{'s' * (len(seeds) > 1)} " \
+            f"{', '.join(map(str, seeds))})"
+        runs = pd.concat([runs, control.assign(strategy=label)], ignore_index=True)
+        order = (plain, label, new)
     absent = {plain, new} - set(runs["strategy"])
     if absent:
         ap.error(f"{', '.join(map(str, stores))} holds no finished {' or '.join(sorted(absent))} runs for seeds "
@@ -78,21 +111,24 @@ def main() -> None:
     table = runs.pivot_table(index=["strategy", "n"], columns="language", values="score", aggfunc="mean") * 100
     shots = sorted(runs["n"].unique())
     for n in shots:
-        for strategy in (plain, new):
+        for strategy in (s for s in order if (s, n) in table.index):
             row = table.loc[(strategy, n), langs]
             print(f"| {strategy} | {n or ''} | " + " | ".join(f"{v:.1f}" for v in row) + f" | {row.mean():.1f} |")
         diff = table.loc[(new, n), langs] - table.loc[(plain, n), langs]
         print(f"| difference | {n or ''} | " + " | ".join(f"{v:+.1f}" for v in diff) + f" | {diff.mean():+.1f} |")
     for n in shots:
         pairs = runs[runs["n"] == n].pivot_table(index=["language", "seed"], columns="strategy", values="score") * 100
-        t = paired_test(list(pairs[new]), list(pairs[plain]))
-        above = int((pairs[new] > pairs[plain]).sum())
-        print(f"\n{new} - {plain}{f' at N={n}' if n else ''}: {t['mean_diff']:+.1f} points over {t['n']} language x "
-              f"seed pairs (above on {above}), permutation p {t['p_permutation']:.4f}")
+        control = [s for s in order[1:-1] if s in pairs]
+        compared = [(new, plain)] + [(new, c) for c in control] + [(c, plain) for c in control]
+        for a, b in compared:
+            both = pairs[[a, b]].dropna()
+            t = paired_test(list(both[a]), list(both[b]))
+            print(f"\n{a} - {b}{f' at N={n}' if n else ''}: {t['mean_diff']:+.1f} points over {t['n']} language x "
+                  f"seed pairs (above on {int((both[a] > both[b]).sum())}), permutation p {t['p_permutation']:.4f}")
         per_seed = pairs.groupby(level="seed").mean()
-        for strategy in (plain, new):
+        for strategy in (s for s in order if s in per_seed):
             print(f"  {strategy}, mean over languages per seed: "
-                  + ", ".join(f"{v:.1f}" for v in per_seed[strategy]))
+                  + ", ".join(f"{v:.1f}" for v in per_seed[strategy].dropna()))
     records = []  # (seed, strategy, train_info) of every finished run, each store read once
     for store in stores:
         con = sqlite3.connect(store / "results.sqlite")
