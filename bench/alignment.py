@@ -15,7 +15,8 @@ nusax: runs the three example configs in examples/alignment/ (resuming if interr
 map over language x seed pairs (paired permutation test).
 
 loss: runs examples/alignment/nusax-lora-align-loss.yaml and compares it with the LoRA runs of bench/prompt.py's
-study (same targets, seeds and training but for the loss), which it runs first if they are missing.
+study (same seeds and training but for the loss; its four targets are among that study's ten), which it runs first
+if they are missing.
 
 ner: runs examples/alignment/masakhaner2-full.yaml and masakhaner2-full-align-loss.yaml (CoNLL-2003 English to the
 MasakhaNER languages with Tatoeba sentences: Amharic from MasakhaNER 1.0, Swahili and Xhosa from 2.0; full fine-tuning,
@@ -29,6 +30,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _xlt_run import run_config
 
 LANGUAGES = ["amh", "swh", "hin", "tel", "jav", "ind", "tgl", "mar", "xho", "ara", "rus"]
 CONFIGS = {"none": "examples/alignment/nusax-no-alignment.yaml",
@@ -109,8 +111,6 @@ def nusax(output: str) -> None:
 
 
 def loss(output: str, seeds: list[int]) -> None:
-    import tempfile
-
     import yaml
 
     import xlt
@@ -122,9 +122,7 @@ def loss(output: str, seeds: list[int]) -> None:
     cfg = yaml.safe_load(Path("examples/alignment/nusax-lora-align-loss.yaml").read_text())
     cfg["protocol"]["seeds"] = seeds
     out = Path(output) / "alignment" / "nusax-lora-align-loss"
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-        yaml.safe_dump(cfg, fh)
-    subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output", str(out)], check=True)
+    run_config(cfg, out)
     arms = {}
     for name, folder in (("lora", reference), ("lora + align_loss", out)):
         runs = xlt.Results.from_dir(folder).runs
@@ -147,15 +145,11 @@ def loss(output: str, seeds: list[int]) -> None:
 
 
 def _run_with_seeds(config: str, out: Path, seeds: list[int]) -> None:
-    import tempfile
-
     import yaml
 
     cfg = yaml.safe_load(Path(config).read_text())
     cfg["protocol"]["seeds"] = seeds
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-        yaml.safe_dump(cfg, fh)
-    subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output", str(out)], check=True)
+    run_config(cfg, out)
 
 
 def ner(output: str, seeds: list[int]) -> None:

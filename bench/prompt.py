@@ -10,12 +10,10 @@ runs/s0/prompt/nusax-prompt-vs-lora runs/s1/prompt/nusax-prompt-vs-lora`, which 
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import yaml
+from _xlt_run import run_config
 
 CONFIG = "examples/prompt/nusax-prompt-vs-lora.yaml"
 
@@ -36,15 +34,7 @@ def main() -> None:
     cfg["protocol"]["seeds"] = args.seeds
     stores = args.stores or [Path(args.output) / "prompt" / "nusax-prompt-vs-lora"]
     if not args.stores:
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-            yaml.safe_dump(cfg, fh)
-        try:  # xlt prints its own one-line error; exit with its status instead of a traceback on top
-            code = subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output",
-                                   str(stores[0])]).returncode
-        finally:
-            Path(fh.name).unlink()
-        if code:
-            sys.exit(code)
+        run_config(cfg, stores[0])
     import pandas as pd
 
     runs = pd.concat([xlt.Results.from_dir(d).runs for d in stores], ignore_index=True)

@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import yaml
+from _xlt_run import run_config
 
 PARTS = {"xmaml": ("examples/meta/nusax-xmaml.yaml", "few_shot", "few_shot_meta"),
          # the control: Reptile with meta_lr 1 keeps every task's adapted weights, which is plain sequential
@@ -73,15 +71,7 @@ def main() -> None:
         for f in (args.stages_from / "stages").glob("*-source.*"):
             shutil.copy2(f, stores[0] / "stages" / f.name)
     if not args.stores:
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-            yaml.safe_dump(cfg, fh)
-        try:  # xlt prints its own one-line error; exit with its status instead of a traceback on top
-            code = subprocess.run([sys.executable, "-m", "xlt.cli", "run", fh.name, "--output",
-                                   str(stores[0])]).returncode
-        finally:
-            Path(fh.name).unlink()
-        if code:
-            sys.exit(code)
+        run_config(cfg, stores[0])
     if args.part == "xmaml-control":
         print(f"\ntable it beside the xmaml runs: --stores XMAML_FOLDERS --control {stores[0]}")
         return
