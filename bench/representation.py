@@ -61,7 +61,7 @@ def main() -> None:
     if args.shots:
         cfg["protocol"]["shots"] = args.shots
     stores = args.stores or [Path(args.output) / Path(config).parent.name / cfg["name"]]
-    missing = [str(d) for d in args.stores or [] if not (d / "results.sqlite").exists()]
+    missing = [str(d) for d in (args.stores or []) + (args.control or []) if not (d / "results.sqlite").exists()]
     if missing:
         ap.error(f"{', '.join(missing)} holds no results.sqlite; give the output folders of {args.part} runs")
     if args.stages_from:
