@@ -6,7 +6,6 @@ one source stage. The adapted encoder is saved under stages/ once per target lan
 like any other."""
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -16,6 +15,7 @@ import torch
 from xlt.data.examples import unlabelled_texts
 from xlt.errors import XltError
 from xlt.files import atomic_save_tensors, atomic_write_text
+from xlt.protocol.stages import stage_key
 
 DEFAULT_LR = {"full": 5e-5, "lora": 5e-4}
 
@@ -37,9 +37,9 @@ def adapted_encoder(ctx, target, seed: int) -> tuple[dict[str, torch.Tensor], di
     else:
         data = [[k, len(v), v[:50]] for k, v in texts_of.items()]
         what = [cfg.model_dump(mode="json"), ctx.exp.training.max_length, data]
-    key = _digest([str(ctx.spec.path), *what, seed])
+    key = stage_key([str(ctx.spec.path), *what, seed])
     # the head is trained the same way whatever the seed and the adaptation's settings: one per text set
-    head_key = _digest([str(ctx.spec.path), cfg.head_steps, ctx.exp.training.max_length, data])
+    head_key = stage_key([str(ctx.spec.path), cfg.head_steps, ctx.exp.training.max_length, data])
     path = ctx.stages.dir / f"lapt-{name}-seed{seed}-{key}.safetensors"
     if not path.exists():
         from xlt.methods._language_adapters import mlm_head
@@ -59,10 +59,6 @@ def adapted_encoder(ctx, target, seed: int) -> tuple[dict[str, torch.Tensor], di
         atomic_write_text(path.with_suffix(".json"), json.dumps(info))
         atomic_save_tensors(path, state)
     return load_file(str(path)), json.loads(path.with_suffix(".json").read_text()), f"{name}-{key}"
-
-
-def _digest(what: list) -> str:
-    return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:12]
 
 
 def adapt(spec, tokenizer, texts: list[str], cfg, training, head_state, seed: int):

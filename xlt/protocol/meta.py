@@ -6,7 +6,6 @@ stage, the seed and the auxiliary languages, not on N or the target (beyond leav
 under stages/ and shared by every run that would train the same ones."""
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -41,6 +40,7 @@ def meta_stage(ctx, method, model, method_name: str, languages: dict, seed: int)
     from safetensors.torch import load_file
 
     from xlt.files import atomic_save_tensors, atomic_write_text
+    from xlt.protocol.stages import stage_key
 
     tr = ctx.exp.training
     data = [[d.key(), len(d.splits["train"]), [str(r) for r in d.splits["train"][:50]]]
@@ -48,7 +48,7 @@ def meta_stage(ctx, method, model, method_name: str, languages: dict, seed: int)
     what = [ctx.stages.path(method_name, seed, ctx.source).name, seed, data,
             ctx.exp.protocol.meta.model_dump(mode="json", exclude={"languages"}),
             method.lr_continue(tr), tr.weight_decay, tr.bf16, tr.max_length]
-    key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:12]
+    key = stage_key(what)
     path = ctx.stages.dir / f"meta-{method_name}-seed{seed}-{'-'.join(sorted(languages))}-{key}.safetensors"
     if path.exists():
         method.load_trainable_state(model, load_file(str(path)))

@@ -3,6 +3,7 @@ seed and method, saved atomically under stages/ so an interrupted experiment doe
 the target stage that continues a source stage."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,6 +12,12 @@ from xlt.files import atomic_save_tensors, atomic_write_text
 from xlt.identity import run_hash
 
 NO_SELECTION = "none (fixed budget, last epoch)"
+
+
+def stage_key(what: list) -> str:
+    """The short hash that names a saved stage file (LAPT's encoder, X-MAML's weights) by everything it was trained
+    from, so a run with other inputs never loads it."""
+    return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:12]
 
 
 def validation(ctx, rows: list):
