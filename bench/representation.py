@@ -67,8 +67,11 @@ def main() -> None:
     if args.stages_from:
         import shutil
 
+        stages = sorted((args.stages_from / "stages").glob("*-source.*"))
+        if not stages:
+            ap.error(f"{args.stages_from} holds no source stages (stages/*-source.*); give an xmaml run folder")
         (stores[0] / "stages").mkdir(parents=True, exist_ok=True)
-        for f in (args.stages_from / "stages").glob("*-source.*"):
+        for f in stages:
             shutil.copy2(f, stores[0] / "stages" / f.name)
     if not args.stores:
         run_config(cfg, stores[0])

@@ -84,3 +84,25 @@ def test_meta_trained_weights_are_saved_once_and_shared_across_n(tiny_random_ber
         else:
             assert infos[8]["reused"] is False
     assert scores["both"] == pytest.approx(scores["alone"], abs=1e-9)
+
+
+def test_an_unreadable_saved_stage_is_one_error_naming_it_and_finished_runs_stay(tiny_random_bert, tmp_path):
+    """A saved meta stage cut short (a copy interrupted) stops the run with one line naming the file to delete;
+    the run that finished before it is kept."""
+    meta = {"languages": "SRC+TGT", "steps": 2, "inner_steps": 1, "task_size": 4}
+    cfg = _config(tiny_random_bert, tmp_path, meta)
+    cfg["protocol"].update(shots=[4], strategies=["few_shot_meta"])
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert cli_in_process("run", path).returncode == 0
+    stage = next((tmp_path / "out" / "stages").glob("meta-*.safetensors"))
+    stage.write_bytes(stage.read_bytes()[:10])
+    cfg["protocol"]["shots"] = [4, 8]
+    path.write_text(yaml.safe_dump(cfg))
+    res = cli_in_process("run", path)
+    assert res.returncode == 2 and res.stderr.count("xlt: error:") == 1, res.stderr
+    assert f"saved stage {stage} cannot be read" in res.stderr and "delete it" in res.stderr, res.stderr
+    con = sqlite3.connect(tmp_path / "out" / "results.sqlite")
+    done = con.execute("SELECT n FROM runs WHERE status = 'done' AND strategy = 'few_shot_meta'").fetchall()
+    con.close()
+    assert done == [(4,)]

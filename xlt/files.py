@@ -43,6 +43,19 @@ def atomic_save_tensors(path: Path, tensors: dict) -> None:
     _atomic(path, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp)))
 
 
+def load_saved_tensors(path: Path) -> dict:
+    """A stage xlt saved, or one error naming the file to delete when it cannot be read (a copy cut short, a disk
+    fault: xlt's own writes are atomic), so the stage is trained again on the next run."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise XltError(f"saved stage {path} cannot be read ({e}); delete it and its .json beside it, and run again "
+                       "to train it anew") from None
+
+
 def check_output_dir(out: Path) -> None:
     """That `out` can be created (if missing) and written, tried for real and undone: what it created is
     removed again, so a check leaves nothing behind."""

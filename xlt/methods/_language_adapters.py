@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 from tqdm.auto import tqdm
 
 from xlt.errors import XltError
 from xlt.fast_dropout import fast_dropout, use_fast_dropout
-from xlt.files import atomic_save_tensors, atomic_write_text
+from xlt.files import atomic_save_tensors, atomic_write_text, load_saved_tensors
 from xlt.methods.madx import lang
 
 
@@ -49,7 +48,7 @@ class LanguageAdapters:
             atomic_write_text(path.with_suffix(".json"), json.dumps(info))
             atomic_save_tensors(path, state)
         self.info[language] = json.loads(path.with_suffix(".json").read_text())
-        return load_file(str(path))
+        return load_saved_tensors(path)
 
     def _mlm_head(self) -> tuple[dict[str, torch.Tensor] | None, str]:
         """The model's own MLM head, or one trained here once (encoder frozen) on the source text."""
@@ -72,7 +71,7 @@ def mlm_head(spec, tokenizer, texts, language: str, steps: int, training, path: 
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_save_tensors(path, train_mlm_head(spec, tokenizer, texts(), steps, training))
-    return load_file(str(path)), f"none in the model: initialised and trained {steps} steps on {language} text, encoder frozen"
+    return load_saved_tensors(path), f"none in the model: initialised and trained {steps} steps on {language} text, encoder frozen"
 
 
 def _mlm_batches(tokenizer, texts: list[str], batch_size: int, max_length: int, steps: int, seed: int):

@@ -14,7 +14,7 @@ import torch
 
 from xlt.data.examples import unlabelled_texts
 from xlt.errors import XltError
-from xlt.files import atomic_save_tensors, atomic_write_text
+from xlt.files import atomic_save_tensors, atomic_write_text, load_saved_tensors
 from xlt.protocol.stages import stage_key
 
 DEFAULT_LR = {"full": 5e-5, "lora": 5e-4}
@@ -23,8 +23,6 @@ DEFAULT_LR = {"full": 5e-5, "lora": 5e-4}
 def adapted_encoder(ctx, target, seed: int) -> tuple[dict[str, torch.Tensor], dict, str]:
     """(encoder weights relative to the encoder module, what to record, the adaptation's name and key, which
     name the source stage trained from it) for `target`: adapted to its own text, or to every target's."""
-    from safetensors.torch import load_file
-
     cfg = ctx.exp.protocol.lapt
     languages = ctx.targets if cfg.scope == "targets" else [target]
     texts_of = {f"{t.dataset}/{t.language}": unlabelled_texts(t, "language-adaptive pretraining")
@@ -58,7 +56,7 @@ def adapted_encoder(ctx, target, seed: int) -> tuple[dict[str, torch.Tensor], di
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path.with_suffix(".json"), json.dumps(info))
         atomic_save_tensors(path, state)
-    return load_file(str(path)), json.loads(path.with_suffix(".json").read_text()), f"{name}-{key}"
+    return load_saved_tensors(path), json.loads(path.with_suffix(".json").read_text()), f"{name}-{key}"
 
 
 def adapt(spec, tokenizer, texts: list[str], cfg, training, head_state, seed: int):

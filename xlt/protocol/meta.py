@@ -37,9 +37,7 @@ def load_auxiliary(ctx) -> dict:
 def meta_stage(ctx, method, model, method_name: str, languages: dict, seed: int) -> dict:
     """Meta-train `model` in place, or load the weights an earlier run meta-trained from the same source stage, seed,
     auxiliary data and settings; returns what to record (`reused` says which)."""
-    from safetensors.torch import load_file
-
-    from xlt.files import atomic_save_tensors, atomic_write_text
+    from xlt.files import atomic_save_tensors, atomic_write_text, load_saved_tensors
     from xlt.protocol.stages import stage_key
 
     tr = ctx.exp.training
@@ -51,7 +49,7 @@ def meta_stage(ctx, method, model, method_name: str, languages: dict, seed: int)
     key = stage_key(what)
     path = ctx.stages.dir / f"meta-{method_name}-seed{seed}-{'-'.join(sorted(languages))}-{key}.safetensors"
     if path.exists():
-        method.load_trainable_state(model, load_file(str(path)))
+        method.load_trainable_state(model, load_saved_tensors(path))
         return {"meta": {**json.loads(path.with_suffix(".json").read_text()), "reused": True}}
     info = meta_train(ctx, method, model, languages, seed)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from xlt.data.examples import LanguageData
-from xlt.files import atomic_save_tensors, atomic_write_text
+from xlt.files import atomic_save_tensors, atomic_write_text, load_saved_tensors
 from xlt.identity import run_hash
 
 NO_SELECTION = "none (fixed budget, last epoch)"
@@ -104,8 +104,6 @@ class SourceStages:
         """(method, a model holding the source stage's weights, what was recorded of the stage): loaded if
         saved, else trained and saved. `encoder` (its name, its weights) replaces the pretrained encoder's weights
         (language-adaptive pretraining) and names the stage apart."""
-        from safetensors.torch import load_file
-
         ctx = self.ctx
         if ctx.source.parts and ctx.exp.sources.combine == "merge":  # each source's own stage, merged
             from xlt.protocol.merge import merged_stage
@@ -115,7 +113,7 @@ class SourceStages:
         method.use_language(model, ctx.source.language)
         path = self.path(method_name, seed, select_on, encoder[0] if encoder else None)
         if path.exists():
-            method.load_trainable_state(model, load_file(str(path)))
+            method.load_trainable_state(model, load_saved_tensors(path))
             return method, model, json.loads(path.with_suffix(".json").read_text())
         rows, augmented = ctx.source_train(seed)
         info = fit_stage(ctx, method, model, rows, select_on.splits["validation"], seed,
