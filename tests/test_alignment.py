@@ -89,6 +89,20 @@ def test_aligned_frozen_run_records_its_parallel_data_and_saves_the_map_in_the_h
     aligned = _train_info(xlt.run(mean, progress=False, report=False).store)[("frozen", "zero_shot", "tgt")]
     assert aligned["alignment"]["tgt"]["map"] == "mean_center" and "pairs" not in aligned["alignment"]["tgt"]
 
+    # a saved map cut short (a copy interrupted) is one error naming the file; the finished runs stay
+    from xlt.errors import XltError
+
+    saved = next((tmp_path / "out-mean" / "stages").glob("align-mean_center-tgt-*.safetensors"))
+    saved.write_bytes(saved.read_bytes()[:10])
+    def frozen_runs():
+        return {k: v for k, v in _train_info(tmp_path / "out-mean" / "results.sqlite").items() if k[0] == "frozen"}
+
+    finished = frozen_runs()
+    mean["protocol"]["shots"] = [10, 20]
+    with pytest.raises(XltError, match=f"saved stage {saved} cannot be read.*delete it"):
+        xlt.run(mean, progress=False, report=False)
+    assert len(finished) == 3 and frozen_runs() == finished
+
 
 def _train_info(db) -> dict:
     import json

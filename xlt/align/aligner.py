@@ -14,7 +14,7 @@ import torch
 from xlt.align.maps import FeatureMap, mean_center, procrustes
 from xlt.align.parallel import pairs_by_target
 from xlt.data.examples import Example, unlabelled_texts
-from xlt.files import atomic_save_tensors, atomic_write_text
+from xlt.files import atomic_save_tensors, atomic_write_text, load_saved_tensors
 
 
 class Aligner:
@@ -83,8 +83,6 @@ class Aligner:
         return self.maps[language]
 
     def _load_or_fit(self, language: str) -> tuple[FeatureMap, dict]:
-        from safetensors.numpy import load_file
-
         ctx, cfg = self.ctx, self.cfg
         source_texts = [r.text for r in ctx.source.splits["train"]]
         target_texts = unlabelled_texts(self.targets[language])
@@ -106,7 +104,7 @@ class Aligner:
             atomic_write_text(path.with_suffix(".json"), json.dumps(info))
             atomic_save_tensors(path, {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
                                        for k, v in fmap.tensors().items()})
-        t = load_file(str(path))
+        t = {k: v.numpy() for k, v in load_saved_tensors(path).items()}
         return FeatureMap(t["rotation"], t["shift_from"], t["shift_to"]), json.loads(path.with_suffix(".json").read_text())
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
