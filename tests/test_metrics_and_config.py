@@ -61,6 +61,32 @@ def test_config_typo_names_file_line_and_suggestion(tmp_path):
         load_config(p)
 
 
+def test_command_line_settings_over_a_config(tmp_path):
+    """`xlt run CONFIG --set key.path=value`: YAML values, sections created, the file untouched; a bad setting is
+    one error that names it rather than a line of the file, and nothing is run."""
+    from conftest import cli_in_process
+
+    p = tmp_path / "c.yaml"
+    p.write_text(BASE + "training:\n  epochs: 2\n")
+    before = p.read_text()
+    exp = load_config(p, ["protocol.seeds=[3, 4]", "training.lr=5e-5", "targets.0.language=sun"])
+    assert exp.protocol.seeds == [3, 4] and exp.training.lr == 5e-5 and exp.training.epochs == 2
+    assert exp.targets[0].language == "sun" and p.read_text() == before
+    assert load_config(p, ["protocol.seeds=[1]", "protocol.seeds=[2]"]).protocol.seeds == [2]  # the last wins
+    for setting, message in [
+            ("protocol.sedes=[1]", "with --set 'protocol.sedes=[1]': unknown key 'protocol.sedes'; did you mean 'seeds'"),
+            ("training.lr=fast", "with --set 'training.lr=fast': training.lr: Input should be a valid number"),
+            ("protocol.seeds=[1", "not valid YAML"),
+            ("seeds", "write KEY=VALUE"),
+            ("training.epochs.x=1", "training.epochs is 2 in the config, not a section of keys"),
+            ("targets.1.language=sun", "targets is a list of 1; give a position from 0 to 0")]:
+        with pytest.raises(XltError, match=message.replace("[", r"\[").replace("(", r"\(")):
+            load_config(p, [setting])
+    res = cli_in_process("run", p, "--set", "protocol.sedes=[1]", "--output", tmp_path / "out")
+    assert res.returncode == 2 and res.stderr.count("xlt: error:") == 1, res.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_config_missing_and_wrong_values(tmp_path):
     with pytest.raises(XltError, match="missing required key 'targets'"):
         parse_config({"source": {"dataset": "nusax-senti"}})

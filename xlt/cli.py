@@ -28,11 +28,13 @@ def run(config: Path, data_dir: Optional[str] = typer.Option(None, help="local m
         dry_run: bool = typer.Option(False, "--dry-run", help="check the config, its data and its model, list the "
                                      "runs it would make and those already finished; write nothing"),
         ray: Optional[str] = typer.Option(None, "--ray", help="run the runs as Ray tasks: `--ray` alone starts a "
-                                          "local instance; auto joins this machine's cluster; or host:port")):
+                                          "local instance; auto joins this machine's cluster; or host:port"),
+        set_: Optional[list[str]] = typer.Option(None, "--set", help="KEY=VALUE over the config: a dotted key, a "
+                                                 "YAML value, e.g. --set protocol.seeds=[1]; repeat it for more")):
     """Run every strategy, N and seed of CONFIG (finished runs are skipped), then write the report."""
     from xlt.config import load_config
 
-    exp = load_config(config)
+    exp = load_config(config, set_ or ())
     if dry_run:
         from xlt.protocol.study import check_study, source_groups
 

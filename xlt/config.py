@@ -766,18 +766,61 @@ def _unknown_key(dotted: str, key: str, section: type[BaseModel] | None) -> str:
     return f"unknown key {dotted!r}{hint}" + ("" if close else f" (valid keys: {', '.join(valid)})")
 
 
-def parse_config(data: dict, source: str = "<config>", text: str = "") -> Experiment:
+def parse_config(data: dict, source: str = "<config>", text: str = "",
+                 overrides: list[str] | tuple[str, ...] = ()) -> Experiment:
+    """An Experiment from a config's mapping; `overrides` are `key.path=value` settings over it (see
+    `apply_overrides`), and an error in one of them names it instead of a line of the file."""
     if not isinstance(data, dict):
         raise XltError(f"{source}: the config must be a YAML mapping of keys (name:, source:, targets:, ...)")
+    data, set_paths = apply_overrides(data, overrides)
     data = _apply_presets(data, source)
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:
-        raise XltError(_explain(exc.errors()[0], source, text)) from None
+        raise XltError(_explain(exc.errors()[0], source, text, set_paths)) from None
 
 
-def _explain(err: dict, source: str, text: str) -> str:
-    """One pydantic error as `file:line: what is wrong and how to fix it`."""
+def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> tuple[dict, dict[tuple, str]]:
+    """The config's mapping with each `key.path=value` set (the value read as YAML, so `[1, 2]` is a list and
+    `5e-5` a number; sections a path names are created), and each set path with the text that set it. One
+    config then serves another seed, target list or learning rate without a copy that drifts from it."""
+    import copy
+
+    data, set_paths = copy.deepcopy(data), {}
+    for item in overrides:
+        key, eq, value = item.partition("=")
+        parts = tuple(key.strip().split("."))
+        if not eq or not all(parts):
+            raise XltError(f"--set {item!r}: write KEY=VALUE with a dotted key, e.g. --set protocol.seeds=[1,2]")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise XltError(f"--set {item!r}: the value is not valid YAML ({getattr(exc, 'problem', exc)}); "
+                           "quote the whole setting for the shell, e.g. --set 'targets.languages=[jav, sun]'") from None
+        node: dict | list = data
+        for i, part in enumerate(parts):
+            where = ".".join(parts[:i])
+            if isinstance(node, list):  # a list's item by its position: targets.0.languages
+                if not part.isdigit() or int(part) >= len(node):
+                    raise XltError(f"--set {item!r}: {where} is a list of {len(node)}; give a position from 0 to "
+                                   f"{len(node) - 1}, e.g. --set {where}.0.{'.'.join(parts[i + 1:]) or 'KEY'}=VALUE")
+                part = int(part)
+            elif not isinstance(node, dict):
+                raise XltError(f"--set {item!r}: {where} is {node!r} in the config, not a section of keys; "
+                               f"set it whole, e.g. --set {where}=VALUE")
+            if i == len(parts) - 1:
+                node[part] = parsed
+            else:
+                if isinstance(node, dict) and node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+        set_paths[tuple(int(p) if p.isdigit() else p for p in parts)] = item
+    return data, set_paths
+
+
+def _explain(err: dict, source: str, text: str, set_paths: dict[tuple, str] | None = None) -> str:
+    """One pydantic error as `file:line: what is wrong and how to fix it`, or `--set KEY=VALUE: ...` when a
+    command-line setting caused it."""
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.endswith(("]", ")"))))
     key_path, section = _walk(loc)
     if err["type"] == "extra_forbidden":
@@ -786,6 +829,10 @@ def _explain(err: dict, source: str, text: str) -> str:
     lines = _line_map(text)
     line = next((lines[key_path[:i]] for i in range(len(key_path), 0, -1) if key_path[:i] in lines), None)
     where = f"{source}:{line}" if line else source
+    setting = next((item for path, item in (set_paths or {}).items()
+                    if key_path[:len(path)] == path or path[:len(key_path)] == key_path), None)
+    if setting:
+        where = f"{source} with --set {setting!r}"
     dotted = ".".join(str(p) for p in key_path) or "(top level)"
     if err["type"] == "extra_forbidden":
         return f"{where}: {_unknown_key(dotted, str(key_path[-1]), section)}"
@@ -832,7 +879,8 @@ class _UniqueKeys(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def load_config(path: str | Path) -> Experiment:
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Experiment:
+    """The Experiment a YAML config describes, with `overrides` (`key.path=value`) set over it."""
     path = Path(path)
     if not path.exists():
         raise XltError(f"config file not found: {path}")
@@ -853,4 +901,4 @@ def load_config(path: str | Path) -> Experiment:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise XltError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-    return parse_config(data, str(path), text)
+    return parse_config(data, str(path), text, overrides)
