@@ -6,6 +6,9 @@ methods"), on the same source stages:
     python bench/representation.py lapt-ner [--seeds 0 1 2]   # the same on MasakhaNER 2.0, pooled over 20 languages
     python bench/representation.py xmaml-control [--seeds 0] [--shots 50] [--stages-from XMAML_FOLDER]
         # few_shot_meta with meta_lr 1 (the auxiliary tasks trained in sequence), tabled by xmaml --control
+    python bench/representation.py xmaml-ranked [--seeds 0] [--shots 50] [--stages-from XMAML_FOLDER]
+        # few_shot_meta on each target's top 3 of the ten other local languages by the zero-data source
+        # ranker (protocol.meta.top_k), instead of the config's three; tabled by xmaml --ranked
 
 Each runs its example config (examples/meta/nusax-xmaml.yaml, examples/lapt/nusax-lapt.yaml,
 examples/lapt/masakhaner2-lapt-pooled.yaml) with the seeds given, resuming if interrupted, and prints the score per
@@ -28,6 +31,8 @@ PARTS = {"xmaml": ("examples/meta/nusax-xmaml.yaml", "few_shot", "few_shot_meta"
          # the control: Reptile with meta_lr 1 keeps every task's adapted weights, which is plain sequential
          # training on the same auxiliary tasks; is a gain meta-learning's, or the auxiliary labels'?
          "xmaml-control": ("examples/meta/nusax-xmaml.yaml", "few_shot", "few_shot_meta"),
+         # the auxiliary languages chosen per target by the source ranker from NusaX's other local languages
+         "xmaml-ranked": ("examples/meta/nusax-xmaml.yaml", "few_shot", "few_shot_meta"),
          "lapt": ("examples/lapt/nusax-lapt.yaml", "zero_shot", "zero_shot_lapt"),
          "lapt-ner": ("examples/lapt/masakhaner2-lapt-pooled.yaml", "zero_shot", "zero_shot_lapt")}
 
@@ -44,11 +49,14 @@ def main() -> None:
     ap.add_argument("--stores", nargs="+", type=Path, help="run folders to table together (runs nothing)")
     ap.add_argument("--control", nargs="+", type=Path, help="xmaml: xmaml-control run folders to table beside "
                     "--stores, as few-shot after the same auxiliary tasks trained in sequence")
-    ap.add_argument("--stages-from", type=Path, help="xmaml-control: an xmaml run folder whose source stages to "
-                    "copy (the same weights, not retrained)")
+    ap.add_argument("--ranked", nargs="+", type=Path, help="xmaml: xmaml-ranked run folders to table beside "
+                    "--stores, as X-MAML on each target's top 3 auxiliary languages by the source ranker")
+    ap.add_argument("--stages-from", type=Path, help="xmaml-control, xmaml-ranked: an xmaml run folder whose "
+                    "source stages to copy (the same weights, not retrained)")
     args = ap.parse_args()
-    if (args.control and args.part != "xmaml") or (args.stages_from and args.part != "xmaml-control"):
-        ap.error("--control goes with xmaml --stores, --stages-from with xmaml-control")
+    if ((args.control or args.ranked) and args.part != "xmaml") or \
+            (args.stages_from and args.part not in ("xmaml-control", "xmaml-ranked")):
+        ap.error("--control and --ranked go with xmaml --stores, --stages-from with xmaml-control or xmaml-ranked")
     if args.shots and (not args.part.startswith("xmaml") or min(args.shots) < 1):
         ap.error("--shots takes positive few-shot sizes N, and only for xmaml (lapt is zero-shot)")
     config, plain, new = PARTS[args.part]
@@ -58,10 +66,18 @@ def main() -> None:
         cfg["protocol"].update(strategies=[new])
         cfg["protocol"]["meta"]["meta_lr"] = 1.0
         cfg["name"] += "-control"
+    if args.part == "xmaml-ranked":
+        cfg["protocol"].update(strategies=[new])
+        cfg["protocol"]["meta"].update(top_k=3, languages=[
+            {"dataset": "nusax-senti", "language": lang}
+            for lang in ("ace", "ban", "bbc", "bjn", "bug", "ind", "jav", "mad", "min", "nij", "sun")])
+        cfg["name"] += "-ranked"
     if args.shots:
         cfg["protocol"]["shots"] = args.shots
     stores = args.stores or [Path(args.output) / Path(config).parent.name / cfg["name"]]
-    missing = [str(d) for d in (args.stores or []) + (args.control or []) if not (d / "results.sqlite").exists()]
+    beside = {"sequential": args.control or [], "ranked top 3": args.ranked or []}  # label -> folders
+    missing = [str(d) for d in (args.stores or []) + [d for ds in beside.values() for d in ds]
+               if not (d / "results.sqlite").exists()]
     if missing:
         ap.error(f"{', '.join(missing)} holds no results.sqlite; give the output folders of {args.part} runs")
     if args.stages_from:
@@ -75,8 +91,8 @@ def main() -> None:
             shutil.copy2(f, stores[0] / "stages" / f.name)
     if not args.stores:
         run_config(cfg, stores[0])
-    if args.part == "xmaml-control":
-        print(f"\ntable it beside the xmaml runs: --stores XMAML_FOLDERS --control {stores[0]}")
+    if args.part in ("xmaml-control", "xmaml-ranked"):
+        print(f"\ntable it beside the xmaml runs: --stores XMAML_FOLDERS --{args.part[6:]} {stores[0]}")
         return
     import pandas as pd
 
@@ -84,14 +100,16 @@ def main() -> None:
     runs = runs[runs["seed"].isin(args.seeds)]
     runs = runs[runs["strategy"].isin([plain, new])]
     order = (plain, new)
-    if args.control:
-        control = pd.concat([xlt.Results.from_dir(d).runs for d in args.control], ignore_index=True)
-        control = control[(control["strategy"] == new) & control["seed"].isin(args.seeds)]
-        seeds = sorted(control["seed"].unique())
-        label = "sequential" if seeds == sorted(args.seeds) else f"sequential (seed{'s' * (len(seeds) > 1)} " \
+    for name, folders in beside.items():
+        if not folders:
+            continue
+        other = pd.concat([xlt.Results.from_dir(d).runs for d in folders], ignore_index=True)
+        other = other[(other["strategy"] == new) & other["seed"].isin(args.seeds)]
+        seeds = sorted(other["seed"].unique())
+        label = name if seeds == sorted(args.seeds) else f"{name} (seed{'s' * (len(seeds) > 1)} " \
             f"{', '.join(map(str, seeds))})"
-        runs = pd.concat([runs, control.assign(strategy=label)], ignore_index=True)
-        order = (plain, label, new)
+        runs = pd.concat([runs, other.assign(strategy=label)], ignore_index=True)
+        order = (*order[:-1], label, new)
     absent = {plain, new} - set(runs["strategy"])
     if absent:
         ap.error(f"{', '.join(map(str, stores))} holds no finished {' or '.join(sorted(absent))} runs for seeds "
@@ -140,6 +158,16 @@ def main() -> None:
             print(f"seed {seed}: meta-training {len(trained)} times ({sum(trained):.0f} s in all), its weights "
                   f"reused by {reused} runs; the N shots' stage {sum(fit[plain]) / len(fit[plain]):.0f} s a run "
                   f"after {plain}'s source stage, {sum(fit[new]) / len(fit[new]):.0f} s after meta-training")
+    chosen = {}  # target -> the auxiliary languages the ranker chose (the same on every seed: data, not weights)
+    for store in args.ranked or []:
+        con = sqlite3.connect(store / "results.sqlite")
+        for lang, info in con.execute("SELECT language, train_info FROM runs WHERE status = 'done' AND strategy = ?",
+                                      (new,)):
+            chosen[lang] = "+".join(json.loads(info)["meta"]["languages"])
+        con.close()
+    if chosen:
+        print("auxiliary languages chosen by the source ranker: "
+              + ", ".join(f"{t} {chosen[t]}" for t in sorted(chosen)))
     if args.part.startswith("lapt"):
         seen = set()  # an adaptation pooled over the targets is printed once
         for seed, _, info in (r for r in records if r[1] == new):

@@ -44,6 +44,31 @@ def test_meta_training_runs_and_leaves_out_the_targets_own_language(tiny_random_
     assert sorted(runs[runs["language"] == "tgt"]["strategy"]) == ["few_shot", "few_shot_meta"]
 
 
+def test_top_k_meta_trains_on_the_auxiliary_languages_the_source_ranker_puts_first(tiny_random_bert, tmp_path):
+    """protocol.meta.top_k: of the listed languages (the target's own left out), the k the zero-data ranker scores
+    highest for the target; the ranking is recorded. A language written like the target outranks one that is not."""
+    import xlt
+
+    cfg = _config(tiny_random_bert, tmp_path, {"languages": "SRC+TGT", "steps": 2, "inner_steps": 1, "task_size": 4,
+                                               "top_k": 1})
+    near = {**cfg["targets"][0], "language": "near"}  # the target's texts under another language's name
+    cfg["protocol"]["meta"]["languages"].append(near)
+    results = xlt.run(cfg, progress=False, report=False)
+    con = sqlite3.connect(results.store)
+    info = json.loads(con.execute("SELECT train_info FROM runs WHERE status = 'done' AND strategy = 'few_shot_meta'")
+                      .fetchone()[0])
+    con.close()
+    ranking = info["meta"]["ranking"]
+    assert [name for name, _ in ranking] == ["near", "src"] and ranking[0][1] > ranking[1][1]
+    assert info["meta"]["languages"] == {"near": 24}
+
+    cfg["protocol"]["meta"]["top_k"] = 4
+    from xlt.errors import XltError
+
+    with pytest.raises(XltError, match="top_k 4 asks for more auxiliary languages than the 3 listed"):
+        xlt.run(cfg, progress=False, report=False)
+
+
 def test_meta_learning_bad_input_is_one_error_and_nothing_written(tiny_random_bert, tmp_path):
     cases = {"meta-trains on auxiliary languages, and none are given": (None, "lora"),
              "meta-learning needs auxiliary languages": ({"languages": []}, "lora"),

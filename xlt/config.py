@@ -286,6 +286,10 @@ class MetaLearning(Strict):
     the inner one."""
     inner_lr: float | None = setting(None, gt=0)
     """The inner optimiser's learning rate (default: the method's continuation rate)."""
+    top_k: int | None = setting(None, ge=1, omit_when=None)
+    """Meta-train each target on only the k listed languages the zero-data source ranker scores highest for it
+    (`xlt rank-sources`' heuristic: URIEL distances, subword overlap, size, labels); the ranking goes into the run
+    record. Default: every listed language."""
 
     @field_validator("languages")
     @classmethod
@@ -294,6 +298,13 @@ class MetaLearning(Strict):
             raise ValueError("meta-learning needs auxiliary languages with labelled training data: list them under "
                              "protocol.meta.languages, e.g. [{dataset: nusax-senti, language: ind}]")
         return languages
+
+    @model_validator(mode="after")
+    def _top_k_within(self) -> "MetaLearning":
+        if self.top_k is not None and self.top_k > len(self.languages):
+            raise ValueError(f"top_k {self.top_k} asks for more auxiliary languages than the {len(self.languages)} "
+                             f"listed; list more under languages, or lower top_k")
+        return self
 
 
 class LanguageAdaptation(Strict):

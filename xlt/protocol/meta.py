@@ -34,6 +34,24 @@ def load_auxiliary(ctx) -> dict:
     return out
 
 
+def ranked_auxiliary(ctx, target, candidates: dict, k: int) -> tuple[dict, list]:
+    """The k candidates (language -> LanguageData) the zero-data source ranker scores highest as sources for
+    `target`, and every candidate's score, best first, for the run record. Subword types are counted once per
+    language."""
+    from xlt.ranking.features import pair_features, subword_types
+    from xlt.ranking.rankers import heuristic_scores
+
+    types = ctx.subword_types
+    for d in [*candidates.values(), target]:
+        if d.key() not in types:
+            types[d.key()] = subword_types(ctx.tokenizer, d)
+    names = sorted(candidates)
+    scores = heuristic_scores([pair_features(candidates[n], target, types[candidates[n].key()], types[target.key()])
+                               for n in names])
+    ranked = sorted(zip(names, scores), key=lambda x: -x[1])
+    return {n: candidates[n] for n, _ in ranked[:k]}, [[n, round(s, 3)] for n, s in ranked]
+
+
 def meta_stage(ctx, method, model, method_name: str, languages: dict, seed: int) -> dict:
     """Meta-train `model` in place, or load the weights an earlier run meta-trained from the same source stage, seed,
     auxiliary data and settings; returns what to record (`reused` says which)."""
@@ -44,7 +62,7 @@ def meta_stage(ctx, method, model, method_name: str, languages: dict, seed: int)
     data = [[d.key(), len(d.splits["train"]), [str(r) for r in d.splits["train"][:50]]]
             for _, d in sorted(languages.items())]
     what = [ctx.stages.path(method_name, seed, ctx.source).name, seed, data,
-            ctx.exp.protocol.meta.model_dump(mode="json", exclude={"languages"}),
+            ctx.exp.protocol.meta.model_dump(mode="json", exclude={"languages", "top_k"}),
             method.lr_continue(tr), tr.weight_decay, tr.bf16, tr.max_length]
     key = stage_key(what)
     path = ctx.stages.dir / f"meta-{method_name}-seed{seed}-{'-'.join(sorted(languages))}-{key}.safetensors"

@@ -1,6 +1,7 @@
 """Few-shot with X-MAML: the source-trained model is first meta-trained over auxiliary languages' small tasks
 (protocol.meta; xlt/protocol/meta.py), then continued on the target's N shots like few_shot. The auxiliary
-languages are the config's, less the target's own language."""
+languages are the config's, less the target's own language; with protocol.meta.top_k, the k of them the zero-data
+source ranker scores highest for the target."""
 from xlt.errors import XltError
 from xlt.protocol.stages import continue_on_target
 from xlt.protocol.strategies import STRATEGIES
@@ -44,11 +45,16 @@ class FewShotMeta(FewShot):
         return {lang: d for lang, d in (ctx.auxiliary or {}).items() if lang != target.language}
 
     def run(self, ctx, key) -> Trained:
-        from xlt.protocol.meta import meta_stage
+        from xlt.protocol.meta import meta_stage, ranked_auxiliary
 
         target = ctx.data_for(key)
+        languages, ranking = self._languages(ctx, target), None
+        if ctx.exp.protocol.meta.top_k is not None:
+            languages, ranking = ranked_auxiliary(ctx, target, languages, ctx.exp.protocol.meta.top_k)
         method, model, stage = ctx.stages.model(key.method, key.seed, ctx.source)
-        meta = meta_stage(ctx, method, model, key.method, self._languages(ctx, target), key.seed)
+        meta = meta_stage(ctx, method, model, key.method, languages, key.seed)
+        if ranking is not None:
+            meta["meta"]["ranking"] = ranking
         method.use_language(model, target.language)
         info = continue_on_target(ctx, key, method, model, target, self.target_rows(ctx, key))
         rows = info.pop("rows")
