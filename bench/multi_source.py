@@ -32,6 +32,11 @@ rankers evaluated on the matrix leave-one-target-out. The matrix is two configs 
     taskset -c 0 xlt run bench/multi_source/masakhaner2-matrix-1.yaml &
     taskset -c 1 xlt run bench/multi_source/masakhaner2-matrix-2.yaml
     python bench/multi_source.py --ner-matrix    # the rest (merge, joint), then the tables
+
+With `--stores DIR ...`, leave-one-out against English alone per target and seed, from any stores that hold
+them (runs nothing): for another seed or a subset of targets run a config above with `xlt run CONFIG --set
+'protocol.seeds=[1]' --set 'targets.languages=[...]' --output DIR`, and English alone from the matrix config
+with `--set 'sources.languages=[eng]'`.
 """
 from __future__ import annotations
 
@@ -54,7 +59,11 @@ def main() -> None:
     ap.add_argument("--lora", action="store_true", help="the LoRA matrix and its merges instead")
     ap.add_argument("--ner", action="store_true", help="MasakhaNER 2.0 leave-one-out against English instead")
     ap.add_argument("--ner-matrix", action="store_true", help="the MasakhaNER 2.0 matrix and rankers instead")
+    ap.add_argument("--stores", nargs="+", type=Path, help="table leave-one-out against English alone per seed "
+                    "from these run folders (runs nothing)")
     args = ap.parse_args()
+    if args.stores:
+        return seeds_table(args.stores, ap)
     if args.ner_matrix:
         return ner_matrix_tables(args)
     if args.lora:
@@ -221,6 +230,47 @@ def ner_table(args) -> None:
     print(f"leave-one-out above English on {int((loo > english).sum())} of {len(loo)}, "
           f"permutation p {t['p_permutation']:.4f}; English alone over its {len(english_all)} targets: "
           f"{100 * english_all.mean():.1f}")
+
+
+def seeds_table(stores: list[Path], ap) -> None:
+    """Zero-shot from the target's leave-one-out source set against English alone, per target and seed."""
+    import pandas as pd
+
+    import xlt
+    from xlt.errors import XltError
+    from xlt.evaluate.compare import paired_test
+
+    import yaml
+
+    tables = []
+    for d in stores:
+        try:
+            runs = xlt.Results.from_dir(d).runs
+        except XltError as e:
+            ap.error(str(e))
+        if "sources" not in runs:  # one source: its language, from the config the run resolved
+            source = yaml.safe_load((d / "config.resolved.yaml").read_text())["source"]
+            runs = runs.assign(sources=source.get("language"))
+        tables.append(runs)
+    runs = pd.concat(tables, ignore_index=True)
+    zero = runs[runs["strategy"] == "zero_shot"].copy()
+    zero["kind"] = zero["sources"].map(lambda s: "English" if s == "eng" else
+                                       "leave-one-out" if str(s).startswith("all-but-") else None)
+    table = zero.dropna(subset=["kind"]).pivot_table(index="language", columns=["kind", "seed"], values="score") * 100
+    if "English" not in table or "leave-one-out" not in table:
+        ap.error("the stores need zero-shot runs from English alone and from leave-one-out source sets")
+    table = table.dropna(subset=[c for c in table.columns if c[0] == "leave-one-out"], how="all")
+    cols = [c for c in table.columns]
+    print("\n| target | " + " | ".join(f"{k}, seed {s}" for k, s in cols) + " | gain, mean over seeds |")
+    print("|---|" + "---:|" * (len(cols) + 1))
+    gain = table["leave-one-out"].mean(axis=1) - table["English"].mean(axis=1)
+    for lang, row in table.iterrows():
+        print(f"| {lang} | " + " | ".join(f"{v:.1f}" for v in row) + f" | {gain[lang]:+.1f} |")
+    print(f"| mean ({len(table)}) | " + " | ".join(f"{v:.1f}" for v in table.mean()) + f" | {gain.mean():+.1f} |")
+    pairs = table.stack("seed", future_stack=True).dropna()
+    t = paired_test(list(pairs["leave-one-out"]), list(pairs["English"]))
+    print(f"leave-one-out - English: {t['mean_diff']:+.1f} points over {t['n']} target x seed pairs (above on "
+          f"{int((pairs['leave-one-out'] > pairs['English']).sum())}), permutation p {t['p_permutation']:.4f}")
 
 
 def ner_matrix_tables(args) -> None:
