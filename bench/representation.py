@@ -158,16 +158,21 @@ def main() -> None:
             print(f"seed {seed}: meta-training {len(trained)} times ({sum(trained):.0f} s in all), its weights "
                   f"reused by {reused} runs; the N shots' stage {sum(fit[plain]) / len(fit[plain]):.0f} s a run "
                   f"after {plain}'s source stage, {sum(fit[new]) / len(fit[new]):.0f} s after meta-training")
-    chosen = {}  # target -> the auxiliary languages the ranker chose (the same on every seed: data, not weights)
+    chosen, trained = {}, {}  # target -> the languages the ranker chose (data, not weights: the same every seed)
     for store in args.ranked or []:
         con = sqlite3.connect(store / "results.sqlite")
-        for lang, info in con.execute("SELECT language, train_info FROM runs WHERE status = 'done' AND strategy = ?",
-                                      (new,)):
-            chosen[lang] = "+".join(json.loads(info)["meta"]["languages"])
+        for lang, seed, info in con.execute("SELECT language, seed, train_info FROM runs WHERE status = 'done' AND "
+                                            "strategy = ?", (new,)):
+            meta = json.loads(info)["meta"]
+            chosen[lang] = "+".join(meta["languages"])
+            if seed in args.seeds and not meta.get("reused"):
+                trained.setdefault(seed, []).append(meta["seconds"])
         con.close()
     if chosen:
         print("auxiliary languages chosen by the source ranker: "
               + ", ".join(f"{t} {chosen[t]}" for t in sorted(chosen)))
+    for seed, seconds in sorted(trained.items()):
+        print(f"ranked top 3, seed {seed}: meta-training {len(seconds)} times ({sum(seconds):.0f} s in all)")
     if args.part.startswith("lapt"):
         seen = set()  # an adaptation pooled over the targets is printed once
         for seed, _, info in (r for r in records if r[1] == new):
