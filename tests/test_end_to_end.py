@@ -2,6 +2,7 @@
 resume after kill -9, and one clear error (exit 2) for each kind of bad input."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -57,10 +58,10 @@ def test_run_report_and_predict(tiny_model_dir, tiny_data, tmp_path):
     assert (out / "config.resolved.yaml").exists()
     con = sqlite3.connect(out / "results.sqlite")
     assert con.execute("SELECT count(*) FROM predictions").fetchone()[0] == 3 * 7 * 30
+    recorded = [json.loads(v) for (v,) in con.execute("SELECT versions FROM runs WHERE status = 'done'")]
+    assert {v["torch_threads"] for v in recorded} == {1}  # training.threads: 1, recorded for a reproduction
     assert "TF-IDF + LR: Zero-shot" in report and "Frozen embeddings + LR: Few-shot (N=10)" in report
     # the keyword task is learnable: full-shot must beat chance clearly
-    import json
-
     f1 = json.loads(con.execute("SELECT metrics FROM runs WHERE strategy='full_shot' AND method='full'").fetchone()[0])["macro_f1"]
     info = {s: json.loads(i) for s, i in con.execute("SELECT strategy, train_info FROM runs WHERE method='full'")}
     # 100 target texts, batch 8: 13 steps an epoch; epochs 10 from scratch, 3 when continuing, but min_steps 60 -> 5
