@@ -4,7 +4,6 @@ the linear head, so training features, predictions and the saved model's head al
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 
@@ -15,6 +14,7 @@ from xlt.align.maps import FeatureMap, mean_center, procrustes
 from xlt.align.parallel import pairs_by_target
 from xlt.data.examples import Example, unlabelled_texts
 from xlt.files import atomic_save_tensors, atomic_write_text, load_saved_tensors
+from xlt.protocol.stages import stage_key
 
 
 class Aligner:
@@ -87,8 +87,7 @@ class Aligner:
         source_texts = [r.text for r in ctx.source.splits["train"]]
         target_texts = unlabelled_texts(self.targets[language])
         pairs, where = self.pairs.get(language, ([], ""))
-        key = hashlib.sha256(json.dumps([str(ctx.spec.path), ctx.spec.text_prefix, cfg.map, pairs, source_texts,
-                                         target_texts]).encode()).hexdigest()[:12]
+        key = stage_key([str(ctx.spec.path), ctx.spec.text_prefix, cfg.map, pairs, source_texts, target_texts])
         path = ctx.stages.dir / f"align-{cfg.map}-{language}-{key}.safetensors"
         if not path.exists():
             start = time.perf_counter()

@@ -50,12 +50,9 @@ def merge_weights(kind: str, ctx) -> list[float]:
     parts = ctx.source.parts
     if kind == "uniform":
         return [1.0 / len(parts)] * len(parts)
-    from xlt.ranking.features import pair_features, subword_types
-    from xlt.ranking.rankers import heuristic_scores
+    from xlt.ranking.rankers import heuristic_for
 
-    target = ctx.targets[0]
-    types = {d.key(): subword_types(ctx.tokenizer, d) for d in [*parts, target]}
-    scores = heuristic_scores([pair_features(p, target, types[p.key()], types[target.key()]) for p in parts])
+    scores = heuristic_for(parts, ctx.targets[0], ctx.tokenizer, ctx.subword_types)
     top = max(scores)
     exp = [math.exp(s - top) for s in scores]
     return [e / sum(exp) for e in exp]

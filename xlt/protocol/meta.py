@@ -36,18 +36,11 @@ def load_auxiliary(ctx) -> dict:
 
 def ranked_auxiliary(ctx, target, candidates: dict, k: int) -> tuple[dict, list]:
     """The k candidates (language -> LanguageData) the zero-data source ranker scores highest as sources for
-    `target`, and every candidate's score, best first, for the run record. Subword types are counted once per
-    language."""
-    from xlt.ranking.features import pair_features, subword_types
-    from xlt.ranking.rankers import heuristic_scores
+    `target`, and every candidate's score, best first, for the run record."""
+    from xlt.ranking.rankers import heuristic_for
 
-    types = ctx.subword_types
-    for d in [*candidates.values(), target]:
-        if d.key() not in types:
-            types[d.key()] = subword_types(ctx.tokenizer, d)
     names = sorted(candidates)
-    scores = heuristic_scores([pair_features(candidates[n], target, types[candidates[n].key()], types[target.key()])
-                               for n in names])
+    scores = heuristic_for([candidates[n] for n in names], target, ctx.tokenizer, ctx.subword_types)
     ranked = sorted(zip(names, scores), key=lambda x: -x[1])
     return {n: candidates[n] for n, _ in ranked[:k]}, [[n, round(s, 3)] for n, s in ranked]
 

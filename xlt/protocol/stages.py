@@ -15,8 +15,8 @@ NO_SELECTION = "none (fixed budget, last epoch)"
 
 
 def stage_key(what: list) -> str:
-    """The short hash that names a saved stage file (LAPT's encoder, X-MAML's weights) by everything it was trained
-    from, so a run with other inputs never loads it."""
+    """The short hash that names a saved stage file (LAPT's encoder, X-MAML's weights, an alignment map) by what it
+    was fitted from, so a run with other inputs never loads it."""
     return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:12]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 
-from xlt.ranking.features import PAIR_FEATURES, URIEL_SETS
+from xlt.ranking.features import PAIR_FEATURES, URIEL_SETS, pair_features, subword_types
 
 TOP_K = 3
 
@@ -35,6 +35,15 @@ def heuristic_scores(features: list[dict]) -> list[float]:
              [0.5 * v for v in _standardised([f["source_size"] for f in features])],
              _standardised([f["label_overlap"] for f in features])]
     return [sum(p[i] for p in parts) for i in range(len(features))]
+
+
+def heuristic_for(candidates: list, target, tokenizer, types: dict) -> list[float]:
+    """The heuristic's score of each candidate source (LanguageData) for `target`; `types` keeps each language's
+    subword types by key, so a language is tokenized once however many rankings it enters."""
+    for d in [*candidates, target]:
+        if d.key() not in types:
+            types[d.key()] = subword_types(tokenizer, d)
+    return heuristic_scores([pair_features(c, target, types[c.key()], types[target.key()]) for c in candidates])
 
 
 def relevance(scores: list[float]) -> list[int]:
