@@ -235,12 +235,11 @@ def ner_table(args) -> None:
 def seeds_table(stores: list[Path], ap) -> None:
     """Zero-shot from the target's leave-one-out source set against English alone, per target and seed."""
     import pandas as pd
+    import yaml
 
     import xlt
     from xlt.errors import XltError
     from xlt.evaluate.compare import paired_test
-
-    import yaml
 
     tables = []
     for d in stores:
@@ -260,7 +259,7 @@ def seeds_table(stores: list[Path], ap) -> None:
     if "English" not in table or "leave-one-out" not in table:
         ap.error("the stores need zero-shot runs from English alone and from leave-one-out source sets")
     table = table.dropna(subset=[c for c in table.columns if c[0] == "leave-one-out"], how="all")
-    cols = [c for c in table.columns]
+    cols = list(table.columns)
     print("\n| target | " + " | ".join(f"{k}, seed {s}" for k, s in cols) + " | gain, mean over seeds |")
     print("|---|" + "---:|" * (len(cols) + 1))
     gain = table["leave-one-out"].mean(axis=1) - table["English"].mean(axis=1)

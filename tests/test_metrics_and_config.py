@@ -79,7 +79,8 @@ def test_command_line_settings_over_a_config(tmp_path):
             ("protocol.seeds=[1", "not valid YAML"),
             ("seeds", "write KEY=VALUE"),
             ("training.epochs.x=1", "training.epochs is 2 in the config, not a section of keys"),
-            ("targets.1.language=sun", "targets is a list of 1; give a position from 0 to 0")]:
+            ("targets.1.language=sun", "a list of 1; give a position from 0 to 0, e.g. --set targets.0.language="),
+            ("targets.language=sun", "a list of 1; give a position from 0 to 0, e.g. --set targets.0.language=")]:
         with pytest.raises(XltError, match=message.replace("[", r"\[").replace("(", r"\(")):
             load_config(p, [setting])
     res = cli_in_process("run", p, "--set", "protocol.sedes=[1]", "--output", tmp_path / "out")

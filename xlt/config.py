@@ -813,8 +813,9 @@ def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> tuple
             where = ".".join(parts[:i])
             if isinstance(node, list):  # a list's item by its position: targets.0.languages
                 if not part.isdigit() or int(part) >= len(node):
+                    rest = ".".join(parts[i + part.isdigit():]) or "KEY"
                     raise XltError(f"--set {item!r}: {where} is a list of {len(node)}; give a position from 0 to "
-                                   f"{len(node) - 1}, e.g. --set {where}.0.{'.'.join(parts[i + 1:]) or 'KEY'}=VALUE")
+                                   f"{len(node) - 1}, e.g. --set {where}.0.{rest}=VALUE")
                 part = int(part)
             elif not isinstance(node, dict):
                 raise XltError(f"--set {item!r}: {where} is {node!r} in the config, not a section of keys; "
