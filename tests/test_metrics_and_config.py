@@ -105,6 +105,23 @@ def test_config_missing_and_wrong_values(tmp_path):
         load_config(p)
 
 
+def test_a_method_section_without_a_name_is_the_task_s_default_method(tmp_path):
+    """`method: {lr: ...}` (or `--set method.lr=...`) tunes the task's default method rather than switching
+    to another one; a key of another method is one error that says whose key it is."""
+    data = {"source": {"dataset": "x"}, "targets": [{"dataset": "y"}]}
+    assert parse_config(data).method.name == "frozen"  # classification's default, written nowhere
+    exp = parse_config({**data, "method": {"lr": 1e-4}})
+    assert (exp.method.name, exp.method.lr) == ("frozen", 1e-4)
+    exp = parse_config({**data, "task": "ner", "method": {"r": 4}})
+    assert (exp.method.name, exp.method.r) == ("lora", 4)
+    assert [m.name for m in parse_config({**data, "methods": [{"name": "lora"}, {}]}).methods] == ["lora", "frozen"]
+    p = tmp_path / "c.yaml"
+    p.write_text(BASE)
+    assert load_config(p, ["method.lr=1e-4"]).method.name == "frozen"
+    with pytest.raises(XltError, match="unknown key 'method.r' for method frozen.*'r' is a key of method lora"):
+        load_config(p, ["method.r=4"])
+
+
 def test_preset_fills_steps_and_config_wins():
     exp = parse_config({"source": {"dataset": "x"}, "targets": [{"dataset": "y"}],
                         "preprocess": {"preset": "depression-study", "remove_stopwords": False}})

@@ -456,7 +456,7 @@ class Output(Strict):
 
 
 def _method_tag(value) -> str | None:
-    """The method section's `name` (lora when left out)."""
+    """The method section's `name` (Experiment fills in the task's default method where it is left out)."""
     if isinstance(value, dict):
         return value.get("name", "lora")
     return getattr(value, "name", None)
@@ -557,7 +557,8 @@ class Experiment(Strict):
     source stages, in its own sub-folder, and the report compares them (docs/models.md)."""
     method: MethodSection = setting(default_factory=_default_method, identity="none")
     """How parameters adapt (see docs/methods.md); each run is identified by its own method's settings. Left
-    out: the task's default (classification: frozen; token tasks: lora)."""
+    out: the task's default (classification: frozen; token tasks: lora), and so is a section without `name:`
+    (`method: {lr: 1e-4}` tunes the default method)."""
     methods: list[MethodSection] = setting([], identity="none")
     """Several methods compared on the same data (instead of method:)."""
     source: DataSource | None = setting(None, omit_when=None)
@@ -600,6 +601,31 @@ class Experiment(Strict):
     """Binary tasks: the class of the Table 5 layout (default: last label in sorted order)."""
     ablate_preprocessing: bool = setting(False, identity="none")
     """Also run everything without text rewriting; the report compares the two."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _method_names(cls, data):
+        """A method section without `name` is the task's default method with those settings, as a config with
+        no method: at all is: otherwise `method: {lr: 1e-4}` (or `--set method.lr=1e-4`) would quietly switch a
+        classification run from the frozen default to LoRA."""
+        if not isinstance(data, dict):
+            return data
+        from xlt.tasks import TASKS
+
+        task = data.get("task", DEFAULT_TASK)
+        if not isinstance(task, str) or task not in TASKS:
+            return data  # the task's own check names the valid ones
+        default = TASKS.get(task).default_method
+
+        def named(section):
+            return {"name": default, **section} if isinstance(section, dict) and "name" not in section else section
+
+        data = dict(data)
+        if "method" in data:
+            data["method"] = named(data["method"])
+        if isinstance(data.get("methods"), list):
+            data["methods"] = [named(m) for m in data["methods"]]
+        return data
 
     @field_validator("targets", mode="before")
     @classmethod
