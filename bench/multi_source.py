@@ -69,7 +69,7 @@ def main() -> None:
     if args.lora:
         return lora_tables(args)
     if args.ner:
-        return ner_table(args)
+        return ner_table(args, ap)
     outs = {name: _run(_config(name), args)
             for name in ("nusax-matrix", "nusax-leave-one-out", "nusax-merge-linear", "nusax-merge-ties")}
     matrix = outs["nusax-matrix"].runs
@@ -206,34 +206,16 @@ def lora_tables(args) -> None:
     print_ranking(transfer, args, "source ranking on the LoRA matrix")
 
 
-def ner_table(args) -> None:
-    """Leave-one-out multi-source zero-shot on MasakhaNER 2.0 against English alone, per language."""
-    import pandas as pd
-
-    from xlt.evaluate.compare import paired_test
-
-    loo = pd.concat([zero_shot_scores(_run(_config(name), args).runs) for name in NER_LOO]).sort_index()
-    english_all = zero_shot_scores(_run(_config("masakhaner2-english"), args).runs)
-    unmeasured = sorted(set(english_all.index) ^ set(loo.index))
-    if unmeasured:  # a study stopped part-way (--table-only): compare the languages both have
-        print(f"not measured by both: {', '.join(unmeasured)}")
-    loo = loo[loo.index.isin(english_all.index)]
-    english = english_all[loo.index]
-    print("\n| target | English alone | leave-one-out (19 languages) | gain over English |")
-    print("|---|---|---|---|")
-    for lang in loo.index:
-        print(f"| {lang} | {100 * english[lang]:.1f} | {100 * loo[lang]:.1f} | "
-              f"{100 * (loo[lang] - english[lang]):+.1f} |")
-    print(f"| mean ({len(loo)}) | {100 * english.mean():.1f} | **{100 * loo.mean():.1f}** | "
-          f"{100 * (loo.mean() - english.mean()):+.1f} |")
-    t = paired_test(list(loo), list(english))
-    print(f"leave-one-out above English on {int((loo > english).sum())} of {len(loo)}, "
-          f"permutation p {t['p_permutation']:.4f}; English alone over its {len(english_all)} targets: "
-          f"{100 * english_all.mean():.1f}")
+def ner_table(args, ap) -> None:
+    """Leave-one-out multi-source zero-shot on MasakhaNER 2.0 against English alone, per language: the
+    configs run (resuming) unless --table-only, then the --stores table of their folders."""
+    folders = [_run(_config(name), args).output_dir for name in (*NER_LOO, "masakhaner2-english")]
+    seeds_table(folders, ap)
 
 
 def seeds_table(stores: list[Path], ap) -> None:
-    """Zero-shot from the target's leave-one-out source set against English alone, per target and seed."""
+    """Zero-shot from the target's leave-one-out source set against English alone, per target and seed, with
+    the paired test over target x seed pairs; targets without a leave-one-out run are left out."""
     import pandas as pd
     import yaml
 
