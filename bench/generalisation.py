@@ -490,13 +490,18 @@ def main() -> None:
         return
     if not args.table_only:
         run_all(args.recipes, args.groups, args.seeds)
-    if {"default", *SUITE} & set(args.recipes):
+    suite = bool({"default", *SUITE} & set(args.recipes))
+    if suite and load_runs("default", args.groups) is None:
+        print(f"\nNo default runs under {OUT} for {', '.join(args.groups)}: the suite's tables need the "
+              "`default` recipe's stores, or `cv-choice` and `default-few-shot`; each recipe's means follow.")
+        suite = False
+    if suite:
         suite_table(args.groups)
         few_shot_levers(args.groups)
         few_shot_seeds(args.groups)
         lodo_table(args.groups)
         shift_table(args.groups)
-    for recipe in sorted(set(args.recipes) - {"default", *SUITE}):  # a lever run alone: its means per group
+    for recipe in sorted(set(args.recipes) - ({"default", *SUITE} if suite else set())):  # its means per group
         runs = load_runs(recipe, args.groups)
         if runs is not None:
             print(f"\n## {recipe}\n")
