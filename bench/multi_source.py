@@ -16,6 +16,16 @@ depends on, the same in both), runs those and the joint leave-one-out config.
     taskset -c 1 xlt run bench/multi_source/nusax-lora-matrix-2.yaml
     python bench/multi_source.py --lora          # the rest, then the tables (about two hours on one core)
 
+Over seeds, each seed's configs run into their own folders (`-seedS`); `--stages-from` hard-links the stages of
+runs already made on that seed (the leave-one-out and English-alone runs of `--stores` below), so the joint
+model and English's matrix row are not trained again. One process per seed, then the tables and their means:
+
+    taskset -c 0 xlt run bench/multi_source/nusax-lora-matrix-1.yaml --set 'protocol.seeds=[1]' \
+        --output bench/out/multi_source/nusax-lora-matrix-1-seed1 &     # and -2, and the other seeds
+    python bench/multi_source.py --lora --seeds 1 --stages-from \
+        bench/out/multi_source/nusax-lora-{leave-one-out-seed1-a,leave-one-out-seed1-b,english-seed1}
+    python bench/multi_source.py --lora --table-only --seeds 0 1 2
+
 With `--ner`, leave-one-out on MasakhaNER 2.0 (full fine-tuning, each of the twenty languages from the other
 nineteen, 200 training sentences each) against English alone (CoNLL-2003) on the same seed, per language. The
 leave-one-out study is two configs of ten targets, one per core:
@@ -61,7 +71,15 @@ def main() -> None:
     ap.add_argument("--ner-matrix", action="store_true", help="the MasakhaNER 2.0 matrix and rankers instead")
     ap.add_argument("--stores", nargs="+", type=Path, help="table leave-one-out against English alone per seed "
                     "from these run folders (runs nothing)")
+    ap.add_argument("--seeds", nargs="+", type=int, help="--lora: run and table these seeds, each in its own "
+                    "folders (name-seedS), then their means")
+    ap.add_argument("--stages-from", nargs="+", type=Path, help="--lora --seeds: run folders whose saved stages "
+                    "to reuse where a config would train the same stage (e.g. the --stores runs)")
     args = ap.parse_args()
+    if (args.seeds or args.stages_from) and not args.lora:
+        ap.error("--seeds and --stages-from go with --lora")
+    if args.stages_from and not args.seeds:
+        ap.error("--stages-from needs --seeds: the configs' own folders keep their own stages")
     if args.stores:
         return seeds_table(args.stores, ap)
     if args.ner_matrix:
@@ -102,10 +120,19 @@ def main() -> None:
     print_picks(print_ranking(measured_transfer([outs["nusax-matrix"].output_dir]), args, "source ranking"))
 
 
-def _config(name: str):
+def _config(name: str, seed: int | None = None, args=None):
+    """A bench config; with a seed, run on that seed alone into its own folder (`-seedS`), after hard-linking
+    into its stage folder the stages of --stages-from (a stage is named by the hash of what it depends on, so
+    only the ones this config would train are loaded)."""
     from xlt.config import load_config
 
-    return load_config(HERE / f"{name}.yaml")
+    exp = load_config(HERE / f"{name}.yaml")
+    if seed is None:
+        return exp
+    exp = load_config(HERE / f"{name}.yaml", [f"protocol.seeds=[{seed}]", f"output.dir={exp.output.dir}-seed{seed}"])
+    if args is not None and args.stages_from and not args.table_only:
+        share_stages([d / "stages" for d in args.stages_from], Path(exp.output.dir) / "stages")
+    return exp
 
 
 def zero_shot_scores(runs):
@@ -172,22 +199,45 @@ def share_stages(sources: list[Path], folder: Path) -> None:
 
 
 def lora_tables(args) -> None:
-    """The LoRA matrix, leave-one-out merges of its stages against joint training, and the rankers on it."""
-    from xlt.evaluate.compare import paired_test
+    """The LoRA matrix, leave-one-out merges of its stages against joint training, and the rankers on it; with
+    --seeds, each seed in its own folders (`-seedS`) and then the means over the seeds."""
+    import pandas as pd
+
     from xlt.ranking.results import measured_transfer
 
-    dirs = [_run(_config(name), args).output_dir for name in LORA_MATRIX]
-    merged = {}
-    for kind in LORA_MERGES:
-        exp = _config(f"nusax-lora-merge-{kind}")
-        if not args.table_only:
-            share_stages([d / "stages" for d in dirs], Path(exp.output.dir) / "stages")
-        merged[kind] = zero_shot_scores(_run(exp, args).runs)
-    joint = zero_shot_scores(_run(_config("nusax-lora-leave-one-out"), args).runs)
-    transfer = measured_transfer(dirs)
-    matrix = print_matrix(transfer, "The LoRA matrix")
+    seeds = args.seeds or [None]
+    all_dirs, joints, merges = [], [], []
+    for seed in seeds:
+        dirs = [_run(_config(name, seed, args), args).output_dir for name in LORA_MATRIX]
+        merged = {}
+        for kind in LORA_MERGES:
+            exp = _config(f"nusax-lora-merge-{kind}", seed, args)
+            if not args.table_only:
+                share_stages([d / "stages" for d in dirs], Path(exp.output.dir) / "stages")
+            merged[kind] = zero_shot_scores(_run(exp, args).runs)
+        joint = zero_shot_scores(_run(_config("nusax-lora-leave-one-out", seed, args), args).runs)
+        label = "" if seed is None else f", seed {seed}"
+        print_merge_table(print_matrix(measured_transfer(dirs), f"The LoRA matrix{label}"), joint, merged, label)
+        all_dirs += dirs
+        joints.append(joint)
+        merges.append(pd.DataFrame(merged))
+    transfer = measured_transfer(all_dirs)  # each pair's mean over the seeds
+    if len(seeds) > 1:
+        label = f", mean over seeds {', '.join(map(str, seeds))}"
+        joint, merged = pd.concat(joints, axis=1), pd.concat(merges, keys=seeds)
+        print_merge_table(print_matrix(transfer, f"The LoRA matrix{label}"), joint.mean(axis=1),
+                          {k: merged[k].groupby(level=1).mean() for k in LORA_MERGES}, label)
+        paired_over_seeds(pd.concat(joints, keys=seeds), merged)
+    print_ranking(transfer, args, f"source ranking on the LoRA matrix{label}")
+
+
+def print_merge_table(matrix: dict, joint, merged: dict, label: str) -> None:
+    """English alone, the best single source in hindsight, joint training and each merge, per target."""
+    from xlt.evaluate.compare import paired_test
+
     heads = " | ".join(LORA_MERGES.values())
-    print(f"\n| target | English alone | best single source | joint (11 sources, one epoch) | {heads} |")
+    print(f"\nMerging against joint training{label}")
+    print(f"| target | English alone | best single source | joint (11 sources, one epoch) | {heads} |")
     print("|---|---|---|---|" + "---|" * len(LORA_MERGES))
     targets = list(next(iter(merged.values())).index)
     for t in targets:
@@ -203,7 +253,18 @@ def lora_tables(args) -> None:
         wins = int((joint[targets] > merged[k][targets]).sum())
         print(f"joint - merged {k}: {100 * t['mean_diff']:+.1f} points, joint ahead on {wins} of {len(targets)}, "
               f"permutation p {t['p_permutation']:.3f}")
-    print_ranking(transfer, args, "source ranking on the LoRA matrix")
+
+
+def paired_over_seeds(joint, merged) -> None:
+    """Joint training against each merge over every target x seed pair (indexes: seed, target)."""
+    from xlt.evaluate.compare import paired_test
+
+    for k in LORA_MERGES:
+        pairs = merged[k].index.intersection(joint.index)
+        t = paired_test(list(joint[pairs]), list(merged[k][pairs]))
+        wins = int((joint[pairs] > merged[k][pairs]).sum())
+        print(f"over target x seed pairs, joint - merged {k}: {100 * t['mean_diff']:+.1f} points, joint ahead on "
+              f"{wins} of {len(pairs)}, permutation p {t['p_permutation']:.4f}")
 
 
 def ner_table(args, ap) -> None:
