@@ -227,14 +227,13 @@ def lora_tables(args) -> None:
         joint, merged = pd.concat(joints, axis=1), pd.concat(merges, keys=seeds)
         print_merge_table(print_matrix(transfer, f"The LoRA matrix{label}"), joint.mean(axis=1),
                           {k: merged[k].groupby(level=1).mean() for k in LORA_MERGES}, label)
-        paired_over_seeds(pd.concat(joints, keys=seeds), merged)
+        over_seeds = pd.concat(joints, keys=seeds)
+        print_joint_against_merges(over_seeds, merged, list(over_seeds.index), "over target x seed pairs, ", 4)
     print_ranking(transfer, args, f"source ranking on the LoRA matrix{label}")
 
 
 def print_merge_table(matrix: dict, joint, merged: dict, label: str) -> None:
     """English alone, the best single source in hindsight, joint training and each merge, per target."""
-    from xlt.evaluate.compare import paired_test
-
     heads = " | ".join(LORA_MERGES.values())
     print(f"\nMerging against joint training{label}")
     print(f"| target | English alone | best single source | joint (11 sources, one epoch) | {heads} |")
@@ -248,23 +247,18 @@ def print_merge_table(matrix: dict, joint, merged: dict, label: str) -> None:
     best_single = 100 * sum(max(matrix[t].values()) for t in targets) / len(targets)
     print(f"| mean | {english:.1f} | {best_single:.1f} | {100 * joint[targets].mean():.1f} | "
           + " | ".join(f"{100 * merged[k].mean():.1f}" for k in LORA_MERGES) + " |")
-    for k in LORA_MERGES:
-        t = paired_test(list(joint[targets]), list(merged[k][targets]))
-        wins = int((joint[targets] > merged[k][targets]).sum())
-        print(f"joint - merged {k}: {100 * t['mean_diff']:+.1f} points, joint ahead on {wins} of {len(targets)}, "
-              f"permutation p {t['p_permutation']:.3f}")
+    print_joint_against_merges(joint, merged, targets)
 
 
-def paired_over_seeds(joint, merged) -> None:
-    """Joint training against each merge over every target x seed pair (indexes: seed, target)."""
+def print_joint_against_merges(joint, merged: dict, pairs: list, prefix: str = "", p_digits: int = 3) -> None:
+    """Joint training against each merge, paired over `pairs`: targets, or (seed, target) over seeds."""
     from xlt.evaluate.compare import paired_test
 
     for k in LORA_MERGES:
-        pairs = merged[k].index.intersection(joint.index)
         t = paired_test(list(joint[pairs]), list(merged[k][pairs]))
         wins = int((joint[pairs] > merged[k][pairs]).sum())
-        print(f"over target x seed pairs, joint - merged {k}: {100 * t['mean_diff']:+.1f} points, joint ahead on "
-              f"{wins} of {len(pairs)}, permutation p {t['p_permutation']:.4f}")
+        print(f"{prefix}joint - merged {k}: {100 * t['mean_diff']:+.1f} points, joint ahead on {wins} of "
+              f"{len(pairs)}, permutation p {t['p_permutation']:.{p_digits}f}")
 
 
 def ner_table(args, ap) -> None:
