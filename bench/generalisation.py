@@ -243,11 +243,16 @@ def _pair_scores(runs) -> dict:
     return out
 
 
-def suite_table(groups: list[str]) -> None:
+def suite_table(groups: list[str]) -> bool:
     """Per pair: the default's zero-shot transfer (with self-training where the target has text) against the
     frozen-embedding and TF-IDF baselines' zero-shot, the plain zero-shot row, few-shot N = 50/100/250
-    against the baseline's few-shot; then the one-screen summary."""
+    against the baseline's few-shot; then the one-screen summary. False, with a line saying what is missing,
+    where the default's runs are not stored."""
     runs = load_runs("default", groups)
+    if runs is None:
+        print(f"\nNo default runs under {OUT} for {', '.join(groups)}: the suite's tables need the `default` "
+              "recipe's stores, or `cv-choice` and `default-few-shot`; each recipe's means follow.")
+        return False
     runs = runs[runs["language"] != "eng"]
     sc = _pair_scores(runs)
     collapsed = runs[runs["collapsed"] & ~runs["method"].isin(["tfidf-lr", "embedding-lr"])]
@@ -308,6 +313,7 @@ def suite_table(groups: list[str]) -> None:
               f"(zero-shot with self-training on them {100 * np.mean([z[0] for z in zero_on]):.1f}, plain zero-shot "
               f"{100 * np.mean([z[0] for z in plain_on]):.1f}); above the baseline's few-shot on {few_wins[n][0]} "
               f"of {few_wins[n][1]}{spread}")
+    return True
 
 
 def candidate_scores(groups: list[str]) -> dict:
@@ -490,13 +496,8 @@ def main() -> None:
         return
     if not args.table_only:
         run_all(args.recipes, args.groups, args.seeds)
-    suite = bool({"default", *SUITE} & set(args.recipes))
-    if suite and load_runs("default", args.groups) is None:
-        print(f"\nNo default runs under {OUT} for {', '.join(args.groups)}: the suite's tables need the "
-              "`default` recipe's stores, or `cv-choice` and `default-few-shot`; each recipe's means follow.")
-        suite = False
+    suite = bool({"default", *SUITE} & set(args.recipes)) and suite_table(args.groups)
     if suite:
-        suite_table(args.groups)
         few_shot_levers(args.groups)
         few_shot_seeds(args.groups)
         lodo_table(args.groups)
