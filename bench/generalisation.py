@@ -74,6 +74,10 @@ RECIPES: dict[str, dict] = {
     # unpredicted on the target's other texts (a lever)
     "few-shot-rare-class-guard": {"method": {"name": "frozen"}, "baselines": [],
                                   "protocol": {"strategies": ["few_shot"], "rare_class_guard": 0.25}},
+    # few-shot with the head's class biases shifted to the shots' class mix on the target's other texts (a lever;
+    # each run records its offsets, so the bench also scores half the shift, and none, from the same runs)
+    "few-shot-prior-matching": {"method": {"name": "frozen"}, "baselines": [],
+                                "protocol": {"strategies": ["few_shot"], "prior_matching": 1.0}},
     # few-shot that also self-trains on the target's other texts (a lever)
     "few-shot-self-training": {"method": {"name": "frozen"}, "baselines": [],
                                "protocol": {"strategies": ["few_shot_self_training"]}},

@@ -164,3 +164,20 @@ def test_the_rare_class_guard_identifies_only_the_few_shot_runs():
     with pytest.raises(XltError, match="rare_class_guard adjust"):
         parse_config({"task": "ner", "source": {"dataset": "x"}, "targets": [{"dataset": "y"}],
                       "protocol": {"rare_class_guard": 0.5}})
+
+
+def test_prior_matching_identifies_only_the_few_shot_runs_and_is_text_classification_only():
+    from xlt.protocol.strategies import STRATEGIES
+
+    a = parse_config({**BASE, "protocol": {**BASE["protocol"], "prior_matching": 1.0}})
+    b = parse_config(BASE)
+    t, roles = a.targets[0], STRATEGIES.get("few_shot").identity_roles
+    assert b.protocol.prior_matching == 0.0
+    assert run_hash(a, "lora", t, LABELS) == run_hash(b, "lora", t, LABELS)
+    assert run_hash(a, "lora", t, LABELS, roles) != run_hash(b, "lora", t, LABELS, roles)
+    assert run_hash(b, "lora", t, LABELS, roles) == run_hash(b, "lora", t, LABELS)  # off: as before it existed
+    with pytest.raises(XltError, match="prior_matching adjust"):
+        parse_config({"task": "ner", "source": {"dataset": "x"}, "targets": [{"dataset": "y"}],
+                      "protocol": {"prior_matching": 1.0}})
+    with pytest.raises(XltError, match="prior_matching"):
+        parse_config({**BASE, "protocol": {**BASE["protocol"], "prior_matching": 1.5}})

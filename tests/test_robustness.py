@@ -71,6 +71,7 @@ def _levers_run(tiny_model_dir, tiny_data, out, method=None, training=None, **pr
 
     cfg = tiny_config(tiny_model_dir, tiny_data, out, method=method or {"name": "frozen"},
                       baselines=["embedding-lr"])
+    cfg["output"]["save_predictions"] = True
     cfg["training"] = {**cfg.get("training", {}), **(training or {})}
     cfg["protocol"] = {"strategies": ["zero_shot", "few_shot"], "shots": [20], "seeds": [0], **protocol}
     run_experiment(parse_config(cfg))
@@ -213,3 +214,49 @@ def test_rare_class_guard_refits_with_class_weights_only_where_a_shot_class_goes
     # the texts it reads are the target's training and validation texts, the shots left out, labels unread
     assert guard["texts"] == len(seen_texts) == 100 + 30 - 20
     assert "rare_class_guard" not in runs[("frozen", "zero_shot")]["train_info"]
+
+
+def test_prior_matching_offsets_match_the_shots_class_mix_and_never_raise_a_class_the_shots_lack():
+    from xlt.protocol.prior_matching import matching_offsets, shift_probabilities
+
+    probs, _ = _posteriors(np.array([0.6, 0.3, 0.1]), 5000, 2)
+    target = np.array([0.2, 0.3, 0.5])
+    b = matching_offsets(probs, target)
+    np.testing.assert_allclose(shift_probabilities(probs, b).mean(0), target, atol=1e-4)
+    assert b[2] > b[1] > b[0]  # the under-predicted class is raised most
+    half = shift_probabilities(probs, 0.5 * b).mean(0)  # half the shift lands between before and matched
+    assert probs.mean(0)[2] < half[2] < target[2]
+    b = matching_offsets(probs, np.array([0.5, 0.5, 0.0]))  # a class the shots lack falls with the lowest
+    assert b[2] == min(b[0], b[1], 0.0)
+    assert shift_probabilities(probs, b).mean(0)[2] <= probs.mean(0)[2]
+
+
+@pytest.mark.parametrize("strength", [1.0, 0.5])
+def test_prior_matching_shifts_the_few_shot_head_by_its_record_and_touches_no_other_run(
+        tiny_model_dir, tiny_data, tmp_path, strength):
+    """The offsets are estimated on the target's other texts (labels unread) and land in the head's bias, so
+    the stored test probabilities are the unshifted ones moved by the recorded offsets."""
+    from xlt.protocol.prior_matching import shift_probabilities
+
+    plain = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a")
+    runs = _levers_run(tiny_model_dir, tiny_data, tmp_path / "b", prior_matching=strength)
+    pm = runs[("frozen", "few_shot")]["train_info"]["prior_matching"]
+    assert pm["texts"] == 100 + 30 - 20 and pm["strength"] == strength
+    assert sum(pm["shot_shares"].values()) == pytest.approx(1.0)
+    assert any(abs(x) > 1e-3 for x in pm["offsets"])
+    if strength == 1.0:
+        assert pm["mean_probabilities_after"] == pytest.approx(pm["shot_shares"], abs=2e-3)
+    before, after = (np.array(_stored_probs(tmp_path / d, r, "few_shot")) for d, r in (("a", plain), ("b", runs)))
+    np.testing.assert_allclose(shift_probabilities(before, np.array(pm["offsets"])), after, atol=1e-4)
+    assert _stored_probs(tmp_path / "a", plain, "zero_shot") == _stored_probs(tmp_path / "b", runs, "zero_shot")
+    assert "prior_matching" not in runs[("frozen", "zero_shot")]["train_info"]
+
+
+def _stored_probs(out, runs: dict, strategy: str) -> list:
+    import json
+    import sqlite3
+
+    run = runs[("frozen", strategy)]
+    db = sqlite3.connect(out / "results.sqlite")
+    return [json.loads(p) for (p,) in db.execute("select probs from predictions where run_id=? order by idx",
+                                                 (run["run_id"],))]

@@ -102,6 +102,7 @@ def legacy_v1_hash(exp, method: str, target, labels: list[str]) -> str:
         if st.get(key, 0) is None:
             st.pop(key)
     proto.pop("rare_class_guard", None)  # schema 1 had none: resume matches no few-shot run while it is on
+    proto.pop("prior_matching", None)  # the same
     st.pop("quota", None)  # schema 1 had none: it kept an even share (resume matches no run of another quota)
     if st == _V1_SELF_TRAINING:
         proto.pop("self_training")

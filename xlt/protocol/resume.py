@@ -52,13 +52,13 @@ def _legacy_ids(ctx, keys: list[RunKey]) -> dict[RunKey, str]:
 
     out = {}
     even = ctx.exp.protocol.self_training.quota in (None, "even")
-    guarded = bool(ctx.exp.protocol.rare_class_guard)
+    guarded = bool(ctx.exp.protocol.rare_class_guard or ctx.exp.protocol.prior_matching)
     for k in keys:
         roles = ctx.identity_roles(k)
         if not even and "self_training" in roles:
             continue  # schema 1 self-trained with an even share of pseudo-labels per class
         if guarded and "few_shot" in roles:
-            continue  # schema 1 had no rare-class guard
+            continue  # schema 1 had no rare-class guard or prior matching
         target = ctx.data_for(k)
         cfg = None if target is ctx.source else ctx.target_config(target)
         out[k] = k.run_id(legacy_v1_hash(ctx.exp, k.method, cfg, ctx.labels))
