@@ -440,6 +440,82 @@ def guard_refits(groups: list[str]) -> set:
     return out
 
 
+STRENGTHS = (0.0, 0.5, 1.0)
+
+
+def prior_matching_runs(groups: list[str]):
+    """Each few-shot run of the prior-matching recipe scored at every strength of STRENGTHS: its stored test
+    probabilities (matched, strength 1) moved back by the recorded offsets times (1 - strength), which is what
+    a run at that strength predicts; strength 0 is the default's run (checked against its own store where
+    it was run). Macro-F1 and the collapse check are the protocol's own."""
+    import json
+    import sqlite3
+
+    import pandas as pd
+
+    from xlt.evaluate.metrics import classification_metrics
+    from xlt.protocol.prior_matching import shift_probabilities
+
+    rows = []
+    for g in groups:
+        db = OUT / "few-shot-prior-matching" / g / "results.sqlite"
+        if not db.exists():
+            continue
+        probs = stored_probabilities("few-shot-prior-matching", g)
+        for lang, seed, n, info in sqlite3.connect(db).execute(
+                "select language, seed, n, train_info from runs where status='done' and strategy='few_shot'"):
+            gold, matched, labels = probs[("frozen", "few_shot", n, seed, lang)]
+            offsets = np.array(json.loads(info)["prior_matching"]["offsets"] or [0.0] * len(labels))
+            row = {"group": g, "language": lang, "seed": seed, "n": n}
+            for s in STRENGTHS:
+                pred = [labels[i] for i in shift_probabilities(matched, -(1 - s) * offsets).argmax(1)]
+                m = classification_metrics(gold, pred, sorted(set(gold) | set(pred), key=labels.index))
+                row[f"score_{s}"], row[f"collapsed_{s}"] = m["macro_f1"], m["collapsed"]
+            rows.append(row)
+    return pd.DataFrame(rows) if rows else None
+
+
+def prior_matching_table(groups: list[str]) -> None:
+    """Few-shot prior matching at each strength against the default (strength 0) on the same runs, every seed:
+    means, collapsed runs, runs up and down, per N on the choosing and reporting sets and per dataset; then
+    each strength's mean per seed and N over the pairs every N covers (does few-shot rise with N?)."""
+    runs = prior_matching_runs(groups)
+    if runs is None:
+        print("\nNo few-shot-prior-matching stores: run --recipes few-shot-prior-matching first.")
+        return
+    default = load_runs("default", groups)
+    if default is not None:  # strength 0 must be the default's own run, to the decimal
+        d = default[(default["method"] == "frozen") & (default["strategy"] == "few_shot")]
+        both = runs.merge(d[["group", "language", "seed", "n", "score"]], on=["group", "language", "seed", "n"])
+        print(f"\nStrength 0 against the default's own runs: {len(both)} runs, largest difference "
+              f"{(both['score_0.0'] - both['score']).abs().max() if len(both) else float('nan'):.6f}")
+    cols = " | ".join(f"strength {s} | its collapsed runs | up / down" for s in STRENGTHS[1:])
+    print(f"\n| N | datasets | runs | default | its collapsed runs | {cols} |")
+    print("|---|---|---|---|---|" + "---|---|---|" * (len(STRENGTHS) - 1))
+    for n in (50, 100, 250):
+        at = runs[runs["n"] == n]
+        parts = [("all", at), ("choosing", at[at["group"].isin(CHOOSE)]),
+                 ("reporting", at[at["group"].isin(REPORT)])]
+        for name, part in parts + [(g, at[at["group"] == g]) for g in groups]:
+            if not len(part):
+                continue
+            cells = [f"{100 * part['score_0.0'].mean():.1f}", str(int(part["collapsed_0.0"].sum()))]
+            for s in STRENGTHS[1:]:
+                diff = part[f"score_{s}"] - part["score_0.0"]
+                cells += [f"{100 * part[f'score_{s}'].mean():.1f}", str(int(part[f"collapsed_{s}"].sum())),
+                          f"{int((diff > 1e-9).sum())} / {int((diff < -1e-9).sum())}"]
+            print(f"| {n} | {name} | {len(part)} | " + " | ".join(cells) + " |")
+    common = set.intersection(*[set(zip(runs.loc[runs["n"] == n, "group"], runs.loc[runs["n"] == n, "language"]))
+                                for n in (50, 100, 250)])
+    on = runs[[(g, lang) in common for g, lang in zip(runs["group"], runs["language"])]]
+    print(f"\nMean over the {len(common)} pairs every N covers, per seed (SD over seeds):")
+    for s in STRENGTHS:
+        means = on.groupby(["n", "seed"])[f"score_{s}"].mean().unstack()
+        print(f"- strength {s}: " + "; ".join(
+            f"N={int(n)} {100 * row.mean():.1f} ({', '.join(f'{100 * v:.1f}' for v in row)}; "
+            f"SD {100 * row.std():.1f})" for n, row in means.iterrows()))
+
+
 def few_shot_seeds(groups: list[str]) -> None:
     """The default's few-shot against the same runs with the rare-class guard and with class weights always,
     on the runs all three made (every seed): mean over them, their collapsed runs (a
@@ -506,6 +582,8 @@ def main() -> None:
         few_shot_seeds(args.groups)
         lodo_table(args.groups)
         shift_table(args.groups)
+    if "few-shot-prior-matching" in args.recipes:
+        prior_matching_table(args.groups)
     for recipe in sorted(set(args.recipes) - ({"default", *SUITE} if suite else set())):  # its means per group
         runs = load_runs(recipe, args.groups)
         if runs is not None:

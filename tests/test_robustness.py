@@ -250,6 +250,10 @@ def test_prior_matching_shifts_the_few_shot_head_by_its_record_and_touches_no_ot
     np.testing.assert_allclose(shift_probabilities(before, np.array(pm["offsets"])), after, atol=1e-4)
     assert _stored_probs(tmp_path / "a", plain, "zero_shot") == _stored_probs(tmp_path / "b", runs, "zero_shot")
     assert "prior_matching" not in runs[("frozen", "zero_shot")]["train_info"]
+    from xlt.report import build_report
+
+    report = build_report(tmp_path / "b")[0].read_text()
+    assert "prior matching" in report.split("Class priors and robustness levers")[1]
 
 
 def _stored_probs(out, runs: dict, strategy: str) -> list:

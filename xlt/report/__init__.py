@@ -235,6 +235,8 @@ def _adjustments(doc: Doc, runs: list[dict], methods: list[str]) -> None:
                 steps.append("collapse guard")
             if (info.get("rare_class_guard") or {}).get("refit"):
                 steps.append("rare-class guard")
+            if (info.get("prior_matching") or {}).get("offsets"):
+                steps.append("prior matching")
             rows.append([f"{r['dataset']}/{r['language']}", row_name(r["strategy"], r["n"]), str(r["seed"]),
                          "/".join(labels), _shares(pred.get("train_shares", {}), labels),
                          _shares(est.get("target_prior", []), labels), _shares(pred["predicted_shares"], labels),
@@ -247,6 +249,13 @@ def _adjustments(doc: Doc, runs: list[dict], methods: list[str]) -> None:
                 notes.append(f"{where}: the few-shot model predicted {', '.join(guard['starved'])} for under "
                              f"{guard['ratio']:.0%} of its share among the shots on the target's other texts; "
                              "it was refitted with class-weighted loss (protocol.rare_class_guard)")
+            matching = info.get("prior_matching") or {}
+            if max(map(abs, matching.get("offsets") or [0])) >= 0.5:  # a move worth reading about
+                moved = ", ".join(f"{lab} {off:+.2f}" for lab, off in zip(matching["shot_shares"],
+                                                                          matching["offsets"]) if off)
+                notes.append(f"{where}: prior matching moved the head's class biases by {moved} (log-odds; "
+                             f"{matching['strength']:.0%} of the move that gives the shots' class mix on "
+                             f"{matching['texts']} target texts)")
         if "few_shot_choice" in info:
             choices.setdefault(row_name(r["strategy"], r["n"]), []).append(info["few_shot_choice"]["chosen"])
     if rows:
