@@ -151,8 +151,9 @@ def test_meta_learning_settings_identify_only_the_meta_learning_runs():
 def test_the_rare_class_guard_identifies_only_the_few_shot_runs():
     from xlt.protocol.strategies import STRATEGIES
 
-    on = {**BASE, "protocol": {**BASE["protocol"], "rare_class_guard": 0.25}}
-    a, b = parse_config(on), parse_config(BASE)
+    off = {**BASE, "protocol": {**BASE["protocol"], "prior_matching": 0.0}}  # the other few-shot setting
+    on = {**off, "protocol": {**off["protocol"], "rare_class_guard": 0.25}}
+    a, b = parse_config(on), parse_config(off)
     assert a.protocol.rare_class_guard == 0.25 and b.protocol.rare_class_guard == 0.0  # off unless asked for
     t, roles = a.targets[0], STRATEGIES.get("few_shot").identity_roles
     assert roles == ("few_shot",)
@@ -170,14 +171,15 @@ def test_prior_matching_identifies_only_the_few_shot_runs_and_is_text_classifica
     from xlt.protocol.strategies import STRATEGIES
 
     a = parse_config({**BASE, "protocol": {**BASE["protocol"], "prior_matching": 1.0}})
-    b = parse_config(BASE)
+    b = parse_config({**BASE, "protocol": {**BASE["protocol"], "prior_matching": 0.0}})
     t, roles = a.targets[0], STRATEGIES.get("few_shot").identity_roles
-    assert b.protocol.prior_matching == 0.0
+    assert parse_config(BASE).protocol.prior_matching == 0.5  # text classification's default
+    ner = {"task": "ner", "source": {"dataset": "x"}, "targets": [{"dataset": "y"}]}
+    assert parse_config(ner).protocol.prior_matching == 0.0
     assert run_hash(a, "lora", t, LABELS) == run_hash(b, "lora", t, LABELS)
     assert run_hash(a, "lora", t, LABELS, roles) != run_hash(b, "lora", t, LABELS, roles)
     assert run_hash(b, "lora", t, LABELS, roles) == run_hash(b, "lora", t, LABELS)  # off: as before it existed
     with pytest.raises(XltError, match="prior_matching adjust"):
-        parse_config({"task": "ner", "source": {"dataset": "x"}, "targets": [{"dataset": "y"}],
-                      "protocol": {"prior_matching": 1.0}})
+        parse_config({**ner, "protocol": {"prior_matching": 1.0}})
     with pytest.raises(XltError, match="prior_matching"):
         parse_config({**BASE, "protocol": {**BASE["protocol"], "prior_matching": 1.5}})

@@ -95,7 +95,8 @@ def test_levers_leave_their_trace_in_the_record_and_never_read_test_labels(tiny_
 def test_a_fine_tuned_method_can_ask_for_the_cross_validated_few_shot_choice(tiny_model_dir, tiny_data, tmp_path):
     """Each fold continues the source stage once more; the kept model is the one the record names."""
     runs = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a",
-                       method={"name": "full", "freeze_embeddings": False, "few_shot_choice": "cv"}, cv_folds=2)
+                       method={"name": "full", "freeze_embeddings": False, "few_shot_choice": "cv"}, cv_folds=2,
+                       prior_matching=0.0)  # which would shift whichever model is kept
     choice = runs[("full", "few_shot")]["train_info"]["few_shot_choice"]
     assert choice["folds"] == 2 and choice["chosen"] in ("few_shot", "average", "zero_shot")
     # the zero-shot candidate never saw a shot: when kept, the run scores as the zero-shot run does
@@ -238,7 +239,8 @@ def test_prior_matching_shifts_the_few_shot_head_by_its_record_and_touches_no_ot
     the stored test probabilities are the unshifted ones moved by the recorded offsets."""
     from xlt.protocol.prior_matching import shift_probabilities
 
-    plain = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a")
+    plain = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a", prior_matching=0.0)
+    assert "prior_matching" not in plain[("frozen", "few_shot")]["train_info"]
     runs = _levers_run(tiny_model_dir, tiny_data, tmp_path / "b", prior_matching=strength)
     pm = runs[("frozen", "few_shot")]["train_info"]["prior_matching"]
     assert pm["texts"] == 100 + 30 - 20 and pm["strength"] == strength

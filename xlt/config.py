@@ -365,10 +365,12 @@ class Protocol(Strict):
     with class-weighted loss and says so (xlt/protocol/rare_class.py; with training.class_weighted_loss on it
     only records what it saw). 0 (the default) is off; 0.25 was measured in the generalisation suite, where it
     refitted none of 258 runs (docs/defaults.md)."""
-    prior_matching: float = setting(0.0, ge=0, le=1, identity="few_shot", omit_when=0.0)
+    prior_matching: float | None = setting(None, ge=0, le=1, identity="few_shot", omit_when=0.0)
     """Text classification, few-shot: the fitted head's class biases are shifted so that the class mix it predicts on
     the target's other texts (labels unread) moves this far towards the class mix of the N shots (1: matched, 0:
-    off); estimated before the test split is read, and kept in a saved model (xlt/protocol/prior_matching.py)."""
+    off); estimated before the test split is read, and kept in a saved model (xlt/protocol/prior_matching.py).
+    Unset: 0.5 for text classification, chosen on NusaX-senti in the generalisation suite (docs/defaults.md); token
+    tasks have no class per text and take none."""
     cv_folds: int = setting(5, ge=2, identity="run", omit_when=5)
     """Folds of a method's few_shot_choice: cv."""
     meta: MetaLearning | None = setting(None, identity="meta", omit_when=None)
@@ -693,7 +695,7 @@ class Experiment(Strict):
             raise ValueError(f"augment.silver_tags adds entity tags to NER data; this is a {self.task} task: remove it")
         proto = self.protocol
         unset = {"ensemble": ("none",), "label_shift": ("none",), "collapse_guard": (None,),
-                 "rare_class_guard": (0.0,), "prior_matching": (0.0,)}
+                 "rare_class_guard": (0.0,), "prior_matching": (0.0, None)}
         text_only = [k for k, values in unset.items() if getattr(proto, k) not in values]
         text_only += ["self_training.quota"] if proto.self_training.quota not in (None, "even") else []
         if text_only and not task.sentence_head:
@@ -701,6 +703,8 @@ class Experiment(Strict):
                              "has no class per text: remove it")
         if proto.self_training.quota is None:  # chosen leave-one-dataset-out (docs/defaults.md)
             proto.self_training.quota = "source" if task.sentence_head else "even"
+        if proto.prior_matching is None:  # chosen on NusaX-senti, held on the reporting sets (docs/defaults.md)
+            proto.prior_matching = 0.5 if task.sentence_head else 0.0
         if self.training.head_init == "probe" and not task.sentence_head:
             raise ValueError(f"training.head_init: probe fits a sentence classifier's head first; {self.task} trains "
                              "its per-token head with the encoder: remove head_init")
