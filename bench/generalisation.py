@@ -476,21 +476,26 @@ def prior_matching_runs(groups: list[str]):
 
 
 def prior_matching_table(groups: list[str]) -> None:
-    """Few-shot prior matching at each strength against the default (strength 0) on the same runs, every seed:
+    """Few-shot prior matching at each strength against none (strength 0) on the same runs, every seed:
     means, collapsed runs, runs up and down, per N on the choosing and reporting sets and per dataset; then
     each strength's mean per seed and N over the pairs every N covers (does few-shot rise with N?)."""
     runs = prior_matching_runs(groups)
     if runs is None:
         print("\nNo few-shot-prior-matching stores: run --recipes few-shot-prior-matching first.")
         return
-    default = load_runs("default", groups)
-    if default is not None:  # strength 0 must be the default's own run, to the decimal
+    from xlt.config import parse_config
+
+    chosen = parse_config(config("nusax-senti", "default", [0])).protocol.prior_matching
+    default = load_runs("default-few-shot", groups)
+    if default is not None:  # the default's strength must reproduce the default's own runs, to the decimal
         d = default[(default["method"] == "frozen") & (default["strategy"] == "few_shot")]
         both = runs.merge(d[["group", "language", "seed", "n", "score"]], on=["group", "language", "seed", "n"])
-        print(f"\nStrength 0 against the default's own runs: {len(both)} runs, largest difference "
-              f"{(both['score_0.0'] - both['score']).abs().max() if len(both) else float('nan'):.6f}")
-    cols = " | ".join(f"strength {s} | its collapsed runs | up / down" for s in STRENGTHS[1:])
-    print(f"\n| N | datasets | runs | default | its collapsed runs | {cols} |")
+        gap = (both[f"score_{chosen}"] - both["score"]).abs().max() if len(both) else float("nan")
+        print(f"\nStrength {chosen} (the default) against the default's own runs: {len(both)} runs, largest "
+              f"difference {gap:.6f}")
+    titles = {s: f"strength {s}" + (" (the default)" if s == chosen else "") for s in STRENGTHS}
+    cols = " | ".join(f"{titles[s]} | its collapsed runs | up / down" for s in STRENGTHS[1:])
+    print(f"\n| N | datasets | runs | no prior matching | its collapsed runs | {cols} |")
     print("|---|---|---|---|---|" + "---|---|---|" * (len(STRENGTHS) - 1))
     for n in (50, 100, 250):
         at = runs[runs["n"] == n]
@@ -511,7 +516,7 @@ def prior_matching_table(groups: list[str]) -> None:
     print(f"\nMean over the {len(common)} pairs every N covers, per seed (SD over seeds):")
     for s in STRENGTHS:
         means = on.groupby(["n", "seed"])[f"score_{s}"].mean().unstack()
-        print(f"- strength {s}: " + "; ".join(
+        print(f"- {titles[s]}: " + "; ".join(
             f"N={int(n)} {100 * row.mean():.1f} ({', '.join(f'{100 * v:.1f}' for v in row)}; "
             f"SD {100 * row.std():.1f})" for n, row in means.iterrows()))
 
