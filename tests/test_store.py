@@ -46,7 +46,12 @@ def test_a_run_is_recorded_whole_or_not_at_all(tmp_path):
 def test_a_store_written_before_the_identity_schema_resumes_without_repeating_a_run(tmp_path, config):
     work = tmp_path / "study"
     shutil.copytree(SCHEMA1, work)
-    out = work / yaml.safe_load((work / config).read_text())["output"]["dir"]
+    cfg = yaml.safe_load((work / config).read_text())
+    # the few-shot behaviour its runs were made with: text classification's default has since moved to prior
+    # matching, under which those few-shot runs would rightly run again
+    cfg["protocol"]["prior_matching"] = 0.0
+    (work / config).write_text(yaml.safe_dump(cfg))
+    out = work / cfg["output"]["dir"]
     before = runs_of(out / "results.sqlite")
     old_stages = sorted(p.name for p in (out / "stages").glob("*.safetensors"))
     assert before and old_stages
@@ -76,6 +81,20 @@ def test_a_store_written_before_the_identity_schema_resumes_without_repeating_a_
     assert {k for k in grown if k not in after} and all(k[2] == 20 for k in grown if k not in after)
     assert all(grown[k] == after[k] for k in after)
     assert {p.name: p.stat().st_mtime_ns for p in (out / "stages").glob("*.safetensors")} == mtimes
+
+
+def test_an_old_store_with_few_shot_runs_is_refused_under_prior_matching_with_nothing_written(tmp_path):
+    """Text classification's default now matches priors in few-shot runs: a store whose few-shot runs were
+    made without it holds runs of other settings, and one report must not mix them (prior_matching: 0 resumes
+    it, as above)."""
+    work = tmp_path / "study"
+    shutil.copytree(SCHEMA1, work)
+    out = work / yaml.safe_load((work / "classification.yaml").read_text())["output"]["dir"]
+    db = (out / "results.sqlite").read_bytes()
+    res = cli_in_process("run", "classification.yaml", cwd=work)
+    assert res.returncode == 2 and res.stderr.count("xlt: error:") == 1
+    assert "few_shot" in res.stderr and "new directory" in res.stderr
+    assert (out / "results.sqlite").read_bytes() == db
 
 
 def test_older_and_newer_stores_get_a_clear_message(tmp_path):
