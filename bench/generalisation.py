@@ -149,6 +149,23 @@ def load_runs(recipe: str, groups: list[str]):
     return pd.concat(frames) if frames else None
 
 
+def mixed_code_check(recipes: list[str], groups: list[str]) -> None:
+    """Say which of the recipes' stores hold runs made by different xlt code: the tables would mix them."""
+    import json
+    import sqlite3
+
+    from xlt.report import mixed_code
+
+    for recipe in recipes:
+        for g in groups:
+            db = OUT / recipe / g / "results.sqlite"
+            if db.exists():
+                runs = [{"versions": json.loads(v or "{}")} for (v,) in sqlite3.connect(db).execute(
+                    "select versions from runs where status='done'")]
+                if mixed_code(runs):
+                    print(f"Warning: {recipe}/{g}: {mixed_code(runs)}")
+
+
 def stored_probabilities(recipe: str, group: str) -> dict:
     """(method, strategy, n, seed, language) -> (gold labels, class probabilities, label order) from a store."""
     import json
@@ -581,6 +598,8 @@ def main() -> None:
         return
     if not args.table_only:
         run_all(args.recipes, args.groups, args.seeds)
+    mixed_code_check(sorted(set(args.recipes) | ({"cv-choice", "default-few-shot"} if "default" in args.recipes
+                                                  else set())), args.groups)
     suite = bool({"default", *SUITE} & set(args.recipes)) and suite_table(args.groups)
     if suite:
         few_shot_levers(args.groups)

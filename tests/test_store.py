@@ -112,3 +112,14 @@ def test_older_and_newer_stores_get_a_clear_message(tmp_path):
     con.close()
     res = cli_in_process("run", "classification.yaml", cwd=work)
     assert res.returncode == 2 and "written by a newer xlt (run-identity schema 3" in res.stderr, res.stderr
+
+
+def test_the_report_says_when_a_stores_runs_were_made_by_different_code():
+    from xlt.report import mixed_code
+    from xlt.store import code_fingerprint, versions
+
+    assert versions()["xlt_code"] == code_fingerprint() and len(code_fingerprint()) == 12
+    same = [{"versions": {"xlt_code": "a"}}] * 3
+    assert mixed_code(same) is None
+    text = mixed_code(same + [{"versions": {"xlt_code": "b"}}, {"versions": {}}])
+    assert "3 versions" in text and "3 by a" in text and "1 by unrecorded" in text and "new output.dir" in text

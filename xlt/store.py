@@ -7,6 +7,8 @@ skips finished runs and redoes the rest. Reports read only this file.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import sqlite3
@@ -51,7 +53,8 @@ class RunKey:
 def versions() -> dict:
     """Library versions and torch's thread count, recorded with every run: on a CPU another thread count sums in
     another order, so the same seed can score differently (MasakhaNER's English stage: up to 4.7 F1 on one
-    language), and a reproduction needs both."""
+    language), and a reproduction needs both. `xlt_code` fingerprints xlt's own source, which changes between
+    releases: a resumed store keeps the runs older code made, and the report says when one store mixes them."""
     import platform
 
     import peft
@@ -60,8 +63,19 @@ def versions() -> dict:
 
     import xlt
 
-    return {"xlt": xlt.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "peft": peft.__version__, "python": platform.python_version(), "torch_threads": torch.get_num_threads()}
+    return {"xlt": xlt.__version__, "xlt_code": code_fingerprint(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "peft": peft.__version__,
+            "python": platform.python_version(), "torch_threads": torch.get_num_threads()}
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A short hash of the xlt package's Python sources (paths and contents), the same on every machine."""
+    root = Path(__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _text(v) -> str:

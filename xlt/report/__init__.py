@@ -86,6 +86,21 @@ def _write(run_dir, runs, meta, shortcuts, labels, targets, fig_dir, task, metho
     return doc.write(run_dir)
 
 
+def mixed_code(runs: list[dict]) -> str | None:
+    """What to say when one store's runs were made by different xlt code (a resumed store keeps finished runs
+    whose settings have not changed, even where the code that made them has), else None."""
+    made_by: dict[str, int] = {}
+    for r in runs:
+        code = (r.get("versions") or {}).get("xlt_code", "unrecorded")
+        made_by[code] = made_by.get(code, 0) + 1
+    if len(made_by) < 2:
+        return None
+    counts = ", ".join(f"{n} by {code}" for code, n in sorted(made_by.items(), key=lambda kv: -kv[1]))
+    return (f"the runs were made by {len(made_by)} versions of xlt's code ({counts}; 'unrecorded': before "
+            "versions were fingerprinted). Resuming keeps finished runs whose settings match, even where the code "
+            "that made them has changed since; to compare like with like, run again into a new output.dir.")
+
+
 def _overview(doc: Doc, meta: dict, runs: list[dict]) -> None:
     doc.para(f"Model {meta.get('model')}, method {', '.join(meta.get('methods') or [str(meta.get('method'))])}, "
              f"source {meta.get('source')}, {len(runs)} finished runs. Values are mean ± SD over seeds; test split "
@@ -106,6 +121,9 @@ def _overview(doc: Doc, meta: dict, runs: list[dict]) -> None:
                      f"{' N=' + str(r['n']) if r['n'] else ''} seed {r['seed']}: {r['metrics']['collapse_reason']}", warn=True)
     for warning in meta.get("warnings") or []:
         doc.para(f"Warning: {warning}", warn=True)
+    mixed = mixed_code(runs)
+    if mixed:
+        doc.para(f"Warning: {mixed}", warn=True)
     for key, unseen in (meta.get("unseen_in_source") or {}).items():
         doc.para(f"Note: {key} has labels the source never saw ({', '.join(unseen)}); zero-shot cannot predict them, "
                  "and scores over all gold tags count them as missed (the seen-type column excludes them).", warn=True)
