@@ -162,8 +162,9 @@ def mixed_code_check(recipes: list[str], groups: list[str]) -> None:
             if db.exists():
                 runs = [{"versions": json.loads(v or "{}")} for (v,) in sqlite3.connect(db).execute(
                     "select versions from runs where status='done'")]
-                if mixed_code(runs):
-                    print(f"Warning: {recipe}/{g}: {mixed_code(runs)}")
+                warning = mixed_code(runs)
+                if warning:
+                    print(f"Warning: {recipe}/{g}: {warning}")
 
 
 def stored_probabilities(recipe: str, group: str) -> dict:
@@ -463,8 +464,9 @@ STRENGTHS = (0.0, 0.5, 1.0)
 def prior_matching_runs(groups: list[str]):
     """Each few-shot run of the prior-matching recipe scored at every strength of STRENGTHS: its stored test
     probabilities (matched, strength 1) moved back by the recorded offsets times (1 - strength), which is what
-    a run at that strength predicts; strength 0 is the default's run (checked against its own store where
-    it was run). Macro-F1 and the collapse check are the protocol's own."""
+    a run at that strength predicts; strength 0 is few-shot without prior matching (the default's strength is
+    checked against the default's own runs in prior_matching_table). Macro-F1 and the collapse check are the
+    protocol's own."""
     import json
     import sqlite3
 
@@ -504,7 +506,7 @@ def prior_matching_table(groups: list[str]) -> None:
 
     chosen = parse_config(config("nusax-senti", "default", [0])).protocol.prior_matching
     default = load_runs("default-few-shot", groups)
-    if default is not None:  # the default's strength must reproduce the default's own runs, to the decimal
+    if default is not None:  # the default's strength must reproduce the default's own runs
         d = default[(default["method"] == "frozen") & (default["strategy"] == "few_shot")]
         both = runs.merge(d[["group", "language", "seed", "n", "score"]], on=["group", "language", "seed", "n"])
         gap = (both[f"score_{chosen}"] - both["score"]).abs().max() if len(both) else float("nan")
