@@ -59,13 +59,14 @@ class LanguageData:
         return f"{self.dataset}/{self.language}"
 
 
-def unlabelled_texts(data: LanguageData, purpose: str = "self-training") -> list[str]:
+def unlabelled_texts(data: LanguageData, purpose: str = "self-training",
+                     exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Unlabelled text of a language: its `unlabelled:` file, else the texts of its training and
-    validation splits, their labels unread."""
+    validation splits, their labels unread; less the texts in `exclude` (a few-shot run's own shots)."""
     if data.unlabelled:
-        return data.unlabelled
+        return [t for t in data.unlabelled if t not in exclude]
     texts = [r.text for r in data.splits["train"] + data.splits["validation"]]
     if not texts:
         raise XltError(f"{purpose} needs unlabelled {data.language} text and {data.key()} has no training or "
                        "validation data; give unlabelled: (a text file, one text per line) in its data source")
-    return texts
+    return [t for t in texts if t not in exclude]

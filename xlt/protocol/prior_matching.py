@@ -69,8 +69,7 @@ def check_head(model, n_labels: int, method: str) -> None:
 
 def match_priors(ctx, method, model, target, shots: list, strength: float) -> dict:
     """Shift the head's biases by `strength` of the matching offsets; returns what to record."""
-    seen = {r.text for r in shots}
-    texts = [t for t in unlabelled_texts(target, "protocol.prior_matching") if t not in seen]
+    texts = unlabelled_texts(target, "protocol.prior_matching", {r.text for r in shots})
     shot = class_shares([r.label for r in shots], ctx.labels)
     record = {"strength": strength, "texts": len(texts),
               "shot_shares": {lab: round(float(x), 4) for lab, x in zip(ctx.labels, shot)}}

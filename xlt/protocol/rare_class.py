@@ -28,8 +28,7 @@ def check_rare_classes(ctx, method, model, target, shots: list, ratio: float) ->
     """What the guard saw: each class's share among the shots and among the model's predictions on the
     target's unlabelled texts (its `unlabelled:` file, else its training and validation texts less the
     shots), and the classes predicted under `ratio` of their shot share (`starved`)."""
-    seen = {r.text for r in shots}
-    texts = [t for t in unlabelled_texts(target, "protocol.rare_class_guard") if t not in seen]
+    texts = unlabelled_texts(target, "protocol.rare_class_guard", {r.text for r in shots})
     shot = class_shares([r.label for r in shots], ctx.labels)
     pred = predicted_shares(ctx, method, model, texts) if texts else shot
     starved = [lab for lab, s, p in zip(ctx.labels, shot, pred) if s > 0 and p < ratio * s]

@@ -24,7 +24,7 @@ class Unlabelled:
     what the source tells pseudo-labelling to keep in proportion."""
 
     def __init__(self, ctx, key, target, exclude: set[str] = frozenset()):
-        self.texts = [t for t in unlabelled_texts(target, "self-training") if t not in exclude]
+        self.texts = unlabelled_texts(target, "self-training", exclude)
         self.rows = ctx.task.unlabelled_rows(self.texts)
         self.enc = ctx.encode(self.rows)
         source = ctx.source_train(key.seed)[0]
