@@ -393,7 +393,7 @@ def candidate_scores(groups: list[str]) -> dict:
                         macro_f1(gold, [labels[i] for i in p.argmax(1)]))
         for (method, strategy, n, seed, lang), (gold, p, labels) in stored_probabilities(
                 "self-training-mean-center", g).items():  # the mean-centring lever, its own store
-            if method == "frozen" and n is None:
+            if method == "frozen" and strategy in ("zero_shot", "self_training"):
                 name = "zero-shot" if strategy == "zero_shot" else "self-training"
                 per.setdefault(f"{name}, mean-centred", {}).setdefault(lang, []).append(
                     macro_f1(gold, [labels[i] for i in p.argmax(1)]))
