@@ -31,6 +31,8 @@ import numpy as np
 
 OUT = Path(__file__).parent / "out" / "generalisation"
 CHOOSE = ["nusax-senti"]
+# the default's zero-shot candidate in the leave-one-dataset-out table (self-training on mean-centred vectors)
+DEFAULT_CANDIDATE = "self-training, mean-centred"
 REPORT = ["masakhanews", "sib-200", "depression-ar", "depression-lexicon", "depression-ar-pirina"]
 
 
@@ -67,36 +69,37 @@ RECIPES: dict[str, dict] = {
     "default": {},
     # the default with the cross-validated few-shot choice (a rejected lever); its other runs (zero-shot,
     # self-training, target-only, full-shot, both baselines) are the default's own: the choice touches few-shot alone
-    "cv-choice": {"method": {"name": "frozen", "few_shot_choice": "cv"}},
+    "cv-choice": {"method": {"name": "frozen", "few_shot_choice": "cv", "align": "none"}},
     # the default's few-shot runs alone: with cv-choice, the whole default without running its other runs twice
-    "default-few-shot": {"method": {"name": "frozen"}, "baselines": [], "protocol": {"strategies": ["few_shot"]}},
+    "default-few-shot": {"method": {"name": "frozen", "align": "none"}, "baselines": [],
+                         "protocol": {"strategies": ["few_shot"]}},
     # few-shot with the rare-class guard: refitted with class weights where a class of the shots goes nearly
     # unpredicted on the target's other texts (a lever)
-    "few-shot-rare-class-guard": {"method": {"name": "frozen"}, "baselines": [],
+    "few-shot-rare-class-guard": {"method": {"name": "frozen", "align": "none"}, "baselines": [],
                                   "protocol": {"strategies": ["few_shot"], "rare_class_guard": 0.25}},
     # few-shot with the head's class biases shifted to the shots' class mix on the target's other texts (a lever;
     # each run records its offsets, so the bench also scores half the shift, and none, from the same runs)
-    "few-shot-prior-matching": {"method": {"name": "frozen"}, "baselines": [],
+    "few-shot-prior-matching": {"method": {"name": "frozen", "align": "none"}, "baselines": [],
                                 "protocol": {"strategies": ["few_shot"], "prior_matching": 1.0}},
     # few-shot that also self-trains on the target's other texts (a lever)
-    "few-shot-self-training": {"method": {"name": "frozen"}, "baselines": [],
+    "few-shot-self-training": {"method": {"name": "frozen", "align": "none"}, "baselines": [],
                                "protocol": {"strategies": ["few_shot_self_training"]}},
     # self-training keeping pseudo-labels in the source's class proportions (the lever that became the default)
-    "self-training-source-quota": {"method": {"name": "frozen"}, "baselines": [],
+    "self-training-source-quota": {"method": {"name": "frozen", "align": "none"}, "baselines": [],
                                    "protocol": {"strategies": ["self_training"],
                                                 "self_training": {"quota": "source"}}},
     # self-training keeping each predicted class's most confident texts in the predicted class mix (class-balanced
     # self-training, Zou et al. 2018; a lever)
-    "self-training-predicted-quota": {"method": {"name": "frozen"}, "baselines": [],
+    "self-training-predicted-quota": {"method": {"name": "frozen", "align": "none"}, "baselines": [],
                                       "protocol": {"strategies": ["self_training"],
                                                    "self_training": {"quota": "predicted"}}},
     # few-shot with each class's loss weighed by its inverse frequency in the head's fit (a lever against a
     # rare target class that a few shots leave unpredicted)
-    "few-shot-class-weighted": {"method": {"name": "frozen"}, "baselines": [],
+    "few-shot-class-weighted": {"method": {"name": "frozen", "align": "none"}, "baselines": [],
                                 "training": {"class_weighted_loss": True},
                                 "protocol": {"strategies": ["few_shot"]}},
     # self-training with an even share of pseudo-labels per class (the default before the source quota)
-    "self-training-even-quota": {"method": {"name": "frozen"}, "baselines": ["embedding-lr"],
+    "self-training-even-quota": {"method": {"name": "frozen", "align": "none"}, "baselines": ["embedding-lr"],
                                  "protocol": {"strategies": ["zero_shot", "self_training"],
                                               "self_training": {"quota": "even"}}},
     # zero-shot and self-training on mean-centred target embeddings (the target language's mean vector swapped
@@ -140,18 +143,22 @@ def run_all(recipes: list[str], groups: list[str], seeds: list[int]) -> None:
 
 def load_runs(recipe: str, groups: list[str]):
     """Every finished run of a recipe; "default" is its own store where one was run, else the cv-choice store's
-    runs with the few-shot ones taken from default-few-shot (the same settings as the default's, run by run)."""
+    runs with the few-shot ones taken from default-few-shot and the zero-shot and self-training ones from
+    self-training-mean-center: the default's settings, run by run (the default maps target vectors by
+    mean-centring in runs that read no target labels, and only there; the other stores' runs read none)."""
     import pandas as pd
 
     from xlt.api import Results
 
     if recipe == "default" and not any((OUT / "default" / g / "results.sqlite").exists() for g in groups):
-        parts = [load_runs("cv-choice", groups), load_runs("default-few-shot", groups)]
-        if parts[0] is None or parts[1] is None:
+        parts = [load_runs(r, groups) for r in ("cv-choice", "default-few-shot", "self-training-mean-center")]
+        if any(p is None for p in parts):
             return None
-        kept = parts[0][~((parts[0]["method"] == "frozen") & (parts[0]["strategy"] == "few_shot"))]
+        taken = ("few_shot", "zero_shot", "self_training")
+        kept = parts[0][~((parts[0]["method"] == "frozen") & parts[0]["strategy"].isin(taken))]
         few = parts[1][parts[1]["strategy"] == "few_shot"]
-        return pd.concat([kept, few]).assign(recipe="default")
+        zero = parts[2][parts[2]["strategy"].isin(["zero_shot", "self_training"])]
+        return pd.concat([kept, few, zero]).assign(recipe="default")
     frames = []
     for g in groups:
         if (OUT / recipe / g / "results.sqlite").exists():
@@ -415,15 +422,15 @@ def lodo_table(groups: list[str]) -> None:
         above = [per[c][lang] > per[base][lang] for per in scores.values() if c in per for lang in per[c]]
         print(f"| {c} | " + " | ".join(f"{100 * v:.1f}" if v is not None else "-" for v in vals)
               + f" | {100 * np.mean([v for v in vals if v is not None]):.1f} | {sum(above)} of {len(above)} |")
-    print("\n| held-out dataset | chosen by the others | its score there | the default's (self-training) |")
+    print(f"\n| held-out dataset | chosen by the others | its score there | the default's ({DEFAULT_CANDIDATE}) |")
     print("|---|---|---|---|")
     agree = 0
     for held in scores:
         others = [g for g in scores if g != held]
         pick = max(cands, key=lambda c: np.mean([means[g].get(c, -1) for g in others]))
-        agree += pick == "self-training"
+        agree += pick == DEFAULT_CANDIDATE
         print(f"| {held} | {pick} | {100 * means[held].get(pick, float('nan')):.1f} | "
-              f"{100 * means[held].get('self-training', float('nan')):.1f} |")
+              f"{100 * means[held].get(DEFAULT_CANDIDATE, float('nan')):.1f} |")
     print(f"\nThe other datasets choose the default on {agree} of {len(scores)} held-out datasets.")
 
 
@@ -600,6 +607,38 @@ def few_shot_seeds(groups: list[str]) -> None:
                           f"{100 * r.score_d:.1f} -> {100 * r.score_g:.1f}" for r in fired.itertuples()))
 
 
+def mean_center_few_shot_table(groups: list[str]) -> None:
+    """The default's few-shot runs (no map: they train on target labels) against the same runs on mean-centred
+    target vectors, on the runs both made: means and collapsed runs, in all, on the choosing and reporting sets,
+    and per dataset."""
+    keys = ["group", "language", "seed", "n"]
+    parts = []
+    for recipe, suffix in (("default", "_d"), ("few-shot-mean-center", "_m")):
+        runs = load_runs(recipe, groups)
+        if runs is None:
+            print(f"\nNo {recipe} stores: run --recipes {recipe} first.")
+            return
+        runs = runs[(runs["method"] == "frozen") & (runs["strategy"] == "few_shot")].set_index(keys)
+        parts.append(runs[["score", "collapsed"]].add_suffix(suffix))
+    both = parts[0].join(parts[1], how="inner").reset_index()
+    print("\n| N | datasets | runs | default (no map) | its collapsed runs | mean-centred | its collapsed runs | "
+          "up / down |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in (50, 100, 250):
+        at = both[both["n"] == n]
+        rows = [("all", at), ("choosing", at[at["group"].isin(CHOOSE)]), ("reporting", at[at["group"].isin(REPORT)])]
+        for name, part in rows + [(g, at[at["group"] == g]) for g in groups]:
+            if len(part):
+                print(f"| {n} | {name} | {len(part)} | {100 * part['score_d'].mean():.1f} | "
+                      f"{int(part['collapsed_d'].sum())} | {100 * part['score_m'].mean():.1f} | "
+                      f"{int(part['collapsed_m'].sum())} | {int((part['score_m'] > part['score_d']).sum())} / "
+                      f"{int((part['score_m'] < part['score_d']).sum())} |")
+    lost = both[both["collapsed_m"] & ~both["collapsed_d"]]
+    print(f"\nCollapsed with mean-centring only: {len(lost)} of {len(both)} runs"
+          + (": " + ", ".join(f"{r.group} {r.language} N={int(r.n)} seed {r.seed}" for r in lost.itertuples())
+             if len(lost) else ""))
+
+
 def main() -> None:
     import warnings
 
@@ -617,8 +656,8 @@ def main() -> None:
         return
     if not args.table_only:
         run_all(args.recipes, args.groups, args.seeds)
-    mixed_code_check(sorted(set(args.recipes) | ({"cv-choice", "default-few-shot"} if "default" in args.recipes
-                                                  else set())), args.groups)
+    parts = {"cv-choice", "default-few-shot", "self-training-mean-center"} if "default" in args.recipes else set()
+    mixed_code_check(sorted(set(args.recipes) | parts), args.groups)
     suite = bool({"default", *SUITE} & set(args.recipes)) and suite_table(args.groups)
     if suite:
         few_shot_levers(args.groups)
@@ -627,6 +666,8 @@ def main() -> None:
         shift_table(args.groups)
     if "few-shot-prior-matching" in args.recipes:
         prior_matching_table(args.groups)
+    if "few-shot-mean-center" in args.recipes:
+        mean_center_few_shot_table(args.groups)
     for recipe in sorted(set(args.recipes) - ({"default", *SUITE} if suite else set())):  # its means per group
         runs = load_runs(recipe, args.groups)
         if runs is not None:

@@ -121,7 +121,7 @@ RECIPES = {
                                               "self_training": {"rounds": 1}}},
     },
     "nusax": {
-        "simple-baselines": {"method": {"name": "frozen"}, "baselines": ["tfidf-lr", "embedding-lr"]},
+        "simple-baselines": {"method": {"name": "frozen", "align": "none"}, "baselines": ["tfidf-lr", "embedding-lr"]},
         # LoRA with no training: section, before stratified batches and xlt's masks (LoRA was then the default)
         "xlt-default-lora": {"method": {"name": "lora"}},
         # LoRA with no training: section now (stratified batches, xlt's dropout masks on a CPU)
@@ -142,17 +142,18 @@ RECIPES = {
         "lpft-full-lr1e-5-zero-shot": {"method": {"name": "full"}, "training": {"head_init": "probe", "lr": 1e-5},
                                        "protocol": {"strategies": ["zero_shot"]}},
         # zero-shot and self-training on the unlabelled target texts (the training split's texts, labels unread)
-        "frozen-self-training": {"method": {"name": "frozen"}, "protocol": {"strategies": ["zero_shot", "self_training"]}},
+        "frozen-self-training": {"method": {"name": "frozen", "align": "none"},
+                                 "protocol": {"strategies": ["zero_shot", "self_training"]}},
         # code-switched copies of the English data (English-Indonesian Wiktionary words, Indonesian being close
         # to every NusaX language; no target label read): ratio 0.9 and 3 copies chosen in a probe scored on the
         # targets' validation splits (BENCHMARKS.md)
-        "frozen-code-switch": {"method": {"name": "frozen"},
+        "frozen-code-switch": {"method": {"name": "frozen", "align": "none"},
                                "augment": {"code_switch": {"dictionaries": [{"dictionary": "wiktionary-bli",
                                                                              "language": "ind"}]}},
                                "protocol": {"strategies": ["zero_shot", "self_training", "few_shot"]}},
         # few-shot N=100 that also reads the rest of each language's text unlabelled (few_shot_self_training),
         # beside plain few-shot on the same code-switched stage
-        "frozen-code-switch-fs-self-training": {"method": {"name": "frozen"},
+        "frozen-code-switch-fs-self-training": {"method": {"name": "frozen", "align": "none"},
                                                 "augment": {"code_switch": {"dictionaries": [
                                                     {"dictionary": "wiktionary-bli", "language": "ind"}]}},
                                                 "protocol": {"strategies": ["few_shot", "few_shot_self_training"]}},

@@ -104,6 +104,41 @@ def test_aligned_frozen_run_records_its_parallel_data_and_saves_the_map_in_the_h
     assert len(finished) == 3 and frozen_runs() == finished
 
 
+def test_default_alignment_maps_only_runs_without_target_labels(tiny_model_dir, tiny_data, tmp_path):
+    """The frozen method's default for text classification: mean-centring in zero-shot and self-training runs,
+    none in runs that train on target labels (few-shot); a test-only target is read unmapped with a note;
+    `align: none` is the method without a map, with the run identities stores had before the default."""
+    import xlt
+    from xlt.config import Experiment
+    from xlt.identity import identity_settings, run_hash
+
+    cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", method={"name": "frozen"}, baselines=[])
+    cfg["protocol"] = {"strategies": ["zero_shot", "self_training", "few_shot"], "shots": [10], "seeds": [0]}
+    info = _train_info(xlt.run(cfg, progress=False, report=False).store)
+    for strategy in ("zero_shot", "self_training"):
+        assert info[("frozen", strategy, "tgt")]["alignment"]["tgt"]["map"] == "mean_center"
+    assert "alignment" not in info[("frozen", "few_shot", "tgt")]
+    assert "alignment" not in info[("frozen", "source", "src")]
+
+    # `align: none` leaves the key out of the run identity, as stores written before this default had it
+    off = Experiment.model_validate({**cfg, "method": {"name": "frozen", "align": "none"}})
+    assert off.method.align == "none" and "align" not in identity_settings(off.method, ("stage", "run"))
+    default = Experiment.model_validate(cfg)
+    assert identity_settings(default.method, ("stage",))["align"]["map"] == "mean_center"
+    target = off.targets[0]
+    assert run_hash(default, "frozen", target, ["a", "b"]) != run_hash(off, "frozen", target, ["a", "b"])
+
+    test_only = dict(cfg["targets"][0], files={"test": cfg["targets"][0]["files"]["test"]})
+    cfg2 = {**cfg, "targets": [test_only], "output": {"dir": str(tmp_path / "out-test-only")}}
+    cfg2["protocol"] = {"strategies": ["zero_shot"], "seeds": [0]}
+    zero = _train_info(xlt.run(cfg2, progress=False, report=False).store)[("frozen", "zero_shot", "tgt")]
+    assert zero["alignment"]["tgt"]["map"] == "none" and "no unlabelled text" in zero["alignment"]["tgt"]["note"]
+
+    ner = Experiment.model_validate({"task": "ner", "source": {"dataset": "conll2003"}, "targets": [],
+                                     "method": {"name": "frozen"}})
+    assert ner.method.align == "none"
+
+
 def _train_info(db) -> dict:
     import json
     import sqlite3

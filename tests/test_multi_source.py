@@ -146,7 +146,10 @@ def test_a_study_runs_reports_and_resumes(tiny_model_dir, tmp_path, combine):
         assert "source (rows) to target (columns)" in report
         assert (tmp_path / "out" / "figures" / "transfer_matrix_frozen.png").stat().st_size > 1000
         assert (tmp_path / "out" / "from-aaa" / "report.md").exists()
-        assert len(list((tmp_path / "out" / "stages").glob("*.safetensors"))) == 3  # one stage per source
+        stages = [f.name for f in (tmp_path / "out" / "stages").glob("*.safetensors")]
+        assert len([f for f in stages if not f.startswith("align-")]) == 3  # one stage per source
+        # the default mean-centring: one map per source and target it is transferred to
+        assert len([f for f in stages if f.startswith("align-mean_center-")]) == 3 * 2
     else:
         assert sorted(runs["strategy"]) == ["few_shot", "source", "zero_shot"]
         report = results.report_markdown.read_text()
@@ -219,8 +222,8 @@ def test_merged_sources_train_the_matrix_stages_and_merge_them(tiny_model_dir, t
             "baselines": [], "output": {"dir": str(tmp_path / "out")}}
     matrix = xlt.run({**base, "name": "m", "sources": {"data": langs, "combine": "each"}, "targets": langs},
                      progress=False)
-    stages = sorted((tmp_path / "out" / "stages").glob("*.safetensors"))
-    assert len(stages) == 3
+    stages = sorted(f for f in (tmp_path / "out" / "stages").glob("*.safetensors") if not f.name.startswith("align-"))
+    assert len(stages) == 3  # one per source (the frozen method's mean-centring maps are saved beside them)
     stream = io.StringIO()
     cfg = {**base, "name": "merge", "sources": {"data": langs[:2], "combine": "merge", "merge": "ties"},
            "targets": langs[2:], "output": {"dir": str(tmp_path / "out" / "merged")}}
@@ -235,7 +238,8 @@ def test_merged_sources_train_the_matrix_stages_and_merge_them(tiny_model_dir, t
     assert len(zero) == 1 and 0 <= zero["score"].iloc[0] <= 1
     assert matrix.runs["score"].between(0, 1).all()
     # each source's stage is the matrix's stage for that source: the same identity, the same weights
-    own = sorted((tmp_path / "out" / "merged" / "stages").glob("*.safetensors"))
+    own = sorted(f for f in (tmp_path / "out" / "merged" / "stages").glob("*.safetensors")
+                 if not f.name.startswith("align-"))
     assert len(own) == 2 and {p.name for p in own} <= {p.name for p in stages}
     for p in own:
         assert p.read_bytes() == (tmp_path / "out" / "stages" / p.name).read_bytes()

@@ -22,17 +22,26 @@ class Aligner:
         self.ctx, self.cfg = ctx, cfg
         self.source = ctx.source.language
         self.language = self.source  # set by the method's use_language
+        self.mapping = True  # False while a run that trains on target labels reads unmapped vectors
         self.maps: dict[str, FeatureMap] = {}
         self.info: dict[str, dict] = {}
         self.targets = {t.language: t for t in ctx.targets if t.language != self.source}
-        for data in self.targets.values():  # read now: what the data cannot give fails before any write
+        self.skipped: dict[str, dict] = {}  # targets read unmapped (no text for their mean, required: false)
+        for language, data in list(self.targets.items()):  # read now: what the data lacks fails before any write
+            if not cfg.required and not (data.unlabelled or data.splits["train"] or data.splits["validation"]):
+                self.skipped[language] = {"map": "none", "note": f"{data.key()} has no unlabelled text for its "
+                                          "mean vector: read unmapped"}
+                del self.targets[language]
+                continue
             unlabelled_texts(data, "alignment (its target-language mean vector)")
         self.pairs = pairs_by_target(ctx, cfg.parallel, cfg.max_pairs) if cfg.map == "procrustes" else {}
 
-    def use(self, language: str) -> None:
-        """Rows are in `language` from now on; its map is fitted (or loaded) now, so the run records it."""
+    def use(self, language: str, labelled: bool = False) -> None:
+        """Rows are in `language` from now on; its map is fitted (or loaded) now, so the run records it.
+        `labelled`: the run trains on that language's labelled rows; with_target_labels false leaves it unmapped."""
         self.language = language
-        if language in self.targets:
+        self.mapping = self.cfg.with_target_labels or not labelled
+        if self.mapping and language in self.targets:
             self.map_for(language)
 
     def attach(self, model) -> None:
@@ -40,7 +49,7 @@ class Aligner:
         model.classifier.register_forward_pre_hook(lambda _module, args: (self.map_tensor(args[0], self.language),))
 
     def map_tensor(self, x: torch.Tensor, language: str) -> torch.Tensor:
-        if language == self.source or language not in self.targets:
+        if not self.mapping or language == self.source or language not in self.targets:
             return x
         a, b = (torch.as_tensor(v, dtype=x.dtype, device=x.device) for v in self.map_for(language).as_affine())
         return x @ a + b
@@ -59,7 +68,7 @@ class Aligner:
     def folded(self, model):
         """The current language's map folded into the head's weights (for saving a plain classifier)."""
         head = model.classifier
-        if self.language == self.source or self.language not in self.targets:
+        if not self.mapping or self.language == self.source or self.language not in self.targets:
             yield
             return
         language = self.language

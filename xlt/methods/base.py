@@ -87,9 +87,10 @@ class AdaptationMethod:
             raise RuntimeError(f"checkpoint has parameters the model lacks: {sorted(missing)[:3]}")
         model.load_state_dict(state, strict=False)
 
-    def use_language(self, model: nn.Module, language: str) -> None:
+    def use_language(self, model: nn.Module, language: str, labelled: bool = False) -> None:
         """Called before training on or predicting a language; language-specific methods (MAD-X) swap
-        their language module here, others ignore it."""
+        their language module here, others ignore it. `labelled`: the run trains on labelled rows of that
+        language (few-shot, target-only, joint), which the frozen method's default alignment leaves unmapped."""
 
     def head_features(self, x: torch.Tensor, languages: list[str] | None) -> torch.Tensor:
         """The sentence vectors a frozen head is fitted on, given each row's language (None: the language set by

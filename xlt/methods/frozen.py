@@ -41,6 +41,13 @@ class Alignment(Strict):
     """procrustes only: tatoeba, {dataset: nusax-senti} (its train rows) or {files: {LANG: [SOURCE, TARGET]}}."""
     max_pairs: int = setting(1000, ge=10)
     """At most this many sentence pairs (the first ones) fit the rotation."""
+    with_target_labels: bool = setting(True, omit_when=True)
+    """Also map the target rows of runs that train on target labels (few-shot, target-only, joint, full-shot).
+    The default alignment sets it false: there the head learns from the target's own rows, and in the
+    generalisation suite mean-centring added collapsed few-shot runs (docs/defaults.md)."""
+    required: bool = setting(True, identity="none")
+    """false: a target with no unlabelled text (no `unlabelled:` file, no training or validation split) is read
+    unmapped, with a note in its run record, instead of stopping the run (the default alignment's choice)."""
 
     @model_validator(mode="after")
     def _parallel_matches_map(self):
@@ -57,9 +64,15 @@ class FrozenConfig(MethodConfig):
     """lr and lr_continue are read by token tasks only: their per-word head trains by gradient descent."""
 
     name: Literal["frozen"] = "frozen"
-    align: Alignment | None = setting(None, omit_when=None)
+    align: Alignment | Literal["none"] | None = setting(None, omit_when="none")
     """Sentence tasks: map target-language vectors into the source language's space before the head
-    (docs/alignment.md). Unset: no map."""
+    (docs/alignment.md); `none`: no map. Unset: `{map: mean_center}` for text classification, chosen in the
+    generalisation suite (docs/defaults.md); token tasks take none."""
+
+    def apply_task_defaults(self, task) -> None:
+        if self.align is None:
+            self.align = (Alignment(map="mean_center", with_target_labels=False, required=False)
+                          if task.sentence_head else "none")
 
 
 @METHODS.register
@@ -78,7 +91,7 @@ class FrozenEncoder(AdaptationMethod):
     def check(self, spec) -> None:
         from transformers import AutoConfig
 
-        if self.cfg.align is not None and not self.frozen_features:
+        if isinstance(self.cfg.align, Alignment) and not self.frozen_features:
             raise XltError(f"method frozen's align: maps sentence vectors, and task {self.task.name} tags words; "
                            "use align: with a sentence classification task")
 
@@ -90,7 +103,7 @@ class FrozenEncoder(AdaptationMethod):
                            f"{', '.join(POOLED_CLASSIFIERS)} families, not {kind}; use method lora or full")
 
     def setup(self, ctx) -> None:
-        if self.cfg.align is not None:
+        if isinstance(self.cfg.align, Alignment):
             from xlt.align.aligner import Aligner
 
             self.aligner = Aligner(ctx, self.cfg.align)
@@ -103,9 +116,9 @@ class FrozenEncoder(AdaptationMethod):
             self.aligner.attach(model)
         return model
 
-    def use_language(self, model, language: str) -> None:
+    def use_language(self, model, language: str, labelled: bool = False) -> None:
         if self.aligner is not None:
-            self.aligner.use(language)
+            self.aligner.use(language, labelled)
 
     def head_features(self, x, languages: list[str] | None):
         if self.aligner is None:
@@ -113,9 +126,9 @@ class FrozenEncoder(AdaptationMethod):
         return self.aligner.map_rows(x, languages)
 
     def record(self, languages: list[str]) -> dict:
-        if self.aligner is None:
+        if self.aligner is None or not self.aligner.mapping:  # a run on target labels reads them unmapped
             return {}
-        info = {k: v for k, v in self.aligner.info.items() if k in languages}
+        info = {k: v for k, v in {**self.aligner.info, **self.aligner.skipped}.items() if k in languages}
         return {"alignment": info} if info else {}
 
     def save(self, model, tokenizer, out, extra_config: dict) -> None:

@@ -106,7 +106,7 @@ class MadX(AdaptationMethod):
         model.set_active_adapters(TASK)
         return model
 
-    def use_language(self, model: nn.Module, language: str) -> None:
+    def use_language(self, model: nn.Module, language: str, labelled: bool = False) -> None:
         """Stack the language's adapter under the task adapter (loading it the first time)."""
         from adapters import SeqBnInvConfig
         from adapters.composition import Stack

@@ -95,7 +95,7 @@ def meta_train(ctx, method, model, languages: dict, seed: int) -> dict:
     for _ in range(cfg.steps):
         lang = rng.choice(list(encoded))
         enc = encoded[lang]
-        method.use_language(model, lang)
+        method.use_language(model, lang, labelled=True)
         drawn = rng.sample(range(len(enc.ids)), min(len(enc.ids), 2 * cfg.task_size))
         support, query = drawn[:cfg.task_size], drawn[cfg.task_size:] or drawn[:cfg.task_size]
         before = [p.detach().clone() for p in params]

@@ -36,7 +36,7 @@ class FewShot(Strategy):
     def run(self, ctx, key) -> Trained:
         target = ctx.data_for(key)
         method, model, stage = ctx.stages.model(key.method, key.seed, ctx.source)
-        method.use_language(model, target.language)
+        method.use_language(model, target.language, labelled=True)
         shots = self.target_rows(ctx, key)
         cv = method.cfg.few_shot_choice == "cv" and ctx.task.sentence_head
         guard = ctx.exp.protocol.rare_class_guard if ctx.task.sentence_head else 0

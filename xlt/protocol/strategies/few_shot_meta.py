@@ -55,7 +55,7 @@ class FewShotMeta(FewShot):
         meta = meta_stage(ctx, method, model, key.method, languages, key.seed)
         if ranking is not None:
             meta["meta"]["ranking"] = ranking
-        method.use_language(model, target.language)
+        method.use_language(model, target.language, labelled=True)
         info = continue_on_target(ctx, key, method, model, target, self.target_rows(ctx, key))
         rows = info.pop("rows")
         return Trained(method, model, {**info, **meta, "source_stage": stage}, TARGET_VALIDATION, rows)

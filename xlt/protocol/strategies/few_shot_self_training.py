@@ -33,7 +33,7 @@ class FewShotSelfTraining(Strategy):
     def run(self, ctx, key) -> Trained:
         target = ctx.data_for(key)
         method, model, stage_info = ctx.stages.model(key.method, key.seed, ctx.source)
-        method.use_language(model, target.language)
+        method.use_language(model, target.language, labelled=True)
         shots = FewShot().target_rows(ctx, key)
         unlabelled = Unlabelled(ctx, key, target, {r.text for r in shots})
         stage = method.trainable_state(model)

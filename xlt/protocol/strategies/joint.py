@@ -18,7 +18,7 @@ class Joint(Strategy):
     def run(self, ctx, key) -> Trained:
         target = ctx.data_for(key)
         method, model = ctx.fresh_model(key.seed, key.method)
-        method.use_language(model, target.language)
+        method.use_language(model, target.language, labelled=True)
         source = ctx.source_train(key.seed)[0]
         rows = target.splits["train"] + source
         info = fit_stage(ctx, method, model, rows, target.splits["validation"], key.seed, key.label(),

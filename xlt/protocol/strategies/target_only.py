@@ -21,7 +21,7 @@ class TargetOnly(Strategy):
     def run(self, ctx, key) -> Trained:
         target = ctx.data_for(key)
         method, model = ctx.fresh_model(key.seed, key.method)
-        method.use_language(model, target.language)
+        method.use_language(model, target.language, labelled=True)
         rows = target.splits["train"]
         info = fit_stage(ctx, method, model, rows, target.splits["validation"], key.seed, key.label())
         return Trained(method, model, info, TARGET_VALIDATION, info.pop("rows"))

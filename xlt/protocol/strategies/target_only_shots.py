@@ -25,7 +25,7 @@ class TargetOnlyShots(Strategy):
     def run(self, ctx, key) -> Trained:
         target = ctx.data_for(key)
         method, model = ctx.fresh_model(key.seed, key.method)
-        method.use_language(model, target.language)
+        method.use_language(model, target.language, labelled=True)
         rows, validation, selection = self.rows(ctx, key)
         info = fit_stage(ctx, method, model, rows, validation, key.seed, key.label())
         return Trained(method, model, info, selection, info.pop("rows"))
