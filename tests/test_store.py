@@ -59,6 +59,8 @@ def test_a_store_written_before_the_identity_schema_resumes_without_repeating_a_
     res = cli_in_process("run", config, cwd=work)
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"resuming: {len(before)} of {len(before)} runs already finished" in res.stdout, res.stdout
+    # runs made before code was fingerprinted are kept, and the plan says so before anything runs
+    assert f"{len(before)} of the {len(before)} finished runs kept were made by other xlt code" in res.stdout
     after = runs_of(out / "results.sqlite")
     assert after.keys() == before.keys()
     assert all(after[k][1] == before[k][1] for k in before)  # not one run started again

@@ -21,7 +21,7 @@ from xlt.errors import XltError
 from xlt.files import check_output_dir
 from xlt.methods import get_method
 from xlt.protocol.context import Context
-from xlt.protocol.resume import finished_runs
+from xlt.protocol.resume import finished_runs, other_code_note
 from xlt.protocol.stages import SourceStages
 from xlt.protocol.strategies import STRATEGIES, ordered
 from xlt.store import RunKey
@@ -228,7 +228,7 @@ def check_experiment(exp: Experiment, data_dir: str | None = None, output_dir: s
     skipped = _skipped_shots(exp, targets) + [
         f"note: {name} skipped for {t.key()}: {why}" for name in exp.protocol.strategies for t in targets
         if (why := STRATEGIES.get(name).unavailable(ctx, t))]
-    warnings = [line for line in report if line.startswith("warning: ")]
+    warnings = [line for line in report if line.startswith("warning: ")] + other_code_note(ctx, finished)
     return Plan(ctx, keys, run_ids, finished, report + skipped, renamed, skipped + warnings, data_dir)
 
 

@@ -40,6 +40,24 @@ def finished_runs(ctx, keys: list[RunKey], run_ids: dict[RunKey, str]) -> tuple[
     return set(done.values()) & set(run_ids.values()), renamed
 
 
+def other_code_note(ctx, finished: set[str]) -> list[str]:
+    """A line for the plan when finished runs it keeps were made by other xlt code: resuming keeps them (their
+    settings match), so say so before the run rather than only in the report."""
+    db = ctx.out / "results.sqlite"
+    if not finished or not db.exists():
+        return []
+    from xlt.store import code_fingerprint
+
+    with open_existing(db) as con:
+        made_by = {r: json.loads(v or "{}").get("xlt_code") for r, v in con.execute(
+            "SELECT run_id, versions FROM runs WHERE status = 'done'")}
+    other = sum(made_by.get(r) != code_fingerprint() for r in finished)
+    if not other:
+        return []
+    return [f"note: {other} of the {len(finished)} finished runs kept were made by other xlt code (or code not "
+            "fingerprinted); the report flags the mix. To compare like with like, give output.dir a new directory"]
+
+
 def _key(k: RunKey) -> tuple:
     return (k.method, k.strategy, k.n, k.seed, k.dataset, k.language)
 
