@@ -78,6 +78,8 @@ def test_aligned_frozen_run_records_its_parallel_data_and_saves_the_map_in_the_h
     texts = [r["text"] for r in read_records(tiny_data["tgt_test"])]
     from xlt.serve.predict import Predictor
 
+    card = (results.output_dir / "models" / "few_shot-10-tgt-seed0" / "README.md").read_text()
+    assert "The head holds a `procrustes` map of tgt sentence vectors" in card
     model = Predictor(results.output_dir / "models" / "few_shot-10-tgt-seed0", bf16="off")  # the run's precision
     assert len(stored) == len(texts) and model.predict(texts) == [p for p, _ in stored]
     assert np.allclose(model.predict_proba(texts), [json.loads(p) for _, p in stored], atol=1e-4)
@@ -114,7 +116,11 @@ def test_default_alignment_maps_only_runs_without_target_labels(tiny_model_dir, 
 
     cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", method={"name": "frozen"}, baselines=[])
     cfg["protocol"] = {"strategies": ["zero_shot", "self_training", "few_shot"], "shots": [10], "seeds": [0]}
+    cfg["output"]["save_models"] = ["zero_shot", "few_shot"]
     info = _train_info(xlt.run(cfg, progress=False, report=False).store)
+    models = tmp_path / "out" / "models"  # the model card says which saved head holds a map
+    assert "The head holds a `mean_center` map of tgt" in (models / "zero_shot-tgt-seed0" / "README.md").read_text()
+    assert "map of" not in (models / "few_shot-10-tgt-seed0" / "README.md").read_text()
     for strategy in ("zero_shot", "self_training"):
         assert info[("frozen", strategy, "tgt")]["alignment"]["tgt"]["map"] == "mean_center"
     assert "alignment" not in info[("frozen", "few_shot", "tgt")]

@@ -80,7 +80,8 @@ def _save_model(ctx, key: RunKey, method, model, metrics: dict, train_rows: int)
     shutil.rmtree(tmp, ignore_errors=True)
     method.save(model, ctx.tokenizer, tmp, {"xlt_text_prefix": ctx.spec.text_prefix, "xlt_notice": ex.notice or "",
                                             "xlt_task": ex.task})
-    write_model_card(tmp, ex, ctx.task, key, metrics, ctx.source.key(), train_rows)
+    aligned = method.record([key.language]).get("alignment", {}).get(key.language)
+    write_model_card(tmp, ex, ctx.task, key, metrics, ctx.source.key(), train_rows, aligned)
     shutil.rmtree(save_dir, ignore_errors=True)
     os.replace(tmp, save_dir)
 

@@ -27,6 +27,15 @@ class ModelCard:
     metrics: dict
     notice: str = ""
     dataset_notes: list[str] = field(default_factory=list)
+    alignment: str = ""  # the target-language map folded into the head (the frozen method's align:), if any
+
+    def _alignment_note(self) -> str:
+        if not self.alignment:
+            return ""
+        language = self.target.split("/")[-1]
+        return (f"- The head holds a `{self.alignment}` map of {language} sentence vectors into the source "
+                f"language's space (xlt's docs/alignment.md): give it {language} text; other languages are shifted "
+                "wrongly.\n")
 
     def markdown(self) -> str:
         t, m = self.task, self.metrics
@@ -67,15 +76,17 @@ Load without xlt: `{t.card_loading}`{loading} and
 
 ## Limitations
 - Scores come from one test split of one dataset; see the experiment report for seeds, baselines and shortcut checks.
-{chr(10).join(self.dataset_notes)}
+{self._alignment_note()}{chr(10).join(self.dataset_notes)}
 """
 
 
-def write_model_card(out: Path, exp, task, key, metrics: dict, source_key: str, train_rows: int) -> None:
+def write_model_card(out: Path, exp, task, key, metrics: dict, source_key: str, train_rows: int,
+                     aligned: dict | None = None) -> None:
     datasets = sorted({*(s.dataset for s in exp.source_list()), *(t.dataset for t in exp.targets)} - {None})
     notes = [f"- {d}: {registry.DATASETS[d].note}" for d in datasets if d in registry.DATASETS and registry.DATASETS[d].note]
     setting = f"{key.strategy}{' N=' + str(key.n) if key.n else ''}"
     card = ModelCard(f"{exp.name}: {setting}, {key.dataset}/{key.language}, seed {key.seed}", task, exp.model_path(),
                      key.method, source_key, f"{key.dataset}/{key.language}", key.strategy, train_rows, metrics,
-                     exp.notice or "", notes)
+                     exp.notice or "", notes,
+                     aligned["map"] if aligned and aligned.get("map") not in (None, "none") else "")
     atomic_write_text(out / "README.md", card.markdown())
