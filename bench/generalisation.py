@@ -564,21 +564,31 @@ def prior_matching_table(groups: list[str]) -> None:
             f"SD {100 * row.std():.1f})" for n, row in means.iterrows()))
 
 
+def few_shot_runs(recipe: str, suffix: str, groups: list[str]):
+    """A recipe's frozen few-shot runs, indexed by group, language, seed and N: their score and whether they
+    collapsed, the columns suffixed (None where the recipe has no store)."""
+    runs = load_runs(recipe, groups)
+    if runs is None:
+        return None
+    runs = runs[(runs["method"] == "frozen") & (runs["strategy"] == "few_shot")]
+    return runs.set_index(["group", "language", "seed", "n"])[["score", "collapsed"]].add_suffix(suffix)
+
+
+def by_dataset(both, n: int, groups: list[str]) -> list[tuple]:
+    """(name, rows) of the runs at N: all, the choosing and the reporting sets, then each dataset; empty ones left
+    out."""
+    at = both[both["n"] == n]
+    rows = [("all", at), ("choosing", at[at["group"].isin(CHOOSE)]), ("reporting", at[at["group"].isin(REPORT)])]
+    return [(name, part) for name, part in rows + [(g, at[at["group"] == g]) for g in groups] if len(part)]
+
+
 def few_shot_seeds(groups: list[str]) -> None:
     """The default's few-shot against the same runs with the rare-class guard and with class weights always,
     on the runs all three made (every seed): mean over them, their collapsed runs (a
     class under 0.1 recall) and the runs the guard refitted, in all, on the choosing and reporting sets, and
     per dataset."""
-    keys = ["group", "language", "seed", "n"]
-
-    def few(recipe, suffix):
-        runs = load_runs(recipe, groups)
-        if runs is None:
-            return None
-        runs = runs[(runs["method"] == "frozen") & (runs["strategy"] == "few_shot")].set_index(keys)
-        return runs[["score", "collapsed"]].add_suffix(suffix)
-
-    parts = [few("default", "_d"), few("few-shot-rare-class-guard", "_g"), few("few-shot-class-weighted", "_w")]
+    parts = [few_shot_runs("default", "_d", groups), few_shot_runs("few-shot-rare-class-guard", "_g", groups),
+             few_shot_runs("few-shot-class-weighted", "_w", groups)]
     if any(p is None for p in parts):
         return
     both = parts[0].join(parts[1], how="inner").join(parts[2], how="inner").reset_index()
@@ -588,15 +598,11 @@ def few_shot_seeds(groups: list[str]) -> None:
           "its collapsed runs | class weights always | its collapsed runs |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n in (50, 100, 250):
-        at = both[both["n"] == n]
-        rows = [("all", at), ("choosing", at[at["group"].isin(CHOOSE)]),
-                ("reporting", at[at["group"].isin(REPORT)])]
-        for name, part in rows + [(g, at[at["group"] == g]) for g in groups]:
-            if len(part):
-                print(f"| {n} | {name} | {len(part)} | {100 * part['score_d'].mean():.1f} | "
-                      f"{int(part['collapsed_d'].sum())} | {100 * part['score_g'].mean():.1f} | "
-                      f"{int(part['refit'].sum())} | {int(part['collapsed_g'].sum())} | "
-                      f"{100 * part['score_w'].mean():.1f} | {int(part['collapsed_w'].sum())} |")
+        for name, part in by_dataset(both, n, groups):
+            print(f"| {n} | {name} | {len(part)} | {100 * part['score_d'].mean():.1f} | "
+                  f"{int(part['collapsed_d'].sum())} | {100 * part['score_g'].mean():.1f} | "
+                  f"{int(part['refit'].sum())} | {int(part['collapsed_g'].sum())} | "
+                  f"{100 * part['score_w'].mean():.1f} | {int(part['collapsed_w'].sum())} |")
     fired = both[both["refit"]]
     if len(fired):
         print(f"\nThe guard refitted {len(fired)} of {len(both)} few-shot runs: "
@@ -611,28 +617,20 @@ def mean_center_few_shot_table(groups: list[str]) -> None:
     """The default's few-shot runs (no map: they train on target labels) against the same runs on mean-centred
     target vectors, on the runs both made: means and collapsed runs, in all, on the choosing and reporting sets,
     and per dataset."""
-    keys = ["group", "language", "seed", "n"]
-    parts = []
-    for recipe, suffix in (("default", "_d"), ("few-shot-mean-center", "_m")):
-        runs = load_runs(recipe, groups)
-        if runs is None:
-            print(f"\nNo {recipe} stores: run --recipes {recipe} first.")
-            return
-        runs = runs[(runs["method"] == "frozen") & (runs["strategy"] == "few_shot")].set_index(keys)
-        parts.append(runs[["score", "collapsed"]].add_suffix(suffix))
+    parts = [few_shot_runs("default", "_d", groups), few_shot_runs("few-shot-mean-center", "_m", groups)]
+    if any(p is None for p in parts):
+        print("\nNo few-shot-mean-center stores: run --recipes few-shot-mean-center first.")
+        return
     both = parts[0].join(parts[1], how="inner").reset_index()
     print("\n| N | datasets | runs | default (no map) | its collapsed runs | mean-centred | its collapsed runs | "
           "up / down |")
     print("|---|---|---|---|---|---|---|---|")
     for n in (50, 100, 250):
-        at = both[both["n"] == n]
-        rows = [("all", at), ("choosing", at[at["group"].isin(CHOOSE)]), ("reporting", at[at["group"].isin(REPORT)])]
-        for name, part in rows + [(g, at[at["group"] == g]) for g in groups]:
-            if len(part):
-                print(f"| {n} | {name} | {len(part)} | {100 * part['score_d'].mean():.1f} | "
-                      f"{int(part['collapsed_d'].sum())} | {100 * part['score_m'].mean():.1f} | "
-                      f"{int(part['collapsed_m'].sum())} | {int((part['score_m'] > part['score_d']).sum())} / "
-                      f"{int((part['score_m'] < part['score_d']).sum())} |")
+        for name, part in by_dataset(both, n, groups):
+            print(f"| {n} | {name} | {len(part)} | {100 * part['score_d'].mean():.1f} | "
+                  f"{int(part['collapsed_d'].sum())} | {100 * part['score_m'].mean():.1f} | "
+                  f"{int(part['collapsed_m'].sum())} | {int((part['score_m'] > part['score_d']).sum())} / "
+                  f"{int((part['score_m'] < part['score_d']).sum())} |")
     lost = both[both["collapsed_m"] & ~both["collapsed_d"]]
     print(f"\nCollapsed with mean-centring only: {len(lost)} of {len(both)} runs"
           + (": " + ", ".join(f"{r.group} {r.language} N={int(r.n)} seed {r.seed}" for r in lost.itertuples())
