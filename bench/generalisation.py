@@ -10,15 +10,17 @@ Pirina and Coltekin's Reddit users -> Arabic tweets (depression against control)
 Selection protocol: a recipe is chosen on the CHOOSE datasets (NusaX-senti, where xlt's recipes were tuned
 before) and becomes the default only if it also wins on the REPORT datasets, which never chose anything; the
 leave-one-dataset-out table says, for every dataset, which recipe the other datasets would have chosen (the
-self-training quota alone was chosen by that table, over all six datasets).
+self-training quota alone was chosen by that table, over all six datasets). Mean-centring was decided by a rule
+written before its runs (see its recipe).
 
     python bench/generalisation.py               # the suite (SUITE recipes) over seeds 0-2, then every table
     python bench/generalisation.py --recipes default --seeds 0   # the default alone, in its own store
     python bench/generalisation.py --table-only  # the tables from the stores
     python bench/generalisation.py --levers      # leave-one-dataset-out and label-shifted subsets only
 
-The default is run as cv-choice plus default-few-shot, which together are every run of the default once (the
-cross-validated choice touches few-shot runs alone), so the lever costs no second pass over the rest.
+The default is run as cv-choice, default-few-shot and self-training-mean-center, which together are every run
+of the default once (the cross-validated choice touches few-shot runs alone, and the default mean-centres only
+the zero-shot and self-training runs), so no lever costs a second pass over the rest.
 """
 from __future__ import annotations
 
