@@ -66,8 +66,8 @@ class FrozenConfig(MethodConfig):
     name: Literal["frozen"] = "frozen"
     align: Alignment | Literal["none"] | None = setting(None, omit_when="none")
     """Sentence tasks: map target-language vectors into the source language's space before the head
-    (docs/alignment.md); `none`: no map. Unset: `{map: mean_center}` for text classification, chosen in the
-    generalisation suite (docs/defaults.md); token tasks take none."""
+    (docs/alignment.md); `none`: no map. Unset: `{map: mean_center, with_target_labels: false, required: false}`
+    for text classification, chosen in the generalisation suite (docs/defaults.md); token tasks take none."""
 
     def apply_task_defaults(self, task) -> None:
         if self.align is None:
