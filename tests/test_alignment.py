@@ -125,6 +125,9 @@ def test_default_alignment_maps_only_runs_without_target_labels(tiny_model_dir, 
         assert info[("frozen", strategy, "tgt")]["alignment"]["tgt"]["map"] == "mean_center"
     assert "alignment" not in info[("frozen", "few_shot", "tgt")]
     assert "alignment" not in info[("frozen", "source", "src")]
+    assert cli_in_process("report", str(tmp_path / "out")).returncode == 0  # the report says which runs were mapped
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| tgt | frozen | mean_center | - | 100 |" in report and "| self_training, zero_shot |" in report
 
     # `align: none` leaves the key out of the run identity, as stores written before this default had it
     off = Experiment.model_validate({**cfg, "method": {"name": "frozen", "align": "none"}})

@@ -80,6 +80,7 @@ def _write(run_dir, runs, meta, shortcuts, labels, targets, fig_dir, task, metho
     for name in task.report_sections:
         sections[name]()
     _language_adapters(doc, runs)
+    _alignment(doc, runs)
     _adjustments(doc, runs, methods)
     _translations(doc, runs)
     _data_notes(doc, meta)
@@ -231,6 +232,28 @@ def _language_adapters(doc: Doc, runs: list[dict]) -> None:
                   ["Language", "Texts", "Steps", "MLM loss first", "MLM loss last", "Seconds", "MLM head"],
                   [[k, str(v["texts"]), str(v["steps"]), f"{v['mlm_loss_first']:.2f}", f"{v['mlm_loss_last']:.2f}",
                     f"{v['seconds']:.0f}", v.get("mlm_head", "")] for k, v in sorted(infos.items())])
+
+
+def _alignment(doc: Doc, runs: list[dict]) -> None:
+    """Which runs read target vectors mapped into the source language's space (the frozen method's align:), and
+    each map: the default mean-centres zero-shot and self-training runs only."""
+    maps: dict[tuple, dict] = {}
+    strategies: dict[tuple, set] = {}
+    for r in runs:
+        for lang, info in ((r.get("train_info") or {}).get("alignment") or {}).items():
+            maps[(r["method"], lang)] = info
+            strategies.setdefault((r["method"], lang), set()).add(r["strategy"])
+    if not maps:
+        return
+    rows = []
+    for (method, lang), v in sorted(maps.items()):
+        mapping = v["map"] if v["map"] != "none" else f"none ({v.get('note', '')})"
+        pairs = f"{v['pairs']} ({v['parallel']})" if v.get("pairs") else "-"
+        rows.append([lang, method, mapping, pairs, str(v.get("source_texts", "-")), str(v.get("target_texts", "-")),
+                     ", ".join(sorted(strategies[(method, lang)]))])
+    doc.table("Target vectors mapped into the source language's space (the frozen method's align:)",
+              ["Language", "Method", "Map", "Parallel pairs", "Source texts", "Target texts", "Runs mapped"], rows)
+    doc.para("The other runs on these languages read the vectors as they are (docs/alignment.md).")
 
 
 def _shares(values, labels: list[str]) -> str:

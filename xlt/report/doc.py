@@ -29,7 +29,7 @@ class Doc:
         self.html.append(f"<p class='{'warn' if warn else ''}'>{escape(text)}</p>")
 
     def table(self, title: str, header: list[str], rows: list[list[str]]) -> None:
-        self.md.extend([f"\n### {title}\n", markdown_table(header, rows)])
+        self.md.extend([f"\n### {title}\n", markdown_table(header, rows) + "\n"])  # a blank line ends the table
         self.html.extend([f"<h3>{escape(title)}</h3>", html_table(header, rows)])
 
     def image(self, path: Path | None, caption: str) -> None:
