@@ -71,6 +71,8 @@ def main() -> None:
     ap.add_argument("--ner-matrix", action="store_true", help="the MasakhaNER 2.0 matrix and rankers instead")
     ap.add_argument("--stores", nargs="+", type=Path, help="table leave-one-out against English alone per seed "
                     "from these run folders (runs nothing)")
+    ap.add_argument("--strategy", default="zero_shot", help="--stores: the strategy whose runs are compared "
+                    "(zero_shot, or self_training where the stores hold it)")
     ap.add_argument("--seeds", nargs="+", type=int, help="--lora: run and table these seeds, each in its own "
                     "folders (name-seedS), then their means")
     ap.add_argument("--stages-from", nargs="+", type=Path, help="--lora --seeds: run folders whose saved stages "
@@ -81,7 +83,7 @@ def main() -> None:
     if args.stages_from and not args.seeds:
         ap.error("--stages-from needs --seeds: the configs' own folders keep their own stages")
     if args.stores:
-        return seeds_table(args.stores, ap)
+        return seeds_table(args.stores, ap, args.strategy)
     if args.ner_matrix:
         return ner_matrix_tables(args)
     if args.lora:
@@ -268,9 +270,10 @@ def ner_table(args, ap) -> None:
     seeds_table(folders, ap)
 
 
-def seeds_table(stores: list[Path], ap) -> None:
-    """Zero-shot from the target's leave-one-out source set against English alone, per target and seed, with
-    the paired test over target x seed pairs; targets without a leave-one-out run are left out."""
+def seeds_table(stores: list[Path], ap, strategy: str = "zero_shot") -> None:
+    """Zero-shot (or another strategy's runs) from the target's leave-one-out source set against English alone,
+    per target and seed, with the paired test over target x seed pairs; targets without a leave-one-out run are
+    left out."""
     import pandas as pd
     import yaml
 
@@ -289,12 +292,12 @@ def seeds_table(stores: list[Path], ap) -> None:
             runs = runs.assign(sources=source.get("language"))
         tables.append(runs)
     runs = pd.concat(tables, ignore_index=True)
-    zero = runs[runs["strategy"] == "zero_shot"].copy()
+    zero = runs[runs["strategy"] == strategy].copy()
     zero["kind"] = zero["sources"].map(lambda s: "English" if s == "eng" else
                                        "leave-one-out" if str(s).startswith("all-but-") else None)
     table = zero.dropna(subset=["kind"]).pivot_table(index="language", columns=["kind", "seed"], values="score") * 100
     if "English" not in table or "leave-one-out" not in table:
-        ap.error("the stores need zero-shot runs from English alone and from leave-one-out source sets")
+        ap.error(f"the stores need {strategy} runs from English alone and from leave-one-out source sets")
     table = table.dropna(subset=[c for c in table.columns if c[0] == "leave-one-out"], how="all")
     cols = list(table.columns)
     print("\n| target | " + " | ".join(f"{k}, seed {s}" for k, s in cols) + " | gain, mean over seeds |")
