@@ -175,6 +175,7 @@ def test_bad_alignment_input_is_one_error_and_nothing_written(tiny_model_dir, ti
         "which leaks them into training": {"map": "procrustes", "parallel": {"dataset": "nusax-senti",
                                                                              "split": "test"}},
         "give parallel: tatoeba": {"map": "procrustes"},
+        "'off' is not a setting; give none (no map)": "off",
     }
     for i, (message, align) in enumerate(cases.items()):
         path = tmp_path / f"c{i}.yaml"

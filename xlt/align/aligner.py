@@ -33,7 +33,8 @@ class Aligner:
                                           "mean vector: read unmapped"}
                 del self.targets[language]
                 continue
-            unlabelled_texts(data, "alignment (its target-language mean vector)")
+            unlabelled_texts(data, "alignment (its target-language mean vector; required: false reads such a "
+                                   "target unmapped)")
         self.pairs = pairs_by_target(ctx, cfg.parallel, cfg.max_pairs) if cfg.map == "procrustes" else {}
 
     def use(self, language: str, labelled: bool = False) -> None:

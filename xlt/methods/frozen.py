@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from xlt.align.parallel import ParallelData
 from xlt.errors import XltError
@@ -68,6 +68,14 @@ class FrozenConfig(MethodConfig):
     """Sentence tasks: map target-language vectors into the source language's space before the head
     (docs/alignment.md); `none`: no map. Unset: `{map: mean_center, with_target_labels: false, required: false}`
     for text classification, chosen in the generalisation suite (docs/defaults.md); token tasks take none."""
+
+    @field_validator("align", mode="before")
+    @classmethod
+    def _align_word(cls, value):
+        if isinstance(value, str) and value != "none":
+            raise ValueError(f"{value!r} is not a setting; give none (no map), {{map: mean_center}} or "
+                             "{map: procrustes, parallel: ...}")
+        return value
 
     def apply_task_defaults(self, task) -> None:
         if self.align is None:
