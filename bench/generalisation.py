@@ -579,12 +579,15 @@ def few_shot_runs(recipe: str, suffix: str, groups: list[str]):
     return runs.set_index(["group", "language", "seed", "n"])[["score", "collapsed"]].add_suffix(suffix)
 
 
-def by_dataset(both, n: int, groups: list[str]) -> list[tuple]:
-    """(name, rows) of the runs at N: all, the choosing and the reporting sets, then each dataset; empty ones left
-    out."""
-    at = both[both["n"] == n]
-    rows = [("all", at), ("choosing", at[at["group"].isin(CHOOSE)]), ("reporting", at[at["group"].isin(REPORT)])]
-    return [(name, part) for name, part in rows + [(g, at[at["group"] == g]) for g in groups] if len(part)]
+def print_by_dataset(both, groups: list[str], cells) -> None:
+    """One table row per N and per subset of the runs at that N (all, the choosing and the reporting sets, then
+    each dataset; empty ones left out): N, the subset, its run count, then `cells(rows)`."""
+    for n in (50, 100, 250):
+        at = both[both["n"] == n]
+        rows = [("all", at), ("choosing", at[at["group"].isin(CHOOSE)]), ("reporting", at[at["group"].isin(REPORT)])]
+        for name, part in rows + [(g, at[at["group"] == g]) for g in groups]:
+            if len(part):
+                print(f"| {n} | {name} | {len(part)} | " + " | ".join(cells(part)) + " |")
 
 
 def few_shot_seeds(groups: list[str]) -> None:
@@ -602,12 +605,10 @@ def few_shot_seeds(groups: list[str]) -> None:
     print("\n| N | datasets | runs | default | its collapsed runs | rare-class guard | runs it refitted | "
           "its collapsed runs | class weights always | its collapsed runs |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for n in (50, 100, 250):
-        for name, part in by_dataset(both, n, groups):
-            print(f"| {n} | {name} | {len(part)} | {100 * part['score_d'].mean():.1f} | "
-                  f"{int(part['collapsed_d'].sum())} | {100 * part['score_g'].mean():.1f} | "
-                  f"{int(part['refit'].sum())} | {int(part['collapsed_g'].sum())} | "
-                  f"{100 * part['score_w'].mean():.1f} | {int(part['collapsed_w'].sum())} |")
+    print_by_dataset(both, groups, lambda part: [
+        f"{100 * part['score_d'].mean():.1f}", f"{int(part['collapsed_d'].sum())}",
+        f"{100 * part['score_g'].mean():.1f}", f"{int(part['refit'].sum())}", f"{int(part['collapsed_g'].sum())}",
+        f"{100 * part['score_w'].mean():.1f}", f"{int(part['collapsed_w'].sum())}"])
     fired = both[both["refit"]]
     if len(fired):
         print(f"\nThe guard refitted {len(fired)} of {len(both)} few-shot runs: "
@@ -630,12 +631,10 @@ def mean_center_few_shot_table(groups: list[str]) -> None:
     print("\n| N | datasets | runs | default (no map) | its collapsed runs | mean-centred | its collapsed runs | "
           "up / down |")
     print("|---|---|---|---|---|---|---|---|")
-    for n in (50, 100, 250):
-        for name, part in by_dataset(both, n, groups):
-            print(f"| {n} | {name} | {len(part)} | {100 * part['score_d'].mean():.1f} | "
-                  f"{int(part['collapsed_d'].sum())} | {100 * part['score_m'].mean():.1f} | "
-                  f"{int(part['collapsed_m'].sum())} | {int((part['score_m'] > part['score_d']).sum())} / "
-                  f"{int((part['score_m'] < part['score_d']).sum())} |")
+    print_by_dataset(both, groups, lambda part: [
+        f"{100 * part['score_d'].mean():.1f}", f"{int(part['collapsed_d'].sum())}",
+        f"{100 * part['score_m'].mean():.1f}", f"{int(part['collapsed_m'].sum())}",
+        f"{int((part['score_m'] > part['score_d']).sum())} / {int((part['score_m'] < part['score_d']).sum())}"])
     lost = both[both["collapsed_m"] & ~both["collapsed_d"]]
     print(f"\nCollapsed with mean-centring only: {len(lost)} of {len(both)} runs"
           + (": " + ", ".join(f"{r.group} {r.language} N={int(r.n)} seed {r.seed}" for r in lost.itertuples())
