@@ -43,6 +43,13 @@ rankers evaluated on the matrix leave-one-target-out. The matrix is two configs 
     taskset -c 1 xlt run bench/multi_source/masakhaner2-matrix-2.yaml
     python bench/multi_source.py --ner-matrix    # the rest (merge, joint), then the tables
 
+The rankers' tables have a third row, `learned_record`: the learned ranker also reading each source's record
+(its mean standardised transfer to the other measured targets, never the one being ranked). The rule, written
+before any ranking with it was run: the record joins the learned ranker's features only if, leave-one-target-
+out, it raises the learned ranker's NDCG@3 and does not lower its share of top-1 picks within 2 points, on both
+NusaX matrices (the frozen head's, `python bench/multi_source.py`, and LoRA's mean over seeds 0-2, `--lora
+--table-only --seeds 0 1 2`); otherwise it stays out.
+
 With `--stores DIR ...`, leave-one-out against English alone per target and seed, from any stores that hold
 them (runs nothing): for another seed or a subset of targets run a config above with `xlt run CONFIG --set
 'protocol.seeds=[1]' --set 'targets.languages=[...]' --output DIR`, and English alone from the matrix config
@@ -169,12 +176,12 @@ def print_ranking(transfer: dict, args, title: str, settings: dict | None = None
 
 def print_picks(res: dict) -> None:
     """Each target's best source in hindsight and both rankers' top-1 with its regret, as a table."""
-    print("\n| target | best source | heuristic top-1 | learned top-1 |")
-    print("|---|---|---|---|")
+    names = ("heuristic", "learned", "learned_record")
+    print("\n| target | best source | " + " | ".join(f"{n} top-1" for n in names) + " |")
+    print("|---" * (2 + len(names)) + "|")
     for row in res["targets"]:
-        print(f"| {row['target']} | {row['best']} ({100 * row['best_score']:.1f}) | {row['heuristic']['top1']} "
-              f"(-{100 * row['heuristic']['regret']:.1f}) | {row['learned']['top1']} "
-              f"(-{100 * row['learned']['regret']:.1f}) |")
+        print(f"| {row['target']} | {row['best']} ({100 * row['best_score']:.1f}) | "
+              + " | ".join(f"{row[n]['top1']} (-{100 * row[n]['regret']:.1f})" for n in names) + " |")
 
 
 def print_matrix(transfer: dict, title: str) -> dict[str, dict[str, float]]:

@@ -127,3 +127,17 @@ def test_rank_sources_describes_sources_by_the_data_the_runs_trained_on(tmp_path
     rows = [line.split() for line in res.stdout.splitlines() if line.split()[:1] in (["1"], ["2"])]
     assert sorted(r[1] for r in rows) == ["bug", "sun"]
     assert round(math.exp(float(rows[0][-2]))) == 500  # without runs: the whole train split (500 rows)
+
+
+def test_a_sources_record_never_reads_the_target_being_ranked():
+    """The learned ranker's `source_record`: each source's standing on the other measured targets. The
+    excluded target's own results cannot move it, and a source measured nowhere else has none."""
+    from xlt.ranking.rankers import source_record
+
+    measured = {"x/t1": {"x/a": 0.8, "x/b": 0.6}, "x/t2": {"x/a": 0.7, "x/b": 0.5, "x/c": 0.6},
+                "x/t3": {"x/c": 0.9, "x/d": 0.1}}
+    record = source_record(measured, {"x/t3"})
+    assert record["x/a"] > 0 > record["x/b"] and "x/d" not in record
+    flipped = {**measured, "x/t3": {"x/c": 0.1, "x/d": 0.9}}
+    assert source_record(flipped, {"x/t3"}) == record
+    assert source_record(measured, set())["x/d"] < 0

@@ -5,7 +5,9 @@
   candidates so no unit dominates.
 - The learned ranker (LANGRANK, Lin et al., 2019) is gradient-boosted trees trained with the lambdarank
   objective (LightGBM) on transfer results: for each target seen, its candidates' features and how well
-  each transferred (relevance: 3 for the best source, 2 the second, 1 the third, 0 the rest).
+  each transferred (relevance: 3 for the best source, 2 the second, 1 the third, 0 the rest). Besides the
+  pair features it can read each source's record (`source_record`): how far above the other candidates it
+  transferred to the other measured targets, since some languages are good sources for most targets.
 """
 from __future__ import annotations
 
@@ -55,32 +57,54 @@ def relevance(scores: list[float]) -> list[int]:
     return rel
 
 
-def _matrix(features: list[dict]):
+RECORD_FEATURES = [*PAIR_FEATURES, "source_record"]
+
+
+def source_record(measured: dict[str, dict[str, float]], exclude: set[str]) -> dict[str, float]:
+    """source -> its mean standardised score (z over each target's candidates) on the measured targets not in
+    `exclude`. The target being ranked is always excluded by the caller, so its own results never inform
+    its ranking; a source measured nowhere else has no record (missing, which the trees handle)."""
+    zs: dict[str, list[float]] = {}
+    for target, row in measured.items():
+        if target in exclude or len(row) < 2:
+            continue
+        for source, z in zip(row, _standardised(list(row.values()))):
+            zs.setdefault(source, []).append(z)
+    return {s: sum(v) / len(v) for s, v in zs.items()}
+
+
+def with_record(features: list[dict], sources: list[str], record: dict[str, float]) -> list[dict]:
+    """The candidates' features with each source's record added."""
+    return [{**f, "source_record": record.get(s)} for f, s in zip(features, sources)]
+
+
+def _matrix(features: list[dict], names: list[str]):
     import numpy as np
 
-    return np.array([[math.nan if f[k] is None else f[k] for k in PAIR_FEATURES] for f in features], dtype=float)
+    return np.array([[math.nan if f.get(k) is None else f[k] for k in names] for f in features], dtype=float)
 
 
 class LearnedRanker:
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, features: list[str]):
+        self.model, self.features = model, features
 
     def scores(self, features: list[dict]) -> list[float]:
-        return [float(s) for s in self.model.predict(_matrix(features))]
+        return [float(s) for s in self.model.predict(_matrix(features, self.features))]
 
 
-def train_ranker(groups: list[tuple[list[dict], list[float]]], seed: int = 0) -> LearnedRanker:
-    """Fit lambdarank trees on (candidate features, measured scores) per target."""
+def train_ranker(groups: list[tuple[list[dict], list[float]]], seed: int = 0,
+                 features: list[str] = PAIR_FEATURES) -> LearnedRanker:
+    """Fit lambdarank trees on (candidate features, measured scores) per target, reading `features`."""
     import numpy as np
     from lightgbm import LGBMRanker
 
-    x = np.vstack([_matrix(f) for f, _ in groups])
+    x = np.vstack([_matrix(f, features) for f, _ in groups])
     y = np.concatenate([relevance(s) for _, s in groups])
     model = LGBMRanker(objective="lambdarank", n_estimators=100, learning_rate=0.05, num_leaves=7,
                        min_child_samples=3, random_state=seed, verbose=-1,
                        label_gain=list(range(TOP_K + 1)), lambdarank_truncation_level=TOP_K)
     model.fit(x, y, group=[len(f) for f, _ in groups])
-    return LearnedRanker(model)
+    return LearnedRanker(model, features)
 
 
 def ndcg_at_k(predicted: list[float], measured: list[float], k: int = TOP_K) -> float:

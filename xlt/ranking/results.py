@@ -117,9 +117,12 @@ def ranking_groups(measured: dict[str, dict[str, float]], table: FeatureTable) -
 
 
 def evaluate(measured: dict[str, dict[str, float]], table: FeatureTable, seed: int = 0) -> dict:
-    """Leave-one-target-out: the learned ranker trained on every other target; NDCG@3, regret, and whether
-    the top-1 is within 2 points of the best source, for heuristic, learned, English-always and random."""
-    from xlt.ranking.rankers import heuristic_scores, ndcg_at_k, random_baseline, regret, train_ranker
+    """Leave-one-target-out: each learned ranker trained on every other target (with and without the
+    sources' records, which leave out the held-out target's results, and each training target's own);
+    NDCG@3, regret, and whether the top-1 is within 2 points of the best source, for heuristic, learned,
+    English-always and random."""
+    from xlt.ranking.rankers import (RECORD_FEATURES, heuristic_scores, ndcg_at_k, random_baseline, regret,
+                                     source_record, train_ranker, with_record)
 
     groups = ranking_groups(measured, table)
     targets = sorted(groups)
@@ -127,13 +130,16 @@ def evaluate(measured: dict[str, dict[str, float]], table: FeatureTable, seed: i
     scores = {t: groups[t][1] for t in targets}
     rows = []
     for t in targets:
-        others = [groups[o] for o in targets if o != t]
-        learned = train_ranker(others, seed).scores(feats[t])
-        heuristic = heuristic_scores(feats[t])
-        english = [1.0 if s.endswith("/" + ENGLISH) else 0.0 for s in sorted(measured[t])]
+        with_records = [(with_record(feats[o], sorted(measured[o]), source_record(measured, {o, t})), scores[o])
+                        for o in targets if o != t]
+        record = with_record(feats[t], sorted(measured[t]), source_record(measured, {t}))
+        preds = {"heuristic": heuristic_scores(feats[t]),
+                 "learned": train_ranker([groups[o] for o in targets if o != t], seed).scores(feats[t]),
+                 "learned_record": train_ranker(with_records, seed, RECORD_FEATURES).scores(record),
+                 "english": [1.0 if s.endswith("/" + ENGLISH) else 0.0 for s in sorted(measured[t])]}
         row = {"target": t, "candidates": len(scores[t]), "best": sorted(measured[t])[scores[t].index(max(scores[t]))],
                "best_score": max(scores[t])}
-        for name, pred in (("heuristic", heuristic), ("learned", learned), ("english", english)):
+        for name, pred in preds.items():
             top = sorted(measured[t])[max(range(len(pred)), key=lambda i: pred[i])]
             miss = regret(pred, scores[t])
             row[name] = {"top1": top, "ndcg3": ndcg_at_k(pred, scores[t]), "regret": miss,
@@ -143,7 +149,7 @@ def evaluate(measured: dict[str, dict[str, float]], table: FeatureTable, seed: i
         row["random"] = {"top1": "", "ndcg3": n, "regret": r, "within_2_points": near}
         rows.append(row)
     summary = {}
-    for name in ("heuristic", "learned", "english", "random"):
+    for name in (*preds, "random"):
         vals = [row[name] for row in rows]
         summary[name] = {"ndcg3": sum(v["ndcg3"] for v in vals) / len(vals),
                          "regret": sum(v["regret"] for v in vals) / len(vals),
