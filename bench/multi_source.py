@@ -48,7 +48,8 @@ The rankers' tables have a third row, `learned_record`: the learned ranker also 
 before any ranking with it was run: the record joins the learned ranker's features only if, leave-one-target-
 out, it raises the learned ranker's NDCG@3 and does not lower its share of top-1 picks within 2 points, on both
 NusaX matrices (the frozen head's, `python bench/multi_source.py`, and LoRA's mean over seeds 0-2, `--lora
---table-only --seeds 0 1 2`); otherwise it stays out.
+--table-only --seeds 0 1 2`); otherwise it stays an option (`xlt rank-sources --record`). It stayed an
+option: BENCHMARKS.md, "Several sources", has the figures.
 
 With `--stores DIR ...`, leave-one-out against English alone per target and seed, from any stores that hold
 them (runs nothing): for another seed or a subset of targets run a config above with `xlt run CONFIG --set
@@ -126,7 +127,9 @@ def main() -> None:
 
     from xlt.ranking.results import measured_transfer
 
-    print_picks(print_ranking(measured_transfer([outs["nusax-matrix"].output_dir]), args, "source ranking"))
+    transfer = measured_transfer([outs["nusax-matrix"].output_dir])
+    print_matrix(transfer, "The frozen head's matrix")
+    print_picks(print_ranking(transfer, args, "source ranking"))
 
 
 def _config(name: str, seed: int | None = None, args=None):

@@ -141,3 +141,32 @@ def test_a_sources_record_never_reads_the_target_being_ranked():
     flipped = {**measured, "x/t3": {"x/c": 0.1, "x/d": 0.9}}
     assert source_record(flipped, {"x/t3"}) == record
     assert source_record(measured, set())["x/d"] < 0
+
+
+def test_the_learned_ranker_with_records_finds_a_source_good_for_most_targets():
+    """Where one source transfers best to every target and the pair features are noise, only the record
+    can tell: leave-one-target-out, the ranker reading it picks that source for every held-out target."""
+    import random
+
+    from xlt.ranking.results import evaluate
+
+    class Table:
+        rng = random.Random(0)
+
+        def pair(self, source, target):
+            return {k: self.rng.random() for k in PAIR_FEATURES}
+
+    rng = random.Random(1)
+    sources = [f"x/s{i}" for i in range(6)]
+    measured = {f"x/t{j}": {s: (0.9 if s == "x/s3" else 0.5 + 0.2 * rng.random()) for s in sources}
+                for j in range(10)}
+    summary = evaluate(measured, Table())["summary"]
+    assert summary["learned_record"]["within_2_points"] == 1.0
+    assert summary["learned_record"]["regret"] == 0
+
+
+def test_record_without_measured_transfer_is_one_clear_error():
+    res = cli_in_process("rank-sources", "nusax-senti/jav", "--record")
+    assert res.returncode == 2
+    assert res.stderr.strip() == ("xlt: error: --record reads each source's measured transfer: give --train-from "
+                                  "RUN_DIR")

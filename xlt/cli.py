@@ -326,26 +326,32 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
                                                        "runs (a transfer matrix): trains the learned ranker"),
                  evaluate: bool = typer.Option(False, "--evaluate", help="with --train-from: score both rankers "
                                                "leave-one-target-out (NDCG@3, regret) and print the result"),
+                 record: bool = typer.Option(False, "--record", help="with --train-from: the learned ranker also "
+                                             "reads each source's record on the other measured targets (how far "
+                                             "above the other candidates it transferred); an option, see the "
+                                             "multi-source docs for when it helped"),
                  model: str = typer.Option("embedded:multilingual-e5-small", help="model whose tokenizer measures "
                                            "subword overlap"),
                  data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
     """Rank candidate source languages for TARGET, with the features behind each rank."""
-    from xlt.ranking import PAIR_FEATURES, heuristic_scores, train_ranker
-    from xlt.ranking.results import (FeatureTable, evaluate as evaluate_rankers, measured_transfer, ranking_groups,
-                                     trained_settings)
+    from xlt.ranking import PAIR_FEATURES, heuristic_scores
+    from xlt.ranking.results import (FeatureTable, evaluate as evaluate_rankers, learned_ranker, measured_transfer,
+                                     ranking_groups, trained_settings, with_records)
 
     # a source the runs trained on a sample (train_limit) or relabelled is described by that data
     table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True),
                          settings=trained_settings(train_from))
     measured = measured_transfer(train_from) if train_from else {}
+    if record and not measured:
+        raise XltError("--record reads each source's measured transfer: give --train-from RUN_DIR")
     if evaluate:
         if not measured:
             raise XltError("--evaluate scores the rankers on measured transfer: give --train-from RUN_DIR")
         res = evaluate_rankers(measured, table)
         typer.echo(f"leave-one-target-out over {len(res['targets'])} targets:")
-        typer.echo(f"{'ranker':<10} {'NDCG@3':>7} {'regret':>7} {'top-1 within 2 points':>22}")
+        typer.echo(f"{'ranker':<15} {'NDCG@3':>7} {'regret':>7} {'top-1 within 2 points':>22}")
         for name, v in res["summary"].items():
-            typer.echo(f"{name:<10} {v['ndcg3']:>7.3f} {100 * v['regret']:>7.2f} {100 * v['within_2_points']:>21.0f}%")
+            typer.echo(f"{name:<15} {v['ndcg3']:>7.3f} {100 * v['regret']:>7.2f} {100 * v['within_2_points']:>21.0f}%")
         return
     from xlt.data.registry import get_spec
 
@@ -354,18 +360,21 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
     keys = [c.strip() for c in candidates.split(",")] if candidates != "all" else \
         [f"{dataset}/{code}" for code in get_spec(dataset).languages]
     keys = [k for k in keys if table.language(k).language != target_lang or k.split("/")[0] != dataset]
-    feats = [table.pair(k, target) for k in keys]
-    if measured:
-        ranker = train_ranker([g for t, g in ranking_groups(measured, table).items() if t != target])
+    feats, names = [table.pair(k, target) for k in keys], PAIR_FEATURES
+    if measured:  # the target's own measured results, if any, are left out of training and of the records
+        ranker = learned_ranker(measured, ranking_groups(measured, table), target, record=record)
+        feats = with_records(feats, keys, measured, target) if record else feats
+        names = ranker.features
         scores, kind = ranker.scores(feats), "learned ranker"
     else:
         scores, kind = heuristic_scores(feats), "zero-data heuristic"
     typer.echo(f"sources for {target} ({kind}; URIEL distances: lower is closer)")
-    short = {"subword_overlap": "subword", "source_size": "log size", "label_overlap": "labels"}
-    header = ["rank", "source", "score", *[short.get(f, f) for f in PAIR_FEATURES]]
+    short = {"subword_overlap": "subword", "source_size": "log size", "label_overlap": "labels",
+             "source_record": "record"}
+    header = ["rank", "source", "score", *[short.get(f, f) for f in names]]
     typer.echo("  ".join(f"{h:>9}" for h in header))
     for rank, i in enumerate(sorted(range(len(keys)), key=lambda i: -scores[i]), 1):
-        vals = ["" if feats[i][f] is None else f"{feats[i][f]:.3f}" for f in PAIR_FEATURES]
+        vals = ["" if feats[i][f] is None else f"{feats[i][f]:.3f}" for f in names]
         typer.echo("  ".join(f"{v:>9}" for v in [str(rank), keys[i].split("/")[-1], f"{scores[i]:.3f}", *vals]))
 
 
