@@ -42,6 +42,8 @@ rankers evaluated on the matrix leave-one-target-out. The matrix is two configs 
     taskset -c 0 xlt run bench/multi_source/masakhaner2-matrix-1.yaml &
     taskset -c 1 xlt run bench/multi_source/masakhaner2-matrix-2.yaml
     python bench/multi_source.py --ner-matrix    # the rest (merge, joint), then the tables
+    python bench/multi_source.py --ner-matrix --from-csv bench/multi_source/masakhaner2-matrix-seed0.csv
+                                                 # the rankers on the matrix as measured, without its stores
 
 The rankers' tables have a third row, `learned_record`: the learned ranker also reading each source's record
 (its mean standardised transfer to the other measured targets, never the one being ranked). The rule, written
@@ -77,6 +79,8 @@ def main() -> None:
     ap.add_argument("--lora", action="store_true", help="the LoRA matrix and its merges instead")
     ap.add_argument("--ner", action="store_true", help="MasakhaNER 2.0 leave-one-out against English instead")
     ap.add_argument("--ner-matrix", action="store_true", help="the MasakhaNER 2.0 matrix and rankers instead")
+    ap.add_argument("--from-csv", type=Path, help="--ner-matrix: the matrix from this CSV of measured transfer "
+                    "(source,target,score) instead of its stores; prints the matrix and the rankers")
     ap.add_argument("--stores", nargs="+", type=Path, help="table leave-one-out against English alone per seed "
                     "from these run folders (runs nothing)")
     ap.add_argument("--strategy", default="zero_shot", help="--stores: the strategy whose runs are compared "
@@ -331,6 +335,15 @@ def ner_matrix_tables(args) -> None:
     from xlt.evaluate.compare import paired_test
     from xlt.ranking.results import measured_transfer
 
+    if args.from_csv:  # the sources' features describe the data the matrix configs trained them on
+        from xlt.protocol.study import source_groups, source_key
+
+        transfer = measured_transfer([args.from_csv])
+        print_matrix(transfer, f"The MasakhaNER 2.0 matrix, from {args.from_csv}")
+        settings = {source_key(g.exp.source): g.exp.source for name in NER_MATRIX
+                    for g in source_groups(_config(name)) if g.exp.source is not None}
+        print_picks(print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix", settings))
+        return
     dirs = [_run(_config(name), args).output_dir for name in NER_MATRIX]
     transfer = measured_transfer(dirs)
     matrix = print_matrix(transfer, "The MasakhaNER 2.0 matrix, 3,500 sentences per source")

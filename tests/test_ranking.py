@@ -170,3 +170,25 @@ def test_record_without_measured_transfer_is_one_clear_error():
     assert res.returncode == 2
     assert res.stderr.strip() == ("xlt: error: --record reads each source's measured transfer: give --train-from "
                                   "RUN_DIR")
+
+
+def test_measured_transfer_from_a_csv_and_its_errors(tmp_path):
+    """`--train-from` also reads measured transfer from a CSV (a published matrix): fractions, one row per pair;
+    a percent score, a repeated pair, a wrong header or a bare language code is one error naming the line."""
+    from xlt.errors import XltError
+    from xlt.ranking.results import measured_transfer
+
+    good = tmp_path / "m.csv"
+    good.write_text("# a comment line\nsource,target,score\nx/a,x/t,0.7\nx/b,x/t,0.5\nx/a,x/u,0.6\n")
+    assert measured_transfer([good]) == {"x/t": {"x/a": 0.7, "x/b": 0.5}, "x/u": {"x/a": 0.6}}
+    bad = {"source,target,score\nx/a,x/t,72.5\n": "line 2: score 72.5 is not a fraction",
+           "# note\nsource,target,score\nx/a,x/t,0.7\nx/a,x/t,0.6\n": "line 4: x/a -> x/t is listed twice",
+           "src,tgt,f1\nx/a,x/t,0.7\n": "the header must be source,target,score",
+           "source,target,score\na,x/t,0.7\n": "line 2: give languages as dataset/language",
+           "source,target,score\nx/a,x/t,n/a\n": "line 2: score 'n/a' is not a number"}
+    for text, message in bad.items():
+        good.write_text(text)
+        with pytest.raises(XltError, match=message):
+            measured_transfer([good])
+    res = cli_in_process("rank-sources", "x/t", "--train-from", tmp_path / "missing.csv")
+    assert res.returncode == 2 and "missing.csv: no such file" in res.stderr

@@ -323,7 +323,8 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
                  candidates: str = typer.Option("all", help="comma-separated dataset/language keys, or all (every "
                                                 "other language of the target's dataset)"),
                  train_from: list[Path] = typer.Option([], "--train-from", help="output folder(s) of transfer "
-                                                       "runs (a transfer matrix): trains the learned ranker"),
+                                                       "runs (a transfer matrix), or CSV files of measured "
+                                                       "transfer (source,target,score): trains the learned ranker"),
                  evaluate: bool = typer.Option(False, "--evaluate", help="with --train-from: score both rankers "
                                                "leave-one-target-out (NDCG@3, regret) and print the result"),
                  record: bool = typer.Option(False, "--record", help="with --train-from: the learned ranker also "

@@ -15,7 +15,8 @@ WITHIN = 0.02 + 1e-9  # "within 2 points of the best source" (scores are fractio
 
 
 def measured_transfer(run_dirs: list[Path]) -> dict[str, dict[str, float]]:
-    """target key -> {source key: mean zero-shot score} over every folder given."""
+    """target key -> {source key: mean zero-shot score} over every folder given; a `.csv` file among them
+    gives measured pairs directly (`read_transfer_csv`), e.g. a published transfer matrix."""
     from xlt.evaluate.compare import score
     from xlt.protocol.strategies import plain_transfer
     from xlt.protocol.study import read_study
@@ -25,6 +26,10 @@ def measured_transfer(run_dirs: list[Path]) -> dict[str, dict[str, float]]:
     cells: dict[tuple[str, str], list[float]] = defaultdict(list)
     for d in run_dirs:
         d = Path(d)
+        if d.suffix == ".csv":
+            for (target, source), value in read_transfer_csv(d).items():
+                cells[(target, source)].append(value)
+            continue
         study = read_study(d)
         if study is not None:
             by_name = {g["name"]: g["sources"] for g in study["groups"]}
@@ -46,6 +51,43 @@ def measured_transfer(run_dirs: list[Path]) -> dict[str, dict[str, float]]:
     for (target, source), scores in cells.items():
         out[target][source] = sum(scores) / len(scores)
     return dict(out)
+
+
+def read_transfer_csv(path: Path) -> dict[tuple[str, str], float]:
+    """(target key, source key) -> score from a CSV with the header `source,target,score`: keys as
+    dataset/language, scores as fractions (0.725, not 72.5), one row per pair. Anything else is an error
+    naming the line, so no pair is guessed."""
+    import csv
+
+    if not path.is_file():
+        raise XltError(f"{path}: no such file; give a CSV of measured transfer (source,target,score)")
+    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if line.strip() and not line.startswith("#")]  # comment lines are skipped; n is the file's line
+    rows = list(zip([n for n, _ in lines], csv.reader(line for _, line in lines)))
+    header = [c.strip() for c in rows[0][1]] if rows else None
+    if header != ["source", "target", "score"]:
+        raise XltError(f"{path}: the header must be source,target,score (got {header}); one row per measured "
+                       "pair, keys as dataset/language")
+    out: dict[tuple[str, str], float] = {}
+    for n, cells in rows[1:]:
+        where = f"{path}, line {n}"
+        if len(cells) != 3:
+            raise XltError(f"{where}: give three fields, source,target,score (got {len(cells)})")
+        source, target, raw = (c.strip() for c in cells)
+        if "/" not in source or "/" not in target:
+            raise XltError(f"{where}: give languages as dataset/language, e.g. nusax-senti/jav")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise XltError(f"{where}: score {raw!r} is not a number") from None
+        if not 0 <= value <= 1:
+            raise XltError(f"{where}: score {value} is not a fraction; give scores from 0 to 1 (72.5% as 0.725)")
+        if (target, source) in out:
+            raise XltError(f"{where}: {source} -> {target} is listed twice; keep one row per pair")
+        out[(target, source)] = value
+    if not out:
+        raise XltError(f"{path}: no measured pairs under the header source,target,score")
+    return out
 
 
 def trained_settings(run_dirs: list[Path]) -> dict:
