@@ -42,8 +42,12 @@ rankers evaluated on the matrix leave-one-target-out. The matrix is two configs 
     taskset -c 0 xlt run bench/multi_source/masakhaner2-matrix-1.yaml &
     taskset -c 1 xlt run bench/multi_source/masakhaner2-matrix-2.yaml
     python bench/multi_source.py --ner-matrix    # the rest (merge, joint), then the tables
-    python bench/multi_source.py --ner-matrix --from-csv bench/multi_source/masakhaner2-matrix-seed0.csv
+    python bench/multi_source.py --ner-matrix --matrix-from bench/multi_source/masakhaner2-matrix-seed0.csv
                                                  # the rankers on the matrix as measured, without its stores
+
+For another seed, each half with `--set 'protocol.seeds=[S]' --output bench/out/multi_source/masakhaner2-matrix-
+1-seedS` (and `-2`), then `--ner-matrix --matrix-from` those two folders, with the seed-0 CSV beside them for
+the mean over seeds.
 
 The rankers' tables have a third row, `learned_record`: the learned ranker also reading each source's record
 (its mean standardised transfer to the other measured targets, never the one being ranked). The rule, written
@@ -79,8 +83,9 @@ def main() -> None:
     ap.add_argument("--lora", action="store_true", help="the LoRA matrix and its merges instead")
     ap.add_argument("--ner", action="store_true", help="MasakhaNER 2.0 leave-one-out against English instead")
     ap.add_argument("--ner-matrix", action="store_true", help="the MasakhaNER 2.0 matrix and rankers instead")
-    ap.add_argument("--from-csv", type=Path, help="--ner-matrix: the matrix from this CSV of measured transfer "
-                    "(source,target,score) instead of its stores; prints the matrix and the rankers")
+    ap.add_argument("--matrix-from", nargs="+", type=Path, help="--ner-matrix: the matrix from these CSVs of "
+                    "measured transfer (source,target,score) or run folders, each pair's mean over them, instead of "
+                    "the configs' stores; prints the matrix and the rankers")
     ap.add_argument("--stores", nargs="+", type=Path, help="table leave-one-out against English alone per seed "
                     "from these run folders (runs nothing)")
     ap.add_argument("--strategy", default="zero_shot", help="--stores: the strategy whose runs are compared "
@@ -335,11 +340,11 @@ def ner_matrix_tables(args) -> None:
     from xlt.evaluate.compare import paired_test
     from xlt.ranking.results import measured_transfer
 
-    if args.from_csv:  # the sources' features describe the data the matrix configs trained them on
+    if args.matrix_from:  # the sources' features describe the data the matrix configs trained them on
         from xlt.protocol.study import source_groups, source_key
 
-        transfer = measured_transfer([args.from_csv])
-        print_matrix(transfer, f"The MasakhaNER 2.0 matrix, from {args.from_csv}")
+        transfer = measured_transfer(args.matrix_from)
+        print_matrix(transfer, "The MasakhaNER 2.0 matrix, from " + ", ".join(map(str, args.matrix_from)))
         settings = {source_key(g.exp.source): g.exp.source for name in NER_MATRIX
                     for g in source_groups(_config(name)) if g.exp.source is not None}
         print_picks(print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix", settings))
