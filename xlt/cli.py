@@ -325,7 +325,7 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
                  train_from: list[Path] = typer.Option([], "--train-from", help="output folder(s) of transfer "
                                                        "runs (a transfer matrix), or CSV files of measured "
                                                        "transfer (source,target,score): trains the learned ranker"),
-                 evaluate: bool = typer.Option(False, "--evaluate", help="with --train-from: score both rankers "
+                 evaluate: bool = typer.Option(False, "--evaluate", help="with --train-from: score the rankers "
                                                "leave-one-target-out (NDCG@3, regret) and print the result"),
                  record: bool = typer.Option(False, "--record", help="with --train-from: the learned ranker also "
                                              "reads each source's record on the other measured targets (how far "
