@@ -417,4 +417,7 @@ if __name__ == "__main__":
     try:
         main()
     except XltError as exc:  # a store not there yet (--table-only before a run), a config xlt refuses
-        raise SystemExit(f"multi_source.py: error: {exc}") from None
+        import sys
+
+        print(f"multi_source.py: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None  # as argparse exits on bad arguments
