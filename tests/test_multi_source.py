@@ -150,6 +150,15 @@ def test_a_study_runs_reports_and_resumes(tiny_model_dir, tmp_path, combine):
         assert len([f for f in stages if not f.startswith("align-")]) == 3  # one stage per source
         # the default mean-centring: one map per source and target it is transferred to
         assert len([f for f in stages if f.startswith("align-mean_center-")]) == 3 * 2
+        # the matrix as the CSV `xlt rank-sources --train-from` reads: the same pairs and scores as the folder
+        from xlt.ranking.results import measured_transfer
+
+        res = cli_in_process("export", "transfer", tmp_path / "out")
+        assert res.returncode == 0 and "wrote 6 source -> target scores" in res.stdout, (res.stdout, res.stderr)
+        from_csv = measured_transfer([tmp_path / "out" / "transfer.csv"])
+        from_dir = measured_transfer([tmp_path / "out"])
+        assert from_csv.keys() == from_dir.keys()
+        assert all(from_csv[t][s] == pytest.approx(v, abs=1e-6) for t, row in from_dir.items() for s, v in row.items())
     else:
         assert sorted(runs["strategy"]) == ["few_shot", "source", "zero_shot"]
         report = results.report_markdown.read_text()

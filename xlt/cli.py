@@ -216,16 +216,18 @@ def serve(models: list[Path] = typer.Argument(..., help="saved model directory (
 
 
 @app.command("export")
-def export(fmt: str = typer.Argument(..., metavar="FORMAT", help="mlflow, csv or jsonl"),
+def export(fmt: str = typer.Argument(..., metavar="FORMAT", help="mlflow, csv, jsonl or transfer"),
            run_dir: Path = typer.Argument(..., help="the output folder of an xlt run"),
            tracking_uri: Optional[str] = typer.Option(None, help="mlflow: the tracking server or store (default: "
                                                                  "MLflow's SQLite store RUN_DIR/mlflow.db)"),
            experiment: Optional[str] = typer.Option(None, help="mlflow: the experiment name (default: the "
                                                     "config's)"),
-           output: Optional[Path] = typer.Option(None, help="csv/jsonl: the file (default: RUN_DIR/runs.FORMAT)")):
-    """Export finished runs: to MLflow (one MLflow run per xlt run, new runs only), or as a flat CSV / JSON-lines
-    table of runs for pandas and spreadsheets."""
-    from xlt.export import to_mlflow, write_table
+           output: Optional[Path] = typer.Option(None, help="csv/jsonl/transfer: the file (default: RUN_DIR/"
+                                                 "runs.FORMAT, or RUN_DIR/transfer.csv)")):
+    """Export finished runs: to MLflow (one MLflow run per xlt run, new runs only), as a flat CSV / JSON-lines
+    table of runs for pandas and spreadsheets, or as the zero-shot transfer matrix (source,target,score) that
+    `xlt rank-sources --train-from` reads."""
+    from xlt.export import to_mlflow, write_table, write_transfer
 
     if not (run_dir / "results.sqlite").exists() and not (run_dir / "study.json").exists():
         raise XltError(f"{run_dir} holds no xlt results (no results.sqlite or study.json); give the output folder "
@@ -234,6 +236,10 @@ def export(fmt: str = typer.Argument(..., metavar="FORMAT", help="mlflow, csv or
         res = to_mlflow(run_dir, tracking_uri, experiment)
         typer.echo(f"MLflow experiment {res['experiment']!r} at {res['tracking_uri']}: {res['written']} runs "
                    f"written, {res['skipped']} already there")
+        return
+    if fmt == "transfer":
+        path, n = write_transfer(run_dir, output)
+        typer.echo(f"wrote {n} source -> target scores to {path}")
         return
     path, n = write_table(run_dir, fmt, output)
     typer.echo(f"wrote {n} runs to {path}")

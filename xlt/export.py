@@ -29,12 +29,28 @@ def run_table(run_dir: str | Path):
 def write_table(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> tuple[Path, int]:
     """The run table as CSV or JSON lines, written atomically (default: runs.csv / runs.jsonl in the folder)."""
     if fmt not in ("csv", "jsonl"):
-        raise XltError(f"unknown export format {fmt!r}; use csv, jsonl or mlflow")
+        raise XltError(f"unknown export format {fmt!r}; use csv, jsonl, transfer or mlflow")
     table = run_table(run_dir)
     path = Path(out) if out else Path(run_dir) / f"runs.{fmt}"
     text = table.to_csv(index=False) if fmt == "csv" else table.to_json(orient="records", lines=True)
     atomic_write_text(path, text)
     return path, len(table)
+
+
+def write_transfer(run_dir: str | Path, out: str | Path | None = None) -> tuple[Path, int]:
+    """The run folder's single-source zero-shot scores (mean over seeds) as `source,target,score` rows, the
+    CSV `xlt rank-sources --train-from` reads: a transfer matrix to share or to train a ranker elsewhere.
+    Written atomically (default: transfer.csv in the folder)."""
+    from xlt.ranking.results import measured_transfer
+
+    measured = measured_transfer([Path(run_dir)])
+    rows = [(s, t, v) for t, row in sorted(measured.items()) for s, v in sorted(row.items())]
+    if not rows:
+        raise XltError(f"{run_dir} holds no finished single-source zero-shot runs to export as transfer; run a "
+                       "transfer matrix (sources with combine: each) or single-source zero-shot runs first")
+    path = Path(out) if out else Path(run_dir) / "transfer.csv"
+    atomic_write_text(path, "source,target,score\n" + "".join(f"{s},{t},{v:.6f}\n" for s, t, v in rows))
+    return path, len(rows)
 
 
 def to_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experiment: str | None = None) -> dict:

@@ -50,8 +50,11 @@ def language_id(ds: DataSource) -> tuple:
 
 
 def source_key(ds: DataSource) -> str:
-    """dataset/language for a named benchmark, else the files' display name (messages, study.json)."""
-    return "/".join(language_id(ds)) if ds.dataset else ds.display_name()
+    """dataset/language for a named benchmark, else the files' display name and their language, the way runs
+    name their targets (messages, study.json, transfer read back for ranking)."""
+    if ds.dataset:
+        return "/".join(language_id(ds))
+    return f"{ds.display_name()}/{ds.language}" if ds.language else ds.display_name()
 
 
 def _short(ds: DataSource) -> str:
