@@ -331,6 +331,27 @@ def seeds_table(stores: list[Path], ap, strategy: str = "zero_shot") -> None:
           f"{int((pairs['leave-one-out'] > pairs['English']).sum())}), permutation p {t['p_permutation']:.4f}")
 
 
+def print_matrix_summary(matrix: dict[str, dict[str, float]]) -> set[str]:
+    """English's and the best source's means over the targets, how often each source is the best, each
+    source's mean and English's mean rank; returns the sources."""
+    n = len(matrix)
+    best_mean = sum(max(row.values()) for row in matrix.values()) / n
+    english = sum(row["eng"] for row in matrix.values()) / n
+    sources = {s for row in matrix.values() for s in row}
+    wins = {s: sum(max(row, key=row.get) == s for row in matrix.values()) for s in sorted(sources)}
+    ranked = sorted(wins.items(), key=lambda x: -x[1])
+    print(f"mean over {n}: English {100 * english:.1f}, best source in hindsight {100 * best_mean:.1f}; "
+          "best source per target: " + ", ".join(f"{s} {k}" for s, k in ranked))
+    rows = {s: [row[s] for row in matrix.values() if s in row] for s in sorted(sources)}
+    rank = [sorted(row.values(), reverse=True).index(row["eng"]) + 1 for row in matrix.values()]
+    every = sum(sum(row.values()) / len(row) for row in matrix.values()) / n
+    print("each source's mean over its targets: " + ", ".join(f"{s} {100 * sum(v) / len(v):.1f}"
+                                                             for s, v in rows.items())
+          + f"; mean of all {len(sources)} {100 * every:.1f}; English's mean rank {sum(rank) / n:.2f} of "
+          f"{len(sources)}")
+    return sources
+
+
 def ner_matrix_tables(args) -> None:
     """The MasakhaNER 2.0 matrix; each target's best source against English, leave-one-out, and the seven
     MasakhaNER sources trained jointly or merged; the rankers."""
@@ -344,7 +365,8 @@ def ner_matrix_tables(args) -> None:
         from xlt.protocol.study import source_groups, source_key
 
         transfer = measured_transfer(args.matrix_from)
-        print_matrix(transfer, "The MasakhaNER 2.0 matrix, from " + ", ".join(map(str, args.matrix_from)))
+        print_matrix_summary(print_matrix(transfer, "The MasakhaNER 2.0 matrix, from "
+                                          + ", ".join(map(str, args.matrix_from))))
         settings = {source_key(g.exp.source): g.exp.source for name in NER_MATRIX
                     for g in source_groups(_config(name)) if g.exp.source is not None}
         print_picks(print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix", settings))
@@ -373,20 +395,7 @@ def ner_matrix_tables(args) -> None:
         print(f"| {t} | {100 * matrix[t]['eng']:.1f} | {100 * matrix[t][best]:.1f} ({best}) | "
               f"{100 * mean:.1f} | {cell(joint, t)} | {cell(merged, t)} |"
               + (f" {cell(loo, t)} |" if loo is not None else ""))
-    n = len(matrix)
-    best_mean = sum(max(row.values()) for row in matrix.values()) / n
-    english = sum(row["eng"] for row in matrix.values()) / n
-    sources = {s for row in matrix.values() for s in row}
-    wins = {s: sum(max(row, key=row.get) == s for row in matrix.values()) for s in sorted(sources)}
-    ranked = sorted(wins.items(), key=lambda x: -x[1])
-    print(f"mean over {n}: English {100 * english:.1f}, best source in hindsight {100 * best_mean:.1f}; "
-          "best source per target: " + ", ".join(f"{s} {k}" for s, k in ranked))
-    rows = {s: [row[s] for row in matrix.values() if s in row] for s in sorted(sources)}
-    rank = [sorted(row.values(), reverse=True).index(row["eng"]) + 1 for row in matrix.values()]
-    eight = sum(sum(row.values()) / len(row) for row in matrix.values()) / n
-    print("each source's mean over its targets: " + ", ".join(f"{s} {100 * sum(v) / len(v):.1f}"
-                                                             for s, v in rows.items())
-          + f"; mean of the eight {100 * eight:.1f}; English's mean rank {sum(rank) / n:.2f} of {len(sources)}")
+    sources = print_matrix_summary(matrix)
     for name, model in (("merged", merged), ("joint", joint)):
         if len(model):  # against the single sources on its own targets
             own = list(model.index)
