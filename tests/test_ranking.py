@@ -192,3 +192,29 @@ def test_measured_transfer_from_a_csv_and_its_errors(tmp_path):
             measured_transfer([good])
     res = cli_in_process("rank-sources", "x/t", "--train-from", tmp_path / "missing.csv")
     assert res.returncode == 2 and "missing.csv: no such file" in res.stderr
+
+
+@needs_shared_data()
+def test_rank_sources_shows_the_targets_measured_scores_without_reading_them(tmp_path):
+    """Where --train-from measured the target itself, its scores are printed beside the ranks; the ranker
+    (records included) is trained and scored without them, so changing them changes no rank or score."""
+    langs = ["ace", "ban", "bjn", "jav", "sun"]
+
+    def score(i: int, j: int, flip: bool) -> float:  # source i -> target j; flipped: jav's column reversed
+        return 0.9 - 0.05 * i if flip and langs[j] == "jav" else 0.5 + 0.05 * i + 0.01 * j
+
+    ranks = []
+    for flip in (False, True):
+        rows = [f"nusax-senti/{s},nusax-senti/{t},{score(i, j, flip):.3f}"
+                for j, t in enumerate(langs) for i, s in enumerate(langs) if s != t]
+        csv = tmp_path / f"m{flip}.csv"
+        csv.write_text("source,target,score\n" + "\n".join(rows) + "\n")
+        res = cli_in_process("rank-sources", "nusax-senti/jav", "--train-from", csv, "--record", "--candidates",
+                             "nusax-senti/ace,nusax-senti/ban,nusax-senti/sun", "--data-dir", SHARED_DATA)
+        assert res.returncode == 0, res.stderr
+        lines = res.stdout.splitlines()
+        assert lines[1].split()[-1] == "measured"
+        ranks.append([line.split()[:3] for line in lines[2:]])
+        measured = {line.split()[1]: float(line.split()[-1]) for line in lines[2:]}
+        assert measured["sun"] == pytest.approx(score(4, 3, flip))
+    assert ranks[0] == ranks[1]

@@ -378,10 +378,13 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
     typer.echo(f"sources for {target} ({kind}; URIEL distances: lower is closer)")
     short = {"subword_overlap": "subword", "source_size": "log size", "label_overlap": "labels",
              "source_record": "record"}
-    header = ["rank", "source", "score", *[short.get(f, f) for f in names]]
+    seen = measured.get(target, {})  # this target as measured, shown beside the ranks (never read by them)
+    header = ["rank", "source", "score", *[short.get(f, f) for f in names], *(["measured"] if seen else [])]
     typer.echo("  ".join(f"{h:>9}" for h in header))
     for rank, i in enumerate(sorted(range(len(keys)), key=lambda i: -scores[i]), 1):
         vals = ["" if feats[i][f] is None else f"{feats[i][f]:.3f}" for f in names]
+        if seen:
+            vals.append(f"{seen[keys[i]]:.3f}" if keys[i] in seen else "")
         typer.echo("  ".join(f"{v:>9}" for v in [str(rank), keys[i].split("/")[-1], f"{scores[i]:.3f}", *vals]))
 
 
