@@ -168,8 +168,8 @@ def test_the_learned_ranker_with_records_finds_a_source_good_for_most_targets():
 def test_record_without_measured_transfer_is_one_clear_error():
     res = cli_in_process("rank-sources", "nusax-senti/jav", "--record")
     assert res.returncode == 2
-    assert res.stderr.strip() == ("xlt: error: --record reads each source's measured transfer: give --train-from "
-                                  "RUN_DIR")
+    assert res.stderr.strip() == ("xlt: error: --record reads each source's measured transfer: give "
+                                  "--train-from RUN_DIR")
 
 
 def test_measured_transfer_from_a_csv_and_its_errors(tmp_path):
