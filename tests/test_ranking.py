@@ -190,6 +190,11 @@ def test_measured_transfer_from_a_csv_and_its_errors(tmp_path):
         good.write_text(text)
         with pytest.raises(XltError, match=message):
             measured_transfer([good])
+    good.write_bytes("\ufeffsource,target,score\nx/a,x/t,0.7\n".encode())  # a spreadsheet's byte-order mark
+    assert measured_transfer([good]) == {"x/t": {"x/a": 0.7}}
+    good.write_bytes(b"source,target,score\nx/a,x/t,0.5\xff\n")
+    res = cli_in_process("rank-sources", "x/t", "--train-from", good)
+    assert res.returncode == 2 and "is not valid UTF-8 (byte 31); re-save it as UTF-8" in res.stderr, res.stderr
     res = cli_in_process("rank-sources", "x/t", "--train-from", tmp_path / "missing.csv")
     assert res.returncode == 2 and "missing.csv: no such file" in res.stderr
 

@@ -345,12 +345,12 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
     from xlt.ranking.results import (FeatureTable, evaluate as evaluate_rankers, learned_ranker, measured_transfer,
                                      ranking_groups, trained_settings, with_records)
 
+    measured = measured_transfer(train_from) if train_from else {}  # first: a bad file fails before the model
+    if record and not measured:
+        raise XltError("--record reads each source's measured transfer: give --train-from RUN_DIR")
     # a source the runs trained on a sample (train_limit) or relabelled is described by that data
     table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True),
                          settings=trained_settings(train_from))
-    measured = measured_transfer(train_from) if train_from else {}
-    if record and not measured:
-        raise XltError("--record reads each source's measured transfer: give --train-from RUN_DIR")
     if evaluate:
         if not measured:
             raise XltError("--evaluate scores the rankers on measured transfer: give --train-from RUN_DIR")

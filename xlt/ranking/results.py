@@ -61,7 +61,9 @@ def read_transfer_csv(path: Path) -> dict[tuple[str, str], float]:
 
     if not path.is_file():
         raise XltError(f"{path}: no such file; give a CSV of measured transfer (source,target,score)")
-    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+    from xlt.files import read_utf8
+
+    lines = [(n, line) for n, line in enumerate(read_utf8(path).splitlines(), 1)
              if line.strip() and not line.startswith("#")]  # comment lines are skipped; n is the file's line
     rows = list(zip([n for n, _ in lines], csv.reader(line for _, line in lines)))
     header = [c.strip() for c in rows[0][1]] if rows else None
