@@ -342,8 +342,9 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
                  data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
     """Rank candidate source languages for TARGET, with the features behind each rank."""
     from xlt.ranking import PAIR_FEATURES, heuristic_scores
+    from xlt.ranking.rankers import with_record
     from xlt.ranking.results import (FeatureTable, evaluate as evaluate_rankers, learned_ranker, measured_transfer,
-                                     ranking_groups, trained_settings, with_records)
+                                     ranking_groups, trained_settings)
 
     measured = measured_transfer(train_from) if train_from else {}  # first: a bad file fails before the model
     if record and not measured:
@@ -370,7 +371,7 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
     feats, names = [table.pair(k, target) for k in keys], PAIR_FEATURES
     if measured:  # the target's own measured results, if any, are left out of training and of the records
         ranker = learned_ranker(measured, ranking_groups(measured, table), target, record=record)
-        feats = with_records(feats, keys, measured, target) if record else feats
+        feats = with_record(feats, keys, measured, {target}) if record else feats
         names = ranker.features
         scores, kind = ranker.scores(feats), "learned ranker"
     else:

@@ -73,8 +73,10 @@ def source_record(measured: dict[str, dict[str, float]], exclude: set[str]) -> d
     return {s: sum(v) / len(v) for s, v in zs.items()}
 
 
-def with_record(features: list[dict], sources: list[str], record: dict[str, float]) -> list[dict]:
-    """The candidates' features with each source's record added."""
+def with_record(features: list[dict], sources: list[str], measured: dict[str, dict[str, float]],
+                exclude: set[str]) -> list[dict]:
+    """The candidates' features with each source's record on the measured targets not in `exclude`."""
+    record = source_record(measured, exclude)
     return [{**f, "source_record": record.get(s)} for f, s in zip(features, sources)]
 
 

@@ -165,28 +165,20 @@ def learned_ranker(measured: dict[str, dict[str, float]], groups: dict, target: 
     """The learned ranker for `target`, trained on every other measured target (`groups`, from
     ranking_groups). With `record`, it also reads each source's record: for a training target, computed
     without that target and without `target`, so training sees what ranking `target` will see."""
-    from xlt.ranking.rankers import RECORD_FEATURES, source_record, train_ranker, with_record
+    from xlt.ranking.rankers import RECORD_FEATURES, train_ranker, with_record
 
     others = [o for o in groups if o != target]
     if not record:
         return train_ranker([groups[o] for o in others], seed)
-    return train_ranker([(with_record(groups[o][0], sorted(measured[o]), source_record(measured, {o, target})),
-                          groups[o][1]) for o in others], seed, RECORD_FEATURES)
-
-
-def with_records(features: list[dict], sources: list[str], measured: dict[str, dict[str, float]],
-                 target: str) -> list[dict]:
-    """`target`'s candidates' features with each source's record on the other measured targets."""
-    from xlt.ranking.rankers import source_record, with_record
-
-    return with_record(features, sources, source_record(measured, {target}))
+    return train_ranker([(with_record(groups[o][0], sorted(measured[o]), measured, {o, target}), groups[o][1])
+                         for o in others], seed, RECORD_FEATURES)
 
 
 def evaluate(measured: dict[str, dict[str, float]], table: FeatureTable, seed: int = 0) -> dict:
     """Leave-one-target-out: the learned ranker trained on every other target, with and without the sources'
     records; NDCG@3, regret, and whether the top-1 is within 2 points of the best source, for heuristic,
     learned, English-always and random."""
-    from xlt.ranking.rankers import heuristic_scores, ndcg_at_k, random_baseline, regret
+    from xlt.ranking.rankers import heuristic_scores, ndcg_at_k, random_baseline, regret, with_record
 
     groups = ranking_groups(measured, table)
     targets = sorted(groups)
@@ -197,7 +189,7 @@ def evaluate(measured: dict[str, dict[str, float]], table: FeatureTable, seed: i
         preds = {"heuristic": heuristic_scores(feats[t]),
                  "learned": learned_ranker(measured, groups, t, seed).scores(feats[t]),
                  "learned_record": learned_ranker(measured, groups, t, seed, record=True).scores(
-                     with_records(feats[t], sorted(measured[t]), measured, t)),
+                     with_record(feats[t], sorted(measured[t]), measured, {t})),
                  "english": [1.0 if s.endswith("/" + ENGLISH) else 0.0 for s in sorted(measured[t])]}
         row = {"target": t, "candidates": len(scores[t]), "best": sorted(measured[t])[scores[t].index(max(scores[t]))],
                "best_score": max(scores[t])}
