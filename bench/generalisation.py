@@ -118,6 +118,8 @@ RECIPES: dict[str, dict] = {
                              "protocol": {"strategies": ["few_shot"]}},
 }
 SUITE = ["cv-choice", "default-few-shot", "few-shot-self-training"]
+# the stores that together hold every run of the default once (load_runs("default") composes them)
+DEFAULT_PARTS = ("cv-choice", "default-few-shot", "self-training-mean-center")
 
 
 def config(group: str, recipe: str, seeds: list[int]) -> dict:
@@ -154,7 +156,7 @@ def load_runs(recipe: str, groups: list[str]):
     from xlt.api import Results
 
     if recipe == "default" and not any((OUT / "default" / g / "results.sqlite").exists() for g in groups):
-        parts = [load_runs(r, groups) for r in ("cv-choice", "default-few-shot", "self-training-mean-center")]
+        parts = [load_runs(r, groups) for r in DEFAULT_PARTS]
         if any(p is None for p in parts):
             return None
         taken = ("few_shot", "zero_shot", "self_training")
@@ -644,17 +646,17 @@ def mean_center_few_shot_table(groups: list[str]) -> None:
 def check_stores() -> None:
     """Every recipe store under OUT planned again with the current code: what it would still run. 0 everywhere
     means each store's runs are the runs its recipe makes now (settings that changed would refuse it)."""
-    import sqlite3
-
     from xlt.config import parse_config
     from xlt.errors import XltError
     from xlt.protocol.plan import check_experiment
+    from xlt.store import open_existing
 
     for db in sorted(OUT.glob("*/*/results.sqlite")):
         recipe, group = db.parent.parent.name, db.parent.name
         if recipe not in RECIPES or group not in GROUPS:
             continue
-        seeds = sorted({s for (s,) in sqlite3.connect(db).execute("SELECT seed FROM runs WHERE status = 'done'")})
+        with open_existing(db) as con:
+            seeds = sorted({s for (s,) in con.execute("SELECT seed FROM runs WHERE status = 'done'")})
         try:
             plan = check_experiment(parse_config(config(group, recipe, seeds)))
             print(f"{recipe} / {group} / seeds {seeds}: {len(plan.todo)} of {len(plan.keys)} runs to run")
@@ -707,7 +709,7 @@ def main() -> None:
         return
     if not args.table_only:
         run_all(args.recipes, args.groups, args.seeds)
-    parts = {"cv-choice", "default-few-shot", "self-training-mean-center"} if "default" in args.recipes else set()
+    parts = set(DEFAULT_PARTS) if "default" in args.recipes else set()
     mixed_code_check(sorted(set(args.recipes) | parts), args.groups)
     suite = bool({"default", *SUITE} & set(args.recipes)) and suite_table(args.groups)
     if suite:
