@@ -362,13 +362,12 @@ def ner_matrix_tables(args) -> None:
     from xlt.ranking.results import measured_transfer
 
     if args.matrix_from:  # the sources' features describe the data the matrix configs trained them on
-        from xlt.protocol.study import source_groups, source_key
+        from xlt.ranking.results import config_languages
 
         transfer = measured_transfer(args.matrix_from)
         print_matrix_summary(print_matrix(transfer, "The MasakhaNER 2.0 matrix, from "
                                           + ", ".join(map(str, args.matrix_from))))
-        settings = {source_key(g.exp.source): g.exp.source for name in NER_MATRIX
-                    for g in source_groups(_config(name)) if g.exp.source is not None}
+        settings = config_languages([_config(name) for name in NER_MATRIX])[0]
         print_picks(print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix", settings))
         return
     dirs = [_run(_config(name), args).output_dir for name in NER_MATRIX]
@@ -413,10 +412,11 @@ def ner_matrix_tables(args) -> None:
         t = paired_test(list(joint[both]), list(merged[both]))
         print(f"over the {len(both)} targets of both: joint - merged {100 * t['mean_diff']:+.1f}, "
               f"joint ahead on {int((joint[both] > merged[both]).sum())}, permutation p {t['p_permutation']:.3f}")
-    from xlt.ranking.results import trained_settings
+    from xlt.ranking.results import config_languages, run_configs
 
     # the sources' features from the data they were trained on (3,500 sentences, CoNLL without MISC)
-    res = print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix", trained_settings(dirs))
+    res = print_ranking(transfer, args, "source ranking on the MasakhaNER 2.0 matrix",
+                        config_languages(run_configs(dirs))[0])
     print_picks(res)
 
 

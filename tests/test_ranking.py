@@ -112,15 +112,19 @@ def test_rank_sources_describes_sources_by_the_data_the_runs_trained_on(tmp_path
     import yaml
 
     from xlt.config import parse_config
-    from xlt.ranking.results import trained_settings
+    from xlt.ranking.results import config_languages, run_configs
 
     exp = parse_config({"name": "m", "task": "classification", "targets": {"dataset": "nusax-senti",
                         "languages": ["jav"]}, "sources": {"dataset": "nusax-senti", "languages": ["sun", "ind"],
                         "train_limit": 100, "combine": "each"}})
     (tmp_path / "config.resolved.yaml").write_text(yaml.safe_dump(exp.resolved(), sort_keys=False))
-    settings = trained_settings([tmp_path])
-    assert sorted(settings) == ["nusax-senti/ind", "nusax-senti/sun"]
-    assert {s.train_limit for s in settings.values()} == {100}
+    settings = config_languages(run_configs([tmp_path]))[0]
+    assert sorted(settings) == ["nusax-senti/ind", "nusax-senti/jav", "nusax-senti/sun"]  # the target too
+    assert {settings[k].train_limit for k in ("nusax-senti/ind", "nusax-senti/sun")} == {100}
+    as_source = parse_config({"name": "j", "task": "classification", "targets": {"dataset": "nusax-senti",
+                              "languages": ["sun"]}, "source": {"dataset": "nusax-senti", "language": "jav",
+                                                               "train_limit": 50}})
+    assert config_languages([exp, as_source])[0]["nusax-senti/jav"].train_limit == 50  # a source wins
     res = cli_in_process("rank-sources", "nusax-senti/jav", "--candidates", "nusax-senti/sun,nusax-senti/bug",
                          "--data-dir", SHARED_DATA)
     assert res.returncode == 0, res.stderr
@@ -223,3 +227,48 @@ def test_rank_sources_shows_the_targets_measured_scores_without_reading_them(tmp
         measured = {line.split()[1]: float(line.split()[-1]) for line in lines[2:]}
         assert measured["sun"] == pytest.approx(score(4, 3, flip))
     assert ranks[0] == ranks[1]
+
+
+@needs_shared_data()
+def test_rank_sources_ranks_your_own_files_named_by_a_config(tmp_path):
+    """Own files have no registry entry: `--config` names them, by the key runs give them (name/language),
+    for both rankers; without it the key is one error that says to give it."""
+    import csv
+    import math
+
+    langs = {"sun": "sundanese", "bug": "buginese", "jav": "javanese"}
+    for code, folder in langs.items():
+        with open(SHARED_DATA / "nusax-senti" / folder / "train.csv", newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))[:90]
+        for split, part in (("train", rows[:60]), ("validation", rows[60:75]), ("test", rows[75:])):
+            with open(tmp_path / f"{code}-{split}.csv", "w", newline="", encoding="utf-8") as f:
+                w = csv.DictWriter(f, fieldnames=["id", "text", "label"])
+                w.writeheader()
+                w.writerows(part)
+
+    def own(code: str) -> str:
+        files = ", ".join(f"{split}: {code}-{split}.csv" for split in ("train", "validation", "test"))
+        return f"{{files: {{{files}}}, language: {code}, name: my{code}, text: text, label: label}}"
+
+    (tmp_path / "study.yaml").write_text(
+        "name: own\ntask: classification\nmethod: {name: frozen}\n"
+        f"sources: {{combine: each, data: [{own('sun')}, {own('bug')}]}}\ntargets: [{own('jav')}]\n")
+    res = cli_in_process("rank-sources", "myjav/jav", "--config", "study.yaml", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = [line.split() for line in res.stdout.splitlines()[2:]]
+    assert sorted(r[1] for r in rows) == ["mybug/bug", "mysun/sun"]  # the config's sources, by key
+    assert round(math.exp(float(rows[0][-2]))) == 60  # each described by its own training file
+    bare = cli_in_process("rank-sources", "myjav/jav", cwd=tmp_path)
+    assert bare.returncode == 2 and "--config" in bare.stderr and "Traceback" not in bare.stderr
+
+    keys = {c: f"my{c}/{c}" for c in langs}
+    pairs = [(s, t) for s in langs for t in langs if s != t]
+    (tmp_path / "m.csv").write_text("source,target,score\n" + "".join(
+        f"{keys[s]},{keys[t]},{0.5 + 0.1 * (s == 'sun'):.2f}\n" for s, t in pairs))
+    learned = cli_in_process("rank-sources", "myjav/jav", "--config", "study.yaml", "--train-from", "m.csv",
+                             cwd=tmp_path)
+    assert learned.returncode == 0, learned.stderr
+    assert "learned ranker" in learned.stdout.splitlines()[0]
+    evaluated = cli_in_process("rank-sources", "myjav/jav", "--config", "study.yaml", "--train-from", "m.csv",
+                               "--evaluate", cwd=tmp_path)
+    assert evaluated.returncode == 0 and "over 3 targets" in evaluated.stdout, evaluated.stderr

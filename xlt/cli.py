@@ -327,7 +327,11 @@ def recover(run_dir: Path):
 @app.command("rank-sources")
 def rank_sources(target: str = typer.Argument(..., help="the target, dataset/language (e.g. nusax-senti/jav)"),
                  candidates: str = typer.Option("all", help="comma-separated dataset/language keys, or all (every "
-                                                "other language of the target's dataset)"),
+                                                "other language of the target's dataset; with --config, the "
+                                                "config's single sources)"),
+                 config: Optional[Path] = typer.Option(None, "--config", help="a config whose sources and targets "
+                                                       "(your own files among them) can be ranked by their keys, "
+                                                       "name/language, and are described by its data settings"),
                  train_from: list[Path] = typer.Option([], "--train-from", help="output folder(s) of transfer "
                                                        "runs (a transfer matrix), or CSV files of measured "
                                                        "transfer (source,target,score): trains the learned ranker"),
@@ -343,15 +347,18 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
     """Rank candidate source languages for TARGET, with the features behind each rank."""
     from xlt.ranking import PAIR_FEATURES, heuristic_scores
     from xlt.ranking.rankers import with_record
-    from xlt.ranking.results import (FeatureTable, evaluate as evaluate_rankers, learned_ranker, measured_transfer,
-                                     ranking_groups, trained_settings)
+    from xlt.ranking.results import (FeatureTable, config_languages, evaluate as evaluate_rankers, learned_ranker,
+                                     measured_transfer, ranking_groups, run_configs)
 
     measured = measured_transfer(train_from) if train_from else {}  # first: a bad file fails before the model
     if record and not measured:
         raise XltError("--record reads each source's measured transfer: give --train-from RUN_DIR")
     # a source the runs trained on a sample (train_limit) or relabelled is described by that data
-    table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True),
-                         settings=trained_settings(train_from))
+    from xlt.config import load_config
+
+    own = [load_config(config)] if config is not None else []
+    settings = config_languages(run_configs(train_from) + own)[0]
+    table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True), settings=settings)
     if evaluate:
         if not measured:
             raise XltError("--evaluate scores the rankers on measured transfer: give --train-from RUN_DIR")
@@ -365,8 +372,14 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
 
     target_lang = table.language(target).language  # first: a malformed target key fails here, by name
     dataset = target.split("/", 1)[0]
-    keys = [c.strip() for c in candidates.split(",")] if candidates != "all" else \
-        [f"{dataset}/{code}" for code in get_spec(dataset).languages]
+    if candidates != "all":
+        keys = [c.strip() for c in candidates.split(",")]
+    elif config is not None:
+        keys = [k for k in config_languages(own)[1] if k != target]
+        if not keys:
+            raise XltError(f"{config} names no single source besides {target}; list candidates with --candidates")
+    else:
+        keys = [f"{dataset}/{code}" for code in get_spec(dataset).languages]
     keys = [k for k in keys if table.language(k).language != target_lang or k.split("/")[0] != dataset]
     feats, names = [table.pair(k, target) for k in keys], PAIR_FEATURES
     if measured:  # the target's own measured results, if any, are left out of training and of the records
@@ -386,7 +399,8 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
         vals = ["" if feats[i][f] is None else f"{feats[i][f]:.3f}" for f in names]
         if seen:
             vals.append(f"{seen[keys[i]]:.3f}" if keys[i] in seen else "")
-        typer.echo("  ".join(f"{v:>9}" for v in [str(rank), keys[i].split("/")[-1], f"{scores[i]:.3f}", *vals]))
+        name = keys[i] if len({k.split("/")[0] for k in keys}) > 1 else keys[i].split("/")[-1]  # several sets
+        typer.echo("  ".join(f"{v:>9}" for v in [str(rank), name, f"{scores[i]:.3f}", *vals]))
 
 
 @app.command()

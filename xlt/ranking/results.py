@@ -92,20 +92,29 @@ def read_transfer_csv(path: Path) -> dict[tuple[str, str], float]:
     return out
 
 
-def trained_settings(run_dirs: list[Path]) -> dict:
-    """source key -> the DataSource each single source of these output folders was trained with (its
-    train_limit, label_map), read from their resolved configs: FeatureTable's `settings`."""
-    from xlt.config import load_config
+def config_languages(exps: list) -> tuple[dict, list[str]]:
+    """(key -> DataSource of every language these configs name, their sources' keys): FeatureTable's
+    `settings` and `rank-sources`' candidates. A source keeps the settings it was trained with (its
+    train_limit, label_map) even where another config reads it as a target; a target, your own files among
+    them, is added where no source has its key."""
     from xlt.protocol.study import source_groups, source_key
 
-    settings = {}
-    for d in run_dirs:
-        path = Path(d) / "config.resolved.yaml"
-        if path.exists():
-            for g in source_groups(load_config(path)):
-                if g.exp.source is not None:
-                    settings[source_key(g.exp.source)] = g.exp.source
-    return settings
+    groups = [g for exp in exps for g in source_groups(exp)]
+    settings: dict = {}
+    for ds in [s for g in groups for s in ([g.exp.source] if g.exp.source else g.exp.sources.data)]:
+        settings.setdefault(source_key(ds), ds)
+    sources = list(settings)
+    for ds in [t for g in groups for t in g.exp.targets]:
+        settings.setdefault(source_key(ds), ds)
+    return settings, sources
+
+
+def run_configs(run_dirs: list[Path]) -> list:
+    """The resolved config of each output folder that has one (a CSV of measured transfer has none)."""
+    from xlt.config import load_config
+
+    return [load_config(Path(d) / "config.resolved.yaml") for d in run_dirs
+            if (Path(d) / "config.resolved.yaml").exists()]
 
 
 def load_named(key: str, data_dir: str | None, source=None):
@@ -117,6 +126,13 @@ def load_named(key: str, data_dir: str | None, source=None):
     if "/" not in key:
         raise XltError(f"{key!r}: give languages as dataset/language, e.g. nusax-senti/jav (`xlt data list`)")
     dataset, language = key.split("/", 1)
+    if source is None:
+        from xlt.data.registry import DATASETS
+
+        if dataset not in DATASETS:
+            raise XltError(f"{key!r} is not a named dataset's language (`xlt data list`). For your own files, "
+                           "give --config with a config that names them (sources: or targets:) and use their "
+                           "key, name/language, e.g. mydata/jav")
     return load_language(source or DataSource(dataset=dataset, language=language), Preprocess(), data_dir)[0]
 
 
