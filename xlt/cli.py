@@ -377,7 +377,7 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
     elif config is not None:
         keys = [k for k in config_languages(own)[1] if k != target]
         if not keys:
-            raise XltError(f"{config} names no single source besides {target}; list candidates with --candidates")
+            raise XltError(f"{config} names no source besides {target}; list candidates with --candidates")
     else:
         keys = [f"{dataset}/{code}" for code in get_spec(dataset).languages]
     keys = [k for k in keys if table.language(k).language != target_lang or k.split("/")[0] != dataset]
