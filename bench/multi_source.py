@@ -57,6 +57,13 @@ NusaX matrices (the frozen head's, `python bench/multi_source.py`, and LoRA's me
 --table-only --seeds 0 1 2`); otherwise it stays an option (`xlt rank-sources --record`). It stayed an
 option: BENCHMARKS.md, "Several sources", has the figures.
 
+A fourth row, `learned_langrank`, reads the rest of LANGRANK's features (Lin et al., 2019) besides the pair
+features: word overlap, the type-token ratios of source and target and their distance, the target's size and the
+source-to-target size ratio, and URIEL's featural distance. The rule, written before any ranking with them was
+run: they join the learned ranker's default only if, leave-one-target-out, they raise its NDCG@3 in the mean
+over the three matrices (the frozen head's NusaX matrix; LoRA's NusaX matrix, mean over seeds 0-2; MasakhaNER
+2.0's, mean over seeds 0-2) and lower its share of top-1 picks within 2 points on none of the three.
+
 With `--stores DIR ...`, leave-one-out against English alone per target and seed, from any stores that hold
 them (runs nothing): for another seed or a subset of targets run a config above with `xlt run CONFIG --set
 'protocol.seeds=[1]' --set 'targets.languages=[...]' --output DIR`, and English alone from the matrix config
