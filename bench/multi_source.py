@@ -62,7 +62,8 @@ features: word overlap, the type-token ratios of source and target and their dis
 source-to-target size ratio, and URIEL's featural distance. The rule, written before any ranking with them was
 run: they join the learned ranker's default only if, leave-one-target-out, they raise its NDCG@3 in the mean
 over the three matrices (the frozen head's NusaX matrix; LoRA's NusaX matrix, mean over seeds 0-2; MasakhaNER
-2.0's, mean over seeds 0-2) and lower its share of top-1 picks within 2 points on none of the three.
+2.0's, mean over seeds 0-2) and lower its share of top-1 picks within 2 points on none of the three. They
+did not (lower on all three): an option, `xlt rank-sources --langrank`; BENCHMARKS.md has the figures.
 
 With `--stores DIR ...`, leave-one-out against English alone per target and seed, from any stores that hold
 them (runs nothing): for another seed or a subset of targets run a config above with `xlt run CONFIG --set
@@ -195,7 +196,7 @@ def print_ranking(transfer: dict, args, title: str, settings: dict | None = None
 
 def print_picks(res: dict) -> None:
     """Each target's best source in hindsight and both rankers' top-1 with its regret, as a table."""
-    names = ("heuristic", "learned", "learned_record")
+    names = ("heuristic", "learned", "learned_record", "learned_langrank")
     print("\n| target | best source | " + " | ".join(f"{n} top-1" for n in names) + " |")
     print("|---" * (2 + len(names)) + "|")
     for row in res["targets"]:

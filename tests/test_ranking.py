@@ -6,7 +6,7 @@ import pytest
 from conftest import SHARED_DATA, cli_in_process, needs_shared_data
 
 from xlt.data.examples import Example, LanguageData
-from xlt.ranking.features import PAIR_FEATURES, pair_features, uriel_code, uriel_distances
+from xlt.ranking.features import LANGRANK_EXTRA, PAIR_FEATURES, pair_features, uriel_code, uriel_distances
 from xlt.ranking.rankers import heuristic_scores, ndcg_at_k, random_baseline, regret, relevance, train_ranker
 
 
@@ -15,6 +15,7 @@ def test_uriel_distances_know_close_and_far_languages():
     assert close["genetic"] < far["genetic"] and close["geographic"] < far["geographic"]
     assert uriel_code("swa") == "swh"  # a macrolanguage code URIEL files under its individual language
     assert all(v is None for v in uriel_distances("xyz", "eng").values())
+    assert uriel_distances("jav", "sun")["featural"] < uriel_distances("jav", "eng")["featural"]
 
 
 def _lang(code: str, labels=("neg", "pos"), n: int = 20) -> LanguageData:
@@ -24,9 +25,13 @@ def _lang(code: str, labels=("neg", "pos"), n: int = 20) -> LanguageData:
 
 def test_pair_features_and_a_language_uriel_does_not_know():
     feats = pair_features(_lang("xyz", ("neg", "pos", "neu")), _lang("jav"), frozenset("abc"), frozenset("bcd"))
-    assert set(feats) == set(PAIR_FEATURES)
+    assert set(feats) == set(PAIR_FEATURES) | set(LANGRANK_EXTRA)
     assert feats["subword_overlap"] == pytest.approx(2 / 6) and feats["label_overlap"] == pytest.approx(2 / 3)
-    assert feats["genetic"] is None
+    assert feats["genetic"] is None and feats["featural"] is None
+    # LANGRANK's text features: words "xyz", "text", "0".."19" on one side, "jav", ... on the other
+    assert feats["word_overlap"] == pytest.approx(21 / 44) and feats["ttr_source"] == pytest.approx(22 / 60)
+    assert feats["ttr_distance"] == 0 and feats["size_ratio"] == 0
+    assert pair_features(_lang("xyz", n=40), _lang("jav"), frozenset(), frozenset())["size_ratio"] > 0
     known = pair_features(_lang("sun"), _lang("jav"), frozenset("abc"), frozenset("bcd"))
     scores = heuristic_scores([feats, known])  # the unknown language is ranked on the other features
     assert scores[1] > scores[0]
@@ -174,6 +179,8 @@ def test_record_without_measured_transfer_is_one_clear_error():
     assert res.returncode == 2
     assert res.stderr.strip() == ("xlt: error: --record reads each source's measured transfer: give "
                                   "--train-from RUN_DIR")
+    res = cli_in_process("rank-sources", "nusax-senti/jav", "--langrank")
+    assert res.returncode == 2 and res.stderr.startswith("xlt: error: --langrank") and "--train-from" in res.stderr
 
 
 def test_measured_transfer_from_a_csv_and_its_errors(tmp_path):
@@ -269,6 +276,11 @@ def test_rank_sources_ranks_your_own_files_named_by_a_config(tmp_path):
                              cwd=tmp_path)
     assert learned.returncode == 0, learned.stderr
     assert "learned ranker" in learned.stdout.splitlines()[0]
+    full = cli_in_process("rank-sources", "myjav/jav", "--config", "study.yaml", "--train-from", "m.csv",
+                          "--langrank", cwd=tmp_path)
+    assert full.returncode == 0, full.stderr
+    header = full.stdout.splitlines()[1]
+    assert "words" in header and "featural" in header and "words" not in learned.stdout.splitlines()[1]
     evaluated = cli_in_process("rank-sources", "myjav/jav", "--config", "study.yaml", "--train-from", "m.csv",
                                "--evaluate", cwd=tmp_path)
     assert evaluated.returncode == 0 and "over 3 targets" in evaluated.stdout, evaluated.stderr

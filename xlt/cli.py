@@ -341,6 +341,10 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
                                              "reads each source's record on the other measured targets (how far "
                                              "above the other candidates it transferred); an option, see the "
                                              "multi-source docs for when it helped"),
+                 langrank: bool = typer.Option(False, "--langrank", help="with --train-from: the learned ranker "
+                                               "also reads the rest of LANGRANK's features (word overlap, "
+                                               "type-token ratios, target size, featural distance); an option, "
+                                               "see the multi-source docs"),
                  model: str = typer.Option("embedded:multilingual-e5-small", help="model whose tokenizer measures "
                                            "subword overlap"),
                  data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
@@ -353,6 +357,9 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
     measured = measured_transfer(train_from) if train_from else {}  # first: a bad file fails before the model
     if record and not measured:
         raise XltError("--record reads each source's measured transfer: give --train-from RUN_DIR")
+    if langrank and not measured:
+        raise XltError("--langrank is a feature set of the learned ranker, which learns from measured transfer: "
+                       "give --train-from RUN_DIR")
     # a source the runs trained on a sample (train_limit) or relabelled is described by that data
     from xlt.config import load_config
 
@@ -383,7 +390,8 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
     keys = [k for k in keys if table.language(k).language != target_lang or k.split("/")[0] != dataset]
     feats, names = [table.pair(k, target) for k in keys], PAIR_FEATURES
     if measured:  # the target's own measured results, if any, are left out of training and of the records
-        ranker = learned_ranker(measured, ranking_groups(measured, table), target, record=record)
+        ranker = learned_ranker(measured, ranking_groups(measured, table), target, record=record,
+                                langrank=langrank)
         feats = with_record(feats, keys, measured, {target}) if record else feats
         names = ranker.features
         scores, kind = ranker.scores(feats), "learned ranker"
@@ -391,7 +399,8 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
         scores, kind = heuristic_scores(feats), "zero-data heuristic"
     typer.echo(f"sources for {target} ({kind}; URIEL distances: lower is closer)")
     short = {"subword_overlap": "subword", "source_size": "log size", "label_overlap": "labels",
-             "source_record": "record"}
+             "source_record": "record", "word_overlap": "words", "ttr_source": "TTR src", "ttr_target": "TTR tgt",
+             "ttr_distance": "TTR dist", "target_size": "tgt size", "size_ratio": "log ratio"}
     seen = measured.get(target, {})  # this target as measured, shown beside the ranks (never read by them)
     header = ["rank", "source", "score", *[short.get(f, f) for f in names], *(["measured"] if seen else [])]
     typer.echo("  ".join(f"{h:>9}" for h in header))

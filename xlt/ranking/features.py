@@ -9,6 +9,11 @@
   tokenizer, |V_s & V_t| / (|V_s| + |V_t|) (LANGRANK's definition);
 - source size: log of the source's training rows;
 - label overlap: Jaccard overlap of the label sets (entity types for NER).
+
+The rest of LANGRANK's features (`LANGRANK_EXTRA`), for the learned ranker: word overlap (the same ratio over
+whitespace-separated, lower-cased word types), the type-token ratio of each side's words and their distance
+(1 - TTR_s / TTR_t)^2, the target's size and the log size ratio, and URIEL's featural distance (syntax,
+phonology and inventory in one vector).
 """
 from __future__ import annotations
 
@@ -22,6 +27,9 @@ URIEL_SETS = {"genetic": ("family_features.npz", ""), "geographic": ("geocoord_f
               "syntactic": ("feature_predictions.npz", "S_"), "phonological": ("feature_predictions.npz", "P_"),
               "inventory": ("feature_predictions.npz", "INV_")}
 PAIR_FEATURES = [*URIEL_SETS, "subword_overlap", "source_size", "label_overlap"]
+LANGRANK_EXTRA = ["featural", "word_overlap", "ttr_source", "ttr_target", "ttr_distance", "target_size",
+                  "size_ratio"]
+TEXT_LIMIT = 2000  # texts per language that subword and word types are counted on
 # ISO 639-3 macrolanguage codes that URIEL files under an individual language
 URIEL_ALIASES = {"swa": "swh", "ara": "arb", "zho": "cmn", "msa": "zsm", "fas": "pes", "est": "ekk", "lav": "lvs",
                  "nep": "npi", "ori": "ory", "uzb": "uzn", "aze": "azj", "mon": "khk", "kon": "kng", "orm": "gaz",
@@ -53,7 +61,7 @@ def uriel_code(code: str) -> str | None:
 
 
 def _vector(code: str, name: str):
-    file, prefix = URIEL_SETS[name]
+    file, prefix = URIEL_SETS.get(name, ("feature_predictions.npz", ""))  # featural: every typological feature
     rows, feats, data = _table(file)
     keep = [i for i, f in enumerate(feats) if f.startswith(prefix)]
     return data[rows[code], keep].astype(float)
@@ -65,7 +73,7 @@ def uriel_distances(source: str, target: str) -> dict[str, float | None]:
 
     a, b = uriel_code(source), uriel_code(target)
     out: dict[str, float | None] = {}
-    for name in URIEL_SETS:
+    for name in [*URIEL_SETS, "featural"]:
         if a is None or b is None:
             out[name] = None
             continue
@@ -75,22 +83,41 @@ def uriel_distances(source: str, target: str) -> dict[str, float | None]:
     return out
 
 
-def subword_types(tokenizer, data, limit: int = 2000) -> frozenset[str]:
-    """The subword types of a language's training texts (its test texts when it has no training split), at
-    most `limit` texts."""
-    texts = [r.text for r in (data.splits["train"] or data.splits["test"])][:limit]
-    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+def _texts(data, limit: int = TEXT_LIMIT) -> list[str]:
+    """A language's training texts (its test texts when it has no training split), at most `limit`."""
+    return [r.text for r in (data.splits["train"] or data.splits["test"])][:limit]
+
+
+def subword_types(tokenizer, data, limit: int = TEXT_LIMIT) -> frozenset[str]:
+    """The subword types of a language's texts (`_texts`)."""
+    ids = tokenizer(_texts(data, limit), add_special_tokens=False)["input_ids"]
     return frozenset(tokenizer.convert_ids_to_tokens(sorted({i for seq in ids for i in seq})))
+
+
+def _words(data) -> tuple[frozenset[str], float]:
+    """The word types of a language's texts (`_texts`, lower-cased, split on whitespace) and their type-token
+    ratio."""
+    tokens = [w for text in _texts(data) for w in text.lower().split()]
+    types = frozenset(tokens)
+    return types, len(types) / max(1, len(tokens))
+
+
+def _overlap(a: frozenset, b: frozenset) -> float:
+    return len(a & b) / max(1, len(a) + len(b))
 
 
 def pair_features(source, target, source_types: frozenset, target_types: frozenset) -> dict[str, float | None]:
     """Every feature of one pair; `source` and `target` are LanguageData, the types their subword sets."""
-    shared = len(source_types & target_types)
     labels_s, labels_t = _label_set(source), _label_set(target)
+    (words_s, ttr_s), (words_t, ttr_t) = _words(source), _words(target)
+    size_s, size_t = (math.log(max(1, len(d.splits["train"]))) for d in (source, target))
     return {**uriel_distances(source.language, target.language),
-            "subword_overlap": shared / max(1, len(source_types) + len(target_types)),
-            "source_size": math.log(max(1, len(source.splits["train"]))),
-            "label_overlap": len(labels_s & labels_t) / max(1, len(labels_s | labels_t))}
+            "subword_overlap": _overlap(source_types, target_types),
+            "source_size": size_s,
+            "label_overlap": len(labels_s & labels_t) / max(1, len(labels_s | labels_t)),
+            "word_overlap": _overlap(words_s, words_t), "ttr_source": ttr_s, "ttr_target": ttr_t,
+            "ttr_distance": (1 - ttr_s / ttr_t) ** 2 if ttr_t else None, "target_size": size_t,
+            "size_ratio": size_s - size_t}
 
 
 def _label_set(data) -> set[str]:

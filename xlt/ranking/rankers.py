@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 
-from xlt.ranking.features import PAIR_FEATURES, URIEL_SETS, pair_features, subword_types
+from xlt.ranking.features import LANGRANK_EXTRA, PAIR_FEATURES, URIEL_SETS, pair_features, subword_types
 
 TOP_K = 3
 
@@ -57,7 +57,7 @@ def relevance(scores: list[float]) -> list[int]:
     return rel
 
 
-RECORD_FEATURES = [*PAIR_FEATURES, "source_record"]
+LANGRANK_FEATURES = [*PAIR_FEATURES, *LANGRANK_EXTRA]
 
 
 def source_record(measured: dict[str, dict[str, float]], exclude: set[str]) -> dict[str, float]:

@@ -177,17 +177,17 @@ def ranking_groups(measured: dict[str, dict[str, float]], table: FeatureTable) -
 
 
 def learned_ranker(measured: dict[str, dict[str, float]], groups: dict, target: str, seed: int = 0,
-                   record: bool = False):
+                   record: bool = False, langrank: bool = False):
     """The learned ranker for `target`, trained on every other measured target (`groups`, from
-    ranking_groups). With `record`, it also reads each source's record: for a training target, computed
-    without that target and without `target`, so training sees what ranking `target` will see."""
-    from xlt.ranking.rankers import RECORD_FEATURES, train_ranker, with_record
+    ranking_groups) on the pair features; with `langrank`, on the rest of LANGRANK's features too. With
+    `record`, it also reads each source's record: for a training target, computed without that target and
+    without `target`, so training sees what ranking `target` will see."""
+    from xlt.ranking.rankers import LANGRANK_FEATURES, PAIR_FEATURES, train_ranker, with_record
 
+    features = [*(LANGRANK_FEATURES if langrank else PAIR_FEATURES), *(["source_record"] if record else [])]
     others = [o for o in groups if o != target]
-    if not record:
-        return train_ranker([groups[o] for o in others], seed)
-    return train_ranker([(with_record(groups[o][0], sorted(measured[o]), measured, {o, target}), groups[o][1])
-                         for o in others], seed, RECORD_FEATURES)
+    return train_ranker([(with_record(groups[o][0], sorted(measured[o]), measured, {o, target}) if record
+                          else groups[o][0], groups[o][1]) for o in others], seed, features)
 
 
 def evaluate(measured: dict[str, dict[str, float]], table: FeatureTable, seed: int = 0) -> dict:
@@ -206,6 +206,7 @@ def evaluate(measured: dict[str, dict[str, float]], table: FeatureTable, seed: i
                  "learned": learned_ranker(measured, groups, t, seed).scores(feats[t]),
                  "learned_record": learned_ranker(measured, groups, t, seed, record=True).scores(
                      with_record(feats[t], sorted(measured[t]), measured, {t})),
+                 "learned_langrank": learned_ranker(measured, groups, t, seed, langrank=True).scores(feats[t]),
                  "english": [1.0 if s.endswith("/" + ENGLISH) else 0.0 for s in sorted(measured[t])]}
         row = {"target": t, "candidates": len(scores[t]), "best": sorted(measured[t])[scores[t].index(max(scores[t]))],
                "best_score": max(scores[t])}
