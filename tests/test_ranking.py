@@ -177,8 +177,9 @@ def test_the_learned_ranker_with_records_finds_a_source_good_for_most_targets():
 def test_record_without_measured_transfer_is_one_clear_error():
     res = cli_in_process("rank-sources", "nusax-senti/jav", "--record")
     assert res.returncode == 2
-    assert res.stderr.strip() == ("xlt: error: --record reads each source's measured transfer: give "
-                                  "--train-from RUN_DIR")
+    assert res.stderr.strip() == ("xlt: error: --record changes the learned ranker, which learns from measured "
+                                  "transfer: give --train-from RUN_DIR (an output folder, or a CSV of measured "
+                                  "transfer)")
     res = cli_in_process("rank-sources", "nusax-senti/jav", "--langrank")
     assert res.returncode == 2 and res.stderr.startswith("xlt: error: --langrank") and "--train-from" in res.stderr
 
@@ -284,3 +285,26 @@ def test_rank_sources_ranks_your_own_files_named_by_a_config(tmp_path):
     evaluated = cli_in_process("rank-sources", "myjav/jav", "--config", "study.yaml", "--train-from", "m.csv",
                                "--evaluate", cwd=tmp_path)
     assert evaluated.returncode == 0 and "over 3 targets" in evaluated.stdout, evaluated.stderr
+
+
+@needs_shared_data()
+def test_the_python_api_returns_what_rank_sources_prints(tmp_path):
+    """`xlt.rank_sources` and `xlt.evaluate_rankers`: the CLI's rankings as DataFrames, best first."""
+    import xlt
+
+    ranks = xlt.rank_sources("nusax-senti/jav", ["nusax-senti/sun", "nusax-senti/bug", "nusax-senti/ind"],
+                             data_dir=SHARED_DATA)
+    assert list(ranks.index) == [1, 2, 3] and ranks.attrs["ranker"] == "zero-data heuristic"
+    assert ranks["score"].is_monotonic_decreasing and set(PAIR_FEATURES) <= set(ranks.columns)
+    cli = cli_in_process("rank-sources", "nusax-senti/jav", "--candidates",
+                         "nusax-senti/sun,nusax-senti/bug,nusax-senti/ind", "--data-dir", SHARED_DATA)
+    printed = [line.split()[1] for line in cli.stdout.splitlines()[2:]]
+    assert printed == [k.split("/")[1] for k in ranks["source"]]
+
+    langs = ["ace", "ban", "bjn", "jav", "sun"]
+    csv = tmp_path / "m.csv"
+    csv.write_text("source,target,score\n" + "".join(f"nusax-senti/{s},nusax-senti/{t},{0.5 + 0.05 * i:.2f}\n"
+                                                     for t in langs for i, s in enumerate(langs) if s != t))
+    summary = xlt.evaluate_rankers([csv], data_dir=SHARED_DATA)
+    assert set(summary.index) == {"heuristic", "learned", "learned_record", "learned_langrank", "english", "random"}
+    assert len(summary.attrs["targets"]) == 5 and summary.loc["random", "ndcg3"] < 1

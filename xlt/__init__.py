@@ -8,7 +8,8 @@
 __version__ = "0.2.0"
 
 _API = {"run": "xlt.api", "load": "xlt.api", "Results": "xlt.api", "Experiment": "xlt.config",
-        "load_config": "xlt.config", "check_experiment": "xlt.protocol", "run_experiment": "xlt.protocol"}
+        "load_config": "xlt.config", "check_experiment": "xlt.protocol", "run_experiment": "xlt.protocol",
+        "rank_sources": "xlt.ranking.api", "evaluate_rankers": "xlt.ranking.api"}
 
 __all__ = [*_API, "__version__"]
 

@@ -349,67 +349,32 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
                                            "subword overlap"),
                  data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
     """Rank candidate source languages for TARGET, with the features behind each rank."""
-    from xlt.ranking import PAIR_FEATURES, heuristic_scores
-    from xlt.ranking.rankers import with_record
-    from xlt.ranking.results import (FeatureTable, config_languages, evaluate as evaluate_rankers, learned_ranker,
-                                     measured_transfer, ranking_groups, run_configs)
+    from xlt.ranking.api import evaluate_rankers, rank_sources as rank
 
-    measured = measured_transfer(train_from) if train_from else {}  # first: a bad file fails before the model
-    if record and not measured:
-        raise XltError("--record reads each source's measured transfer: give --train-from RUN_DIR")
-    if langrank and not measured:
-        raise XltError("--langrank is a feature set of the learned ranker, which learns from measured transfer: "
-                       "give --train-from RUN_DIR")
-    # a source the runs trained on a sample (train_limit) or relabelled is described by that data
-    from xlt.config import load_config
+    def warn(message: str) -> None:
+        typer.echo(message, err=True)
 
-    own = [load_config(config)] if config is not None else []
-    settings = config_languages(run_configs(train_from) + own)[0]
-    table = FeatureTable(model, data_dir, warn=lambda m: typer.echo(m, err=True), settings=settings)
     if evaluate:
-        if not measured:
-            raise XltError("--evaluate scores the rankers on measured transfer: give --train-from RUN_DIR")
-        res = evaluate_rankers(measured, table)
-        typer.echo(f"leave-one-target-out over {len(res['targets'])} targets:")
-        typer.echo(f"{'ranker':<15} {'NDCG@3':>7} {'regret':>7} {'top-1 within 2 points':>22}")
-        for name, v in res["summary"].items():
-            typer.echo(f"{name:<15} {v['ndcg3']:>7.3f} {100 * v['regret']:>7.2f} {100 * v['within_2_points']:>21.0f}%")
+        res = evaluate_rankers(train_from, config, model, data_dir, warn)
+        typer.echo(f"leave-one-target-out over {len(res.attrs['targets'])} targets:")
+        typer.echo(f"{'ranker':<16} {'NDCG@3':>7} {'regret':>7} {'top-1 within 2 points':>22}")
+        for name, v in res.iterrows():
+            share = 100 * v["within_2_points"]
+            typer.echo(f"{name:<16} {v['ndcg3']:>7.3f} {100 * v['regret']:>7.2f} {share:>21.0f}%")
         return
-    from xlt.data.registry import get_spec
-
-    target_lang = table.language(target).language  # first: a malformed target key fails here, by name
-    dataset = target.split("/", 1)[0]
-    if candidates != "all":
-        keys = [c.strip() for c in candidates.split(",")]
-    elif config is not None:
-        keys = [k for k in config_languages(own)[1] if k != target]
-        if not keys:
-            raise XltError(f"{config} names no source besides {target}; list candidates with --candidates")
-    else:
-        keys = [f"{dataset}/{code}" for code in get_spec(dataset).languages]
-    keys = [k for k in keys if table.language(k).language != target_lang or k.split("/")[0] != dataset]
-    feats, names = [table.pair(k, target) for k in keys], PAIR_FEATURES
-    if measured:  # the target's own measured results, if any, are left out of training and of the records
-        ranker = learned_ranker(measured, ranking_groups(measured, table), target, record=record,
-                                langrank=langrank)
-        feats = with_record(feats, keys, measured, {target}) if record else feats
-        names = ranker.features
-        scores, kind = ranker.scores(feats), "learned ranker"
-    else:
-        scores, kind = heuristic_scores(feats), "zero-data heuristic"
-    typer.echo(f"sources for {target} ({kind}; URIEL distances: lower is closer)")
+    keys = None if candidates == "all" else candidates.split(",")
+    ranks = rank(target, keys, train_from, config, record, langrank, model, data_dir, warn)
+    typer.echo(f"sources for {target} ({ranks.attrs['ranker']}; URIEL distances: lower is closer)")
     short = {"subword_overlap": "subword", "source_size": "log size", "label_overlap": "labels",
              "source_record": "record", "word_overlap": "words", "ttr_source": "TTR src", "ttr_target": "TTR tgt",
              "ttr_distance": "TTR dist", "target_size": "tgt size", "size_ratio": "log ratio"}
-    seen = measured.get(target, {})  # this target as measured, shown beside the ranks (never read by them)
-    header = ["rank", "source", "score", *[short.get(f, f) for f in names], *(["measured"] if seen else [])]
-    typer.echo("  ".join(f"{h:>9}" for h in header))
-    for rank, i in enumerate(sorted(range(len(keys)), key=lambda i: -scores[i]), 1):
-        vals = ["" if feats[i][f] is None else f"{feats[i][f]:.3f}" for f in names]
-        if seen:
-            vals.append(f"{seen[keys[i]]:.3f}" if keys[i] in seen else "")
-        name = keys[i] if len({k.split("/")[0] for k in keys}) > 1 else keys[i].split("/")[-1]  # several sets
-        typer.echo("  ".join(f"{v:>9}" for v in [str(rank), name, f"{scores[i]:.3f}", *vals]))
+    columns = [c for c in ranks.columns if c != "source"]
+    typer.echo("  ".join(f"{h:>9}" for h in ["rank", "source", *[short.get(c, c) for c in columns]]))
+    several = len({k.split("/")[0] for k in ranks["source"]}) > 1  # several datasets: show whole keys
+    for rank_no, row in ranks.iterrows():
+        vals = ["" if row[c] is None or row[c] != row[c] else f"{row[c]:.3f}" for c in columns]
+        name = row["source"] if several else row["source"].split("/")[-1]
+        typer.echo("  ".join(f"{v:>9}" for v in [str(rank_no), name, *vals]))
 
 
 @app.command()
