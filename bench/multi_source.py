@@ -47,7 +47,11 @@ rankers evaluated on the matrix leave-one-target-out. The matrix is two configs 
 
 For another seed, each half with `--set 'protocol.seeds=[S]' --output bench/out/multi_source/masakhaner2-matrix-
 1-seedS` (and `-2`), then `--ner-matrix --matrix-from` those two folders, with the seed-0 CSV beside them for
-the mean over seeds.
+the mean over seeds. The merge and the joint model on seed S: hard-link the files of those two folders' `stages/`
+into `bench/out/multi_source/masakhaner2-merge-linear-seedS/stages`, run `masakhaner2-merge-linear.yaml` and
+`masakhaner2-joint.yaml` with the same `--set` into `-seedS` folders, then
+
+    python bench/multi_source.py --ner-merges 0 1 2   # joint against merged per target and seed (runs nothing)
 
 The rankers' tables have a third row, `learned_record`: the learned ranker also reading each source's record
 (its mean standardised transfer to the other measured targets, never the one being ranked). The rule, written
@@ -94,6 +98,9 @@ def main() -> None:
     ap.add_argument("--matrix-from", nargs="+", type=Path, help="--ner-matrix: the matrix from these CSVs of "
                     "measured transfer (source,target,score) or run folders, each pair's mean over them, instead of "
                     "the configs' stores; prints the matrix and the rankers")
+    ap.add_argument("--ner-merges", nargs="+", type=int, metavar="SEED", help="joint training against the linear "
+                    "merge on MasakhaNER 2.0 over these seeds (seed 0 from its CSVs, others from their -seedS "
+                    "folders; runs nothing)")
     ap.add_argument("--stores", nargs="+", type=Path, help="table leave-one-out against English alone per seed "
                     "from these run folders (runs nothing)")
     ap.add_argument("--strategy", default="zero_shot", help="--stores: the strategy whose runs are compared "
@@ -109,6 +116,8 @@ def main() -> None:
         ap.error("--stages-from needs --seeds: the configs' own folders keep their own stages")
     if args.stores:
         return seeds_table(args.stores, ap, args.strategy)
+    if args.ner_merges:
+        return ner_merges_table(args.ner_merges)
     if args.ner_matrix:
         return ner_matrix_tables(args)
     if args.lora:
@@ -288,6 +297,66 @@ def print_joint_against_merges(joint, merged: dict, pairs: list, prefix: str = "
         wins = int((joint[pairs] > merged[k][pairs]).sum())
         print(f"{prefix}joint - merged {k}: {100 * t['mean_diff']:+.1f} points, joint ahead on {wins} of "
               f"{len(pairs)}, permutation p {t['p_permutation']:.{p_digits}f}")
+
+
+def ner_merges_table(seeds: list[int]) -> None:
+    """Joint training on the matrix's seven MasakhaNER sources against the linear merge of their stages, per
+    target and seed, with English and the best single source of that seed's matrix: seed 0 from its CSVs (its
+    stores were not kept), any other seed S from the `-seedS` folders of the matrix, joint and merge configs."""
+    import csv
+
+    import pandas as pd
+
+    from xlt.evaluate.compare import paired_test
+    from xlt.ranking.results import measured_transfer
+
+    out = Path("bench/out/multi_source")
+    rows = []
+    for seed in seeds:
+        if seed == 0:
+            matrix = measured_transfer([HERE / "masakhaner2-matrix-seed0.csv"])
+            with open(HERE / "masakhaner2-merge-joint-seed0.csv", encoding="utf-8") as f:
+                kept = {r["target"]: r for r in csv.DictReader(line for line in f if not line.startswith("#"))}
+            joint = {t: float(r["joint"]) for t, r in kept.items()}
+            merged = {t: float(r["merged_linear"]) for t, r in kept.items()}
+        else:
+            matrix = measured_transfer([out / f"{name}-seed{seed}" for name in NER_MATRIX])
+            joint = zero_shot_scores(xlt_results(out / f"masakhaner2-joint-seed{seed}")).to_dict()
+            merged = zero_shot_scores(xlt_results(out / f"masakhaner2-merge-linear-seed{seed}")).to_dict()
+        for t in sorted(joint):
+            cells = {s.split("/")[1]: v for s, v in matrix[f"masakhaner2/{t}"].items()}
+            rows.append({"seed": seed, "target": t, "english": cells["eng"], "best": max(cells.values()),
+                         "joint": joint[t], "merged": merged[t]})
+    df = pd.DataFrame(rows)
+    means = df.groupby("target")[["english", "best", "joint", "merged"]].mean()
+    by_seed = df.pivot(index="target", columns="seed")
+    print(f"\nMasakhaNER 2.0, joint training (7 sources) against the linear merge, seeds {seeds}")
+    print("| target | English | best single source | " + " | ".join(f"joint, seed {s}" for s in seeds) + " | "
+          + " | ".join(f"merged, seed {s}" for s in seeds) + " | joint, mean | merged, mean |")
+    print("|---" * (5 + 2 * len(seeds)) + "|")
+    for t, m in means.iterrows():
+        print(f"| {t} | {100 * m['english']:.1f} | {100 * m['best']:.1f} | "
+              + " | ".join(f"{100 * by_seed.loc[t, ('joint', s)]:.1f}" for s in seeds) + " | "
+              + " | ".join(f"{100 * by_seed.loc[t, ('merged', s)]:.1f}" for s in seeds)
+              + f" | {100 * m['joint']:.1f} | {100 * m['merged']:.1f} |")
+    print(f"| mean ({len(means)}) | " + " | ".join(f"{100 * v:.1f}" for v in (means["english"].mean(),
+                                                                           means["best"].mean()))
+          + " | " + " | ".join(f"{100 * df[df.seed == s][k].mean():.1f}"
+                               for k in ("joint", "merged") for s in seeds)
+          + f" | **{100 * means['joint'].mean():.1f}** | {100 * means['merged'].mean():.1f} |")
+    for a, b in (("joint", "merged"), ("joint", "english"), ("joint", "best"), ("merged", "english")):
+        t = paired_test(list(df[a]), list(df[b]))
+        print(f"over the {len(df)} target x seed pairs: {a} - {b} {100 * t['mean_diff']:+.1f} points, {a} ahead "
+              f"on {int((df[a] > df[b]).sum())}, permutation p {t['p_permutation']:.4f}")
+
+
+def xlt_results(folder: Path):
+    import xlt
+
+    if not folder.exists():
+        raise SystemExit(f"{folder} does not exist: run its config with --set 'protocol.seeds=[S]' --output "
+                         f"{folder}")
+    return xlt.Results.from_dir(folder).runs
 
 
 def ner_table(args, ap) -> None:
