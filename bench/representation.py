@@ -4,6 +4,7 @@ methods"), on the same source stages:
     python bench/representation.py xmaml [--seeds 0 1 2] [--shots 50 100] [--output runs]  # few_shot_meta, few_shot
     python bench/representation.py lapt [--seeds 0 1 2] [--output runs]    # zero_shot_lapt against zero_shot
     python bench/representation.py lapt-ner [--seeds 0 1 2]   # the same on MasakhaNER 2.0, pooled over 20 languages
+    python bench/representation.py lapt-ner-target [--seeds 0] [--languages bam yor]   # one language at a time
     python bench/representation.py xmaml-control [--seeds 0] [--shots 50] [--stages-from XMAML_FOLDER]
         # few_shot_meta with meta_lr 1 (the auxiliary tasks trained in sequence), tabled by xmaml --control
     python bench/representation.py xmaml-ranked [--seeds 0] [--shots 50] [--stages-from XMAML_FOLDER]
@@ -11,7 +12,7 @@ methods"), on the same source stages:
         # ranker (protocol.meta.top_k), instead of the config's three; tabled by xmaml --ranked
 
 Each runs its example config (examples/meta/nusax-xmaml.yaml, examples/lapt/nusax-lapt.yaml,
-examples/lapt/masakhaner2-lapt-pooled.yaml) with the seeds given, resuming if interrupted, and prints the score per
+examples/lapt/masakhaner2-lapt-pooled.yaml, examples/lapt/masakhaner2-lapt.yaml) with the seeds given, resuming if interrupted, and prints the score per
 language (macro-F1, or entity F1 for NER), the paired difference, and what the new strategy cost: LAPT's minutes,
 or how often meta-training ran and how long. Seeds can run on separate cores into separate folders (`taskset -c 0
 ... --seeds 0 --output runs/s0`, `-c 1 ... --seeds 1 --output runs/s1`) and be tabled together with `--stores
@@ -34,7 +35,9 @@ PARTS = {"xmaml": ("examples/meta/nusax-xmaml.yaml", "few_shot", "few_shot_meta"
          # the auxiliary languages chosen per target by the source ranker from NusaX's other local languages
          "xmaml-ranked": ("examples/meta/nusax-xmaml.yaml", "few_shot", "few_shot_meta"),
          "lapt": ("examples/lapt/nusax-lapt.yaml", "zero_shot", "zero_shot_lapt"),
-         "lapt-ner": ("examples/lapt/masakhaner2-lapt-pooled.yaml", "zero_shot", "zero_shot_lapt")}
+         "lapt-ner": ("examples/lapt/masakhaner2-lapt-pooled.yaml", "zero_shot", "zero_shot_lapt"),
+         # each language adapted on its own text (about an hour per language and seed on one core)
+         "lapt-ner-target": ("examples/lapt/masakhaner2-lapt.yaml", "zero_shot", "zero_shot_lapt")}
 
 
 def main() -> None:
@@ -46,6 +49,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--output", default="runs")
     ap.add_argument("--shots", type=int, nargs="+", help="few-shot N (xmaml; default: the config's)")
+    ap.add_argument("--languages", nargs="+", help="only these target languages (default: the config's)")
     ap.add_argument("--stores", nargs="+", type=Path, help="run folders to table together (runs nothing)")
     ap.add_argument("--control", nargs="+", type=Path, help="xmaml: xmaml-control run folders to table beside "
                     "--stores, as few-shot after the same auxiliary tasks trained in sequence")
@@ -74,6 +78,8 @@ def main() -> None:
         cfg["name"] += "-ranked"
     if args.shots:
         cfg["protocol"]["shots"] = args.shots
+    if args.languages:
+        cfg["targets"]["languages"] = args.languages
     stores = args.stores or [Path(args.output) / Path(config).parent.name / cfg["name"]]
     beside = {"sequential": args.control or [], "ranked top 3": args.ranked or []}  # label -> folders
     missing = [str(d) for d in (args.stores or []) + [d for ds in beside.values() for d in ds]
@@ -186,10 +192,14 @@ def main() -> None:
             print(f"LAPT {lapt['language']} seed {seed}: {lapt['minutes']:.1f} min{per}, masked-LM loss "
                   f"{lapt['mlm_loss_first']:.2f} -> {lapt['mlm_loss_last']:.2f} ({lapt['steps']} steps, "
                   f"{lapt['texts']} texts)")
-        took = {(seed, strategy): info.get("seconds") for seed, strategy, info in records}  # its source stage's
+        took: dict = {}  # (seed, strategy) -> its runs' source-stage seconds (one stage, or one per language)
+        for seed, strategy, info in records:
+            if info.get("seconds") is not None:
+                took.setdefault((seed, strategy), []).append(info["seconds"])
         for seed in sorted({seed for seed, _ in took}):
             print(f"source stage seed {seed}: " + ", ".join(
-                f"{s} {took[seed, s]:.0f} s" for s in (plain, new) if took.get((seed, s)) is not None))
+                f"{s} {min(v):.0f}" + (f" to {max(v):.0f}" if max(v) > min(v) else "") + " s"
+                for s in (plain, new) if (v := took.get((seed, s)))))
 
 if __name__ == "__main__":
     main()
