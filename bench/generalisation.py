@@ -175,7 +175,6 @@ def load_runs(recipe: str, groups: list[str]):
 def mixed_code_check(recipes: list[str], groups: list[str]) -> None:
     """Say which of the recipes' stores hold runs made by different xlt code: the tables would mix them."""
     import json
-    import sqlite3
 
     from xlt.report import mixed_code
 
@@ -183,30 +182,40 @@ def mixed_code_check(recipes: list[str], groups: list[str]) -> None:
         for g in groups:
             db = OUT / recipe / g / "results.sqlite"
             if db.exists():
-                runs = [{"versions": json.loads(v or "{}")} for (v,) in sqlite3.connect(db).execute(
-                    "select versions from runs where status='done'")]
+                runs = [{"versions": json.loads(v or "{}")} for (v,) in stored_rows(
+                    db, "select versions from runs where status='done'")]
                 warning = mixed_code(runs)
                 if warning:
                     print(f"Warning: {recipe}/{g}: {warning}")
 
 
+def stored_rows(db: Path, sql: str) -> list[tuple]:
+    """A query's rows from a store, read-only and closed after (xlt.store.open_existing)."""
+    from xlt.store import open_existing
+
+    with open_existing(db) as con:
+        return con.execute(sql).fetchall()
+
+
 def stored_probabilities(recipe: str, group: str) -> dict:
     """(method, strategy, n, seed, language) -> (gold labels, class probabilities, label order) from a store."""
     import json
-    import sqlite3
 
     db = OUT / recipe / group / "results.sqlite"
     if not db.exists():
         return {}
-    con = sqlite3.connect(db)
-    labels = json.loads(con.execute("select value from meta where key='experiment'").fetchone()[0])["labels"]
+    from xlt.store import open_existing
+
     out = {}
-    for run_id, method, strategy, n, seed, lang in con.execute(
-            "select run_id, method, strategy, n, seed, language from runs where status='done'"):
-        rows = con.execute("select gold, probs from predictions where run_id=? order by idx", (run_id,)).fetchall()
-        if rows and rows[0][1] and json.loads(rows[0][1]):
-            probs = np.array([json.loads(p) for _, p in rows])
-            out[(method, strategy, n, seed, lang)] = ([g for g, _ in rows], probs, labels)
+    with open_existing(db) as con:
+        labels = json.loads(con.execute("select value from meta where key='experiment'").fetchone()[0])["labels"]
+        for run_id, method, strategy, n, seed, lang in con.execute(
+                "select run_id, method, strategy, n, seed, language from runs where status='done'").fetchall():
+            rows = con.execute("select gold, probs from predictions where run_id=? order by idx",
+                               (run_id,)).fetchall()
+            if rows and rows[0][1] and json.loads(rows[0][1]):
+                probs = np.array([json.loads(p) for _, p in rows])
+                out[(method, strategy, n, seed, lang)] = ([g for g, _ in rows], probs, labels)
     return out
 
 
@@ -218,14 +227,12 @@ def _zero_shot_store() -> str:
 def train_shares(group: str) -> dict:
     """(strategy, seed, language) -> the class shares of the rows each frozen run trained on (its record)."""
     import json
-    import sqlite3
 
     db = OUT / _zero_shot_store() / group / "results.sqlite"
     if not db.exists():
         return {}
-    con = sqlite3.connect(db)
     out = {}
-    for strategy, seed, lang, info in con.execute("select strategy, seed, language, train_info from runs "
+    for strategy, seed, lang, info in stored_rows(db, "select strategy, seed, language, train_info from runs "
                                                   "where status='done' and method='frozen'"):
         pred = json.loads(info or "{}").get("predictions") or {}
         if pred.get("train_shares"):
@@ -476,14 +483,13 @@ def few_shot_levers(groups: list[str]) -> None:
 def guard_refits(groups: list[str]) -> set:
     """(group, language, seed, n) of the few-shot runs that the rare-class guard refitted."""
     import json
-    import sqlite3
 
     out = set()
     for g in groups:
         db = OUT / "few-shot-rare-class-guard" / g / "results.sqlite"
         if db.exists():
-            for lang, seed, n, info in sqlite3.connect(db).execute(
-                    "select language, seed, n, train_info from runs where status='done' and strategy='few_shot'"):
+            for lang, seed, n, info in stored_rows(
+                    db, "select language, seed, n, train_info from runs where status='done' and strategy='few_shot'"):
                 if (json.loads(info or "{}").get("rare_class_guard") or {}).get("refit"):
                     out.add((g, lang, seed, n))
     return out
@@ -499,7 +505,6 @@ def prior_matching_runs(groups: list[str]):
     checked against the default's own runs in prior_matching_table). Macro-F1 and the collapse check are the
     protocol's own."""
     import json
-    import sqlite3
 
     import pandas as pd
 
@@ -512,8 +517,8 @@ def prior_matching_runs(groups: list[str]):
         if not db.exists():
             continue
         probs = stored_probabilities("few-shot-prior-matching", g)
-        for lang, seed, n, info in sqlite3.connect(db).execute(
-                "select language, seed, n, train_info from runs where status='done' and strategy='few_shot'"):
+        for lang, seed, n, info in stored_rows(
+                db, "select language, seed, n, train_info from runs where status='done' and strategy='few_shot'"):
             gold, matched, labels = probs[("frozen", "few_shot", n, seed, lang)]
             offsets = np.array(json.loads(info)["prior_matching"]["offsets"] or [0.0] * len(labels))
             row = {"group": g, "language": lang, "seed": seed, "n": n}

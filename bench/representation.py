@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 from pathlib import Path
 
 import yaml
@@ -43,6 +42,7 @@ PARTS = {"xmaml": ("examples/meta/nusax-xmaml.yaml", "few_shot", "few_shot_meta"
 def main() -> None:
     import xlt
     from xlt.evaluate.compare import paired_test
+    from xlt.store import open_existing
 
     ap = argparse.ArgumentParser()
     ap.add_argument("part", choices=sorted(PARTS))
@@ -148,11 +148,10 @@ def main() -> None:
                   + ", ".join(f"{v:.1f}" for v in per_seed[strategy].dropna()))
     records = []  # (seed, strategy, train_info) of every finished run, each store read once
     for store in stores:
-        con = sqlite3.connect(store / "results.sqlite")
-        records += [(seed, strategy, json.loads(info)) for seed, strategy, info in con.execute(
-            "SELECT seed, strategy, train_info FROM runs WHERE status = 'done' AND strategy IN (?, ?) "
-            "ORDER BY language, seed", (plain, new))]
-        con.close()
+        with open_existing(store / "results.sqlite") as con:
+            records += [(seed, strategy, json.loads(info)) for seed, strategy, info in con.execute(
+                "SELECT seed, strategy, train_info FROM runs WHERE status = 'done' AND strategy IN (?, ?) "
+                "ORDER BY language, seed", (plain, new))]
     records = [r for r in records if r[0] in args.seeds]
     if args.part == "xmaml":
         for seed in sorted({r[0] for r in records}):
@@ -166,14 +165,14 @@ def main() -> None:
                   f"after {plain}'s source stage, {sum(fit[new]) / len(fit[new]):.0f} s after meta-training")
     chosen, trained = {}, {}  # target -> the languages the ranker chose (data, not weights: the same every seed)
     for store in args.ranked or []:
-        con = sqlite3.connect(store / "results.sqlite")
-        for lang, seed, info in con.execute("SELECT language, seed, train_info FROM runs WHERE status = 'done' AND "
-                                            "strategy = ?", (new,)):
+        with open_existing(store / "results.sqlite") as con:
+            done = con.execute("SELECT language, seed, train_info FROM runs WHERE status = 'done' AND strategy = ?",
+                               (new,)).fetchall()
+        for lang, seed, info in done:
             meta = json.loads(info)["meta"]
             chosen[lang] = "+".join(meta["languages"])
             if seed in args.seeds and not meta.get("reused"):
                 trained.setdefault(seed, []).append(meta["seconds"])
-        con.close()
     if chosen:
         print("auxiliary languages chosen by the source ranker: "
               + ", ".join(f"{t} {chosen[t]}" for t in sorted(chosen)))
