@@ -244,6 +244,8 @@ def test_rank_sources_ranks_your_own_files_named_by_a_config(tmp_path):
     import csv
     import math
 
+    import yaml
+
     langs = {"sun": "sundanese", "bug": "buginese", "jav": "javanese"}
     for code, folder in langs.items():
         with open(SHARED_DATA / "nusax-senti" / folder / "train.csv", newline="", encoding="utf-8") as f:
@@ -266,6 +268,10 @@ def test_rank_sources_ranks_your_own_files_named_by_a_config(tmp_path):
     rows = [line.split() for line in res.stdout.splitlines()[2:]]
     assert sorted(r[1] for r in rows) == ["mybug/bug", "mysun/sun"]  # the config's sources, by key
     assert round(math.exp(float(rows[0][-2]))) == 60  # each described by its own training file
+    top = cli_in_process("rank-sources", "myjav/jav", "--config", "study.yaml", "--top", "1", cwd=tmp_path)
+    block = yaml.safe_load(top.stdout.split("\n# the top 1")[1].split("\n", 1)[1])  # pasteable as it is
+    first = rows[0][1].split("/")[1]
+    assert block["sources"]["data"][0]["files"]["train"] == f"{first}-train.csv"
     bare = cli_in_process("rank-sources", "myjav/jav", cwd=tmp_path)
     assert bare.returncode == 2 and "--config" in bare.stderr and "Traceback" not in bare.stderr
 
@@ -300,6 +306,10 @@ def test_the_python_api_returns_what_rank_sources_prints(tmp_path):
                          "nusax-senti/sun,nusax-senti/bug,nusax-senti/ind", "--data-dir", SHARED_DATA)
     printed = [line.split()[1] for line in cli.stdout.splitlines()[2:]]
     assert printed == [k.split("/")[1] for k in ranks["source"]]
+    from xlt.ranking.api import sources_block
+
+    best = [k.split("/")[1] for k in ranks["source"][:2]]
+    assert sources_block(ranks, 2) == {"sources": {"dataset": "nusax-senti", "languages": best}}
 
     langs = ["ace", "ban", "bjn", "jav", "sun"]
     csv = tmp_path / "m.csv"

@@ -345,6 +345,8 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
                                                "also reads the rest of LANGRANK's features (word overlap, "
                                                "type-token ratios, target size, featural distance); an option, "
                                                "see the multi-source docs"),
+                 top: int = typer.Option(0, "--top", min=0, help="also print a sources: block of the K "
+                                         "best-ranked sources, to paste into a config and train on together"),
                  model: str = typer.Option("embedded:multilingual-e5-small", help="model whose tokenizer measures "
                                            "subword overlap"),
                  data_dir: Optional[str] = typer.Option(None, help="local mirror of the named datasets")):
@@ -375,6 +377,13 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
         vals = ["" if row[c] is None or row[c] != row[c] else f"{row[c]:.3f}" for c in columns]
         name = row["source"] if several else row["source"].split("/")[-1]
         typer.echo("  ".join(f"{v:>9}" for v in [str(rank_no), name, *vals]))
+    if top:
+        import yaml
+
+        from xlt.ranking.api import sources_block
+
+        typer.echo(f"\n# the top {min(top, len(ranks))}, to train on together (docs/multi-source.md)")
+        typer.echo(yaml.safe_dump(sources_block(ranks, top), sort_keys=False, default_flow_style=None).rstrip())
 
 
 @app.command()

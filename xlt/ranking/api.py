@@ -86,7 +86,26 @@ def rank_sources(target: str, candidates: list[str] | None = None, train_from=()
     df = df.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
     df.index = pd.RangeIndex(1, len(df) + 1, name="rank")
     df.attrs["ranker"] = kind
+    df.attrs["data"] = {k: table.settings.get(k) for k in keys}  # for sources_block
     return df
+
+
+def sources_block(ranks, top: int) -> dict:
+    """A config's `sources:` for the `top` best-ranked sources, trained together (pooled): languages of one
+    named benchmark as `dataset` + `languages`, anything else (your own files, several datasets) as `data`.
+    A sample size the runs trained with is left out: the ranking is about languages."""
+    keys = list(ranks["source"][:top])
+    datasets = {k.split("/", 1)[0] for k in keys}
+    data = ranks.attrs.get("data", {})
+    named = [data.get(k) is None or data[k].dataset for k in keys]
+    if len(datasets) == 1 and all(named):
+        return {"sources": {"dataset": datasets.pop(), "languages": [k.split("/", 1)[1] for k in keys]}}
+    entries = []
+    for k in keys:
+        ds = data.get(k)
+        entries.append(ds.model_dump(exclude_none=True, exclude={"train_limit"}) if ds is not None else
+                       {"dataset": k.split("/", 1)[0], "language": k.split("/", 1)[1]})
+    return {"sources": {"data": entries}}
 
 
 def evaluate_rankers(train_from, config=None, model: str = DEFAULT_MODEL, data_dir: str | None = None,
