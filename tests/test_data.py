@@ -166,3 +166,18 @@ def test_min_words_counts_words_in_scripts_without_spaces():
     rows = [Example("今日はとても疲れたので早く寝ます", "1"), Example("はい", "0")]
     out, _, _ = preprocess(rows, Preprocess(min_words=5), "jpn")
     assert [r.text for r in out] == ["今日はとても疲れたので早く寝ます"]
+
+
+def test_a_missing_relative_path_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    """Relative paths in a config are read from the current directory; the error says which one."""
+    from xlt.data.conll import read_conll
+    from xlt.data.readers import read_records
+
+    monkeypatch.chdir(tmp_path)
+    for read in (read_records, read_conll):
+        with pytest.raises(XltError, match=r"data file not found: nope\.csv \(relative paths are read from the "
+                                           r"current directory, .+\)"):
+            read("nope.csv")
+    with pytest.raises(XltError) as absolute:
+        read_records(tmp_path / "nope.csv")
+    assert "current directory" not in str(absolute.value)

@@ -7,6 +7,13 @@ from pathlib import Path
 from xlt.errors import XltError
 
 
+def missing_file(path: Path) -> XltError:
+    """The error for a data file that is not there; a relative path says where it was looked for, since
+    relative paths in a config are read from the current directory, not the config's folder."""
+    where = "" if path.is_absolute() else f" (relative paths are read from the current directory, {Path.cwd()})"
+    return XltError(f"data file not found: {path}{where}")
+
+
 def read_utf8(path: Path, keep_bom: bool = False) -> str:
     """A user's text file as UTF-8, or one error that says how to fix it. A byte-order mark is dropped
     unless `keep_bom` (the CoNLL reader reports it)."""

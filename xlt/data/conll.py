@@ -13,7 +13,7 @@ from pathlib import Path
 
 from xlt.data.examples import TokenExample
 from xlt.errors import XltError
-from xlt.files import read_utf8
+from xlt.files import missing_file, read_utf8
 
 
 @dataclass
@@ -159,7 +159,7 @@ def _read_text(path: Path) -> str:
     from xlt.data.readers import refuse_nul
 
     if not path.exists():
-        raise XltError(f"data file not found: {path}")
+        raise missing_file(path)
     if path.is_dir():
         raise XltError(f"{path} is a directory; give the data file inside it")
     if path.stat().st_size == 0:

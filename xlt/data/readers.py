@@ -12,7 +12,7 @@ from pathlib import Path
 
 from xlt.data.examples import Example
 from xlt.errors import XltError
-from xlt.files import read_utf8
+from xlt.files import missing_file, read_utf8
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".xlsx": "xlsx"}
 
@@ -23,7 +23,7 @@ def read_records(path: str | Path, fmt: str | None = None) -> list[dict]:
     never closed, a repeated column name, a NUL byte."""
     path = Path(path)
     if not path.exists():
-        raise XltError(f"data file not found: {path}")
+        raise missing_file(path)
     if path.is_dir():
         raise XltError(f"{path} is a directory; give the data file inside it")
     fmt = fmt or FORMATS.get(path.suffix.lower())
