@@ -125,3 +125,10 @@ def test_the_report_says_when_a_stores_runs_were_made_by_different_code():
     assert mixed_code(same) is None
     text = mixed_code(same + [{"versions": {"xlt_code": "b"}}, {"versions": {}}])
     assert "3 versions" in text and "3 by a" in text and "1 by unrecorded" in text and "new output.dir" in text
+    # a run continuing from a stage trained by other code (zero-shot keeps the stage's record as its own)
+    assert mixed_code([{"versions": {"xlt_code": "a"}, "train_info": {"xlt_code": "a"}}]) is None
+    stale = mixed_code([{"versions": {"xlt_code": "a"}, "train_info": {"source_stage": {"xlt_code": "b"}}},
+                        {"versions": {"xlt_code": "a"}, "train_info": {"xlt_code": "b"}},
+                        {"versions": {"xlt_code": "a"}, "train_info": {}}])
+    assert stale.startswith("2 run(s) continued from source stages trained by other xlt code")
+    assert "new output.dir" in stale and "versions of xlt's code" not in stale

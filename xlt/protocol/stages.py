@@ -121,7 +121,10 @@ class SourceStages:
                          validation_language=select_on.language, pairs=ctx.align_pairs)
         info.pop("rows")
         selection = f"{select_on.language}-validation" if ctx.exp.training.patience > 0 else NO_SELECTION
-        info = {**info, "selection": selection, **augmented}
+        from xlt.store import code_fingerprint
+
+        # the code that trained it: a later run reusing the stage may be made by other code (the report says so)
+        info = {**info, "selection": selection, **augmented, "xlt_code": code_fingerprint()}
         atomic_write_text(path.with_suffix(".json"), json.dumps(info))
         atomic_save_tensors(path, method.trainable_state(model))
         return method, model, info

@@ -89,17 +89,31 @@ def _write(run_dir, runs, meta, shortcuts, labels, targets, fig_dir, task, metho
 
 def mixed_code(runs: list[dict]) -> str | None:
     """What to say when one store's runs were made by different xlt code (a resumed store keeps finished runs
-    whose settings have not changed, even where the code that made them has), else None."""
+    whose settings have not changed, even where the code that made them has), or continued from source stages
+    saved by other code (a stage is reused wherever its settings match); else None."""
     made_by: dict[str, int] = {}
     for r in runs:
         code = (r.get("versions") or {}).get("xlt_code", "unrecorded")
         made_by[code] = made_by.get(code, 0) + 1
-    if len(made_by) < 2:
+    said = []
+    if len(made_by) > 1:
+        counts = ", ".join(f"{n} by {code}" for code, n in sorted(made_by.items(), key=lambda kv: -kv[1]))
+        said.append(f"the runs were made by {len(made_by)} versions of xlt's code ({counts}; 'unrecorded': before "
+                    "versions were fingerprinted). Resuming keeps finished runs whose settings match, even where the "
+                    "code that made them has changed since")
+    stale = sum(1 for r in runs if _stage_code(r) not in (None, (r.get("versions") or {}).get("xlt_code")))
+    if stale:
+        said.append(f"{stale} run(s) continued from source stages trained by other xlt code: a saved stage is "
+                    "reused wherever its settings match")
+    if not said:
         return None
-    counts = ", ".join(f"{n} by {code}" for code, n in sorted(made_by.items(), key=lambda kv: -kv[1]))
-    return (f"the runs were made by {len(made_by)} versions of xlt's code ({counts}; 'unrecorded': before "
-            "versions were fingerprinted). Resuming keeps finished runs whose settings match, even where the code "
-            "that made them has changed since; to compare like with like, run again into a new output.dir.")
+    return "; ".join(said) + ". To compare like with like, run again into a new output.dir."
+
+
+def _stage_code(run: dict) -> str | None:
+    """The code fingerprint of the source stage a run continued from, where its record holds one."""
+    info = run.get("train_info") or {}
+    return (info.get("source_stage") or {}).get("xlt_code") or info.get("xlt_code")
 
 
 def _overview(doc: Doc, meta: dict, runs: list[dict]) -> None:
