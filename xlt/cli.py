@@ -328,7 +328,7 @@ def recover(run_dir: Path):
 def rank_sources(target: str = typer.Argument(..., help="the target, dataset/language (e.g. nusax-senti/jav)"),
                  candidates: str = typer.Option("all", help="comma-separated dataset/language keys, or all (every "
                                                 "other language of the target's dataset; with --config, the "
-                                                "config's single sources)"),
+                                                "config's sources)"),
                  config: Optional[Path] = typer.Option(None, "--config", help="a config whose sources and targets "
                                                        "(your own files among them) can be ranked by their keys, "
                                                        "name/language, and are described by its data settings"),
@@ -364,8 +364,8 @@ def rank_sources(target: str = typer.Argument(..., help="the target, dataset/lan
             share = 100 * v["within_2_points"]
             typer.echo(f"{name:<16} {v['ndcg3']:>7.3f} {100 * v['regret']:>7.2f} {share:>21.0f}%")
         return
-    keys = None if candidates == "all" else candidates.split(",")
-    ranks = rank(target, keys, train_from, config, record, langrank, model, data_dir, warn)
+    ranks = rank(target, None if candidates == "all" else candidates, train_from, config, record, langrank, model,
+                 data_dir, warn)
     typer.echo(f"sources for {target} ({ranks.attrs['ranker']}; URIEL distances: lower is closer)")
     short = {"subword_overlap": "subword", "source_size": "log size", "label_overlap": "labels",
              "source_record": "record", "word_overlap": "words", "ttr_source": "TTR src", "ttr_target": "TTR tgt",

@@ -42,7 +42,7 @@ def _configs(config) -> list:
     return [config if isinstance(config, Experiment) else load_config(config)]
 
 
-def rank_sources(target: str, candidates: list[str] | None = None, train_from=(), config=None,
+def rank_sources(target: str, candidates: list[str] | str | None = None, train_from=(), config=None,
                  record: bool = False, langrank: bool = False, model: str = DEFAULT_MODEL,
                  data_dir: str | None = None, warn=print):
     """Candidate sources for `target` (dataset/language, or name/language for files `config` names), best
@@ -64,7 +64,7 @@ def rank_sources(target: str, candidates: list[str] | None = None, train_from=()
     target_lang = table.language(target).language  # first: a malformed target key fails here, by name
     dataset = target.split("/", 1)[0]
     if candidates:
-        keys = [c.strip() for c in candidates]
+        keys = [c.strip() for c in (candidates.split(",") if isinstance(candidates, str) else candidates)]
     elif configs:
         keys = [k for k in config_languages(configs)[1] if k != target]
         if not keys:
