@@ -6,7 +6,8 @@ import pytest
 from conftest import SHARED_DATA, cli_in_process, needs_shared_data
 
 from xlt.data.examples import Example, LanguageData
-from xlt.ranking.features import LANGRANK_EXTRA, PAIR_FEATURES, pair_features, uriel_code, uriel_distances
+from xlt.ranking.features import (LANGRANK_EXTRA, PAIR_FEATURES, TextProfile, pair_features, uriel_code,
+                                  uriel_distances, word_profile)
 from xlt.ranking.rankers import heuristic_scores, ndcg_at_k, random_baseline, regret, relevance, train_ranker
 
 
@@ -23,16 +24,24 @@ def _lang(code: str, labels=("neg", "pos"), n: int = 20) -> LanguageData:
     return LanguageData("toy", code, {"train": rows, "validation": rows[:4], "test": rows[:4]})
 
 
+def _profile(data: LanguageData, subwords: str) -> TextProfile:
+    return TextProfile(frozenset(subwords), *word_profile(data))
+
+
+def _pair(source: LanguageData, target: LanguageData, subwords_s: str = "abc", subwords_t: str = "bcd") -> dict:
+    return pair_features(source, target, _profile(source, subwords_s), _profile(target, subwords_t))
+
+
 def test_pair_features_and_a_language_uriel_does_not_know():
-    feats = pair_features(_lang("xyz", ("neg", "pos", "neu")), _lang("jav"), frozenset("abc"), frozenset("bcd"))
+    feats = _pair(_lang("xyz", ("neg", "pos", "neu")), _lang("jav"))
     assert set(feats) == set(PAIR_FEATURES) | set(LANGRANK_EXTRA)
     assert feats["subword_overlap"] == pytest.approx(2 / 6) and feats["label_overlap"] == pytest.approx(2 / 3)
     assert feats["genetic"] is None and feats["featural"] is None
     # LANGRANK's text features: words "xyz", "text", "0".."19" on one side, "jav", ... on the other
     assert feats["word_overlap"] == pytest.approx(21 / 44) and feats["ttr_source"] == pytest.approx(22 / 60)
     assert feats["ttr_distance"] == 0 and feats["size_ratio"] == 0
-    assert pair_features(_lang("xyz", n=40), _lang("jav"), frozenset(), frozenset())["size_ratio"] > 0
-    known = pair_features(_lang("sun"), _lang("jav"), frozenset("abc"), frozenset("bcd"))
+    assert _pair(_lang("xyz", n=40), _lang("jav"), "", "")["size_ratio"] > 0
+    known = _pair(_lang("sun"), _lang("jav"))
     scores = heuristic_scores([feats, known])  # the unknown language is ranked on the other features
     assert scores[1] > scores[0]
 

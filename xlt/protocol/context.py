@@ -34,7 +34,7 @@ class Context:
     data_dir: str | None = None  # the data mirror (named corpora a method reads: alignment's parallel sentences)
     align_pairs: object = None  # training.align_loss's encoded parallel pairs (xlt.align.loss.PairBatches)
     auxiliary: dict | None = None  # few_shot_meta's auxiliary languages (language -> LanguageData)
-    subword_types: dict = field(default_factory=dict)  # language key -> its subword types (source ranking)
+    text_profiles: dict = field(default_factory=dict)  # language key -> its TextProfile (source ranking)
 
     @property
     def label2id(self) -> dict[str, int]:

@@ -52,7 +52,7 @@ def merge_weights(kind: str, ctx) -> list[float]:
         return [1.0 / len(parts)] * len(parts)
     from xlt.ranking.rankers import heuristic_for
 
-    scores = heuristic_for(parts, ctx.targets[0], ctx.tokenizer, ctx.subword_types)
+    scores = heuristic_for(parts, ctx.targets[0], ctx.tokenizer, ctx.text_profiles)
     top = max(scores)
     exp = [math.exp(s - top) for s in scores]
     return [e / sum(exp) for e in exp]

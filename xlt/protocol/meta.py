@@ -40,7 +40,7 @@ def ranked_auxiliary(ctx, target, candidates: dict, k: int) -> tuple[dict, list]
     from xlt.ranking.rankers import heuristic_for
 
     names = sorted(candidates)
-    scores = heuristic_for([candidates[n] for n in names], target, ctx.tokenizer, ctx.subword_types)
+    scores = heuristic_for([candidates[n] for n in names], target, ctx.tokenizer, ctx.text_profiles)
     ranked = sorted(zip(names, scores), key=lambda x: -x[1])
     return {n: candidates[n] for n, _ in ranked[:k]}, [[n, round(s, 3)] for n, s in ranked]
 

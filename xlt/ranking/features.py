@@ -18,6 +18,7 @@ phonology and inventory in one vector).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 from xlt.errors import XltError
@@ -29,7 +30,7 @@ URIEL_SETS = {"genetic": ("family_features.npz", ""), "geographic": ("geocoord_f
 PAIR_FEATURES = [*URIEL_SETS, "subword_overlap", "source_size", "label_overlap"]
 LANGRANK_EXTRA = ["featural", "word_overlap", "ttr_source", "ttr_target", "ttr_distance", "target_size",
                   "size_ratio"]
-TEXT_LIMIT = 2000  # texts per language that subword and word types are counted on
+TEXT_LIMIT = 2000  # texts per language that subword and word types are counted on (`_texts`)
 # ISO 639-3 macrolanguage codes that URIEL files under an individual language
 URIEL_ALIASES = {"swa": "swh", "ara": "arb", "zho": "cmn", "msa": "zsm", "fas": "pes", "est": "ekk", "lav": "lvs",
                  "nep": "npi", "ori": "ory", "uzb": "uzn", "aze": "azj", "mon": "khk", "kon": "kng", "orm": "gaz",
@@ -88,36 +89,46 @@ def _texts(data, limit: int = TEXT_LIMIT) -> list[str]:
     return [r.text for r in (data.splits["train"] or data.splits["test"])][:limit]
 
 
-def subword_types(tokenizer, data, limit: int = TEXT_LIMIT) -> frozenset[str]:
-    """The subword types of a language's texts (`_texts`)."""
-    ids = tokenizer(_texts(data, limit), add_special_tokens=False)["input_ids"]
-    return frozenset(tokenizer.convert_ids_to_tokens(sorted({i for seq in ids for i in seq})))
+@dataclass(frozen=True)
+class TextProfile:
+    """What the pair features read of one language's texts (`_texts`), computed once per language however many
+    pairs it enters: its subword types under the model's tokenizer, and its lower-cased, whitespace-separated
+    word types with their type-token ratio."""
+
+    subwords: frozenset[str]
+    words: frozenset[str]
+    ttr: float
 
 
-def _words(data) -> tuple[frozenset[str], float]:
-    """The word types of a language's texts (`_texts`, lower-cased, split on whitespace) and their type-token
-    ratio."""
+def word_profile(data) -> tuple[frozenset[str], float]:
+    """The word types of a language's texts and their type-token ratio."""
     tokens = [w for text in _texts(data) for w in text.lower().split()]
     types = frozenset(tokens)
     return types, len(types) / max(1, len(tokens))
+
+
+def text_profile(tokenizer, data) -> TextProfile:
+    ids = tokenizer(_texts(data), add_special_tokens=False)["input_ids"]
+    subwords = frozenset(tokenizer.convert_ids_to_tokens(sorted({i for seq in ids for i in seq})))
+    return TextProfile(subwords, *word_profile(data))
 
 
 def _overlap(a: frozenset, b: frozenset) -> float:
     return len(a & b) / max(1, len(a) + len(b))
 
 
-def pair_features(source, target, source_types: frozenset, target_types: frozenset) -> dict[str, float | None]:
-    """Every feature of one pair; `source` and `target` are LanguageData, the types their subword sets."""
+def pair_features(source, target, source_text: TextProfile, target_text: TextProfile) -> dict[str, float | None]:
+    """Every feature of one pair; `source` and `target` are LanguageData, the profiles their texts'."""
     labels_s, labels_t = _label_set(source), _label_set(target)
-    (words_s, ttr_s), (words_t, ttr_t) = _words(source), _words(target)
+    ttr_s, ttr_t = source_text.ttr, target_text.ttr
     size_s, size_t = (math.log(max(1, len(d.splits["train"]))) for d in (source, target))
     return {**uriel_distances(source.language, target.language),
-            "subword_overlap": _overlap(source_types, target_types),
+            "subword_overlap": _overlap(source_text.subwords, target_text.subwords),
             "source_size": size_s,
             "label_overlap": len(labels_s & labels_t) / max(1, len(labels_s | labels_t)),
-            "word_overlap": _overlap(words_s, words_t), "ttr_source": ttr_s, "ttr_target": ttr_t,
-            "ttr_distance": (1 - ttr_s / ttr_t) ** 2 if ttr_t else None, "target_size": size_t,
-            "size_ratio": size_s - size_t}
+            "word_overlap": _overlap(source_text.words, target_text.words), "ttr_source": ttr_s,
+            "ttr_target": ttr_t, "ttr_distance": (1 - ttr_s / ttr_t) ** 2 if ttr_t else None,
+            "target_size": size_t, "size_ratio": size_s - size_t}
 
 
 def _label_set(data) -> set[str]:

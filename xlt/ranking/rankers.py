@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 
-from xlt.ranking.features import LANGRANK_EXTRA, PAIR_FEATURES, URIEL_SETS, pair_features, subword_types
+from xlt.ranking.features import LANGRANK_EXTRA, PAIR_FEATURES, URIEL_SETS, pair_features, text_profile
 
 TOP_K = 3
 
@@ -39,13 +39,14 @@ def heuristic_scores(features: list[dict]) -> list[float]:
     return [sum(p[i] for p in parts) for i in range(len(features))]
 
 
-def heuristic_for(candidates: list, target, tokenizer, types: dict) -> list[float]:
-    """The heuristic's score of each candidate source (LanguageData) for `target`; `types` keeps each language's
-    subword types by key, so a language is tokenized once however many rankings it enters."""
+def heuristic_for(candidates: list, target, tokenizer, profiles: dict) -> list[float]:
+    """The heuristic's score of each candidate source (LanguageData) for `target`; `profiles` keeps each
+    language's text profile by key, so a language is read once however many rankings it enters."""
     for d in [*candidates, target]:
-        if d.key() not in types:
-            types[d.key()] = subword_types(tokenizer, d)
-    return heuristic_scores([pair_features(c, target, types[c.key()], types[target.key()]) for c in candidates])
+        if d.key() not in profiles:
+            profiles[d.key()] = text_profile(tokenizer, d)
+    return heuristic_scores([pair_features(c, target, profiles[c.key()], profiles[target.key()])
+                             for c in candidates])
 
 
 def relevance(scores: list[float]) -> list[int]:

@@ -147,15 +147,15 @@ class FeatureTable:
         self.tokenizer = resolve(model).tokenizer()
         self.data_dir, self.warn, self.settings = data_dir, warn, settings or {}
         self._data: dict = {}
-        self._types: dict = {}
+        self._profiles: dict = {}
         self._warned: set = set()
 
     def language(self, key: str):
         if key not in self._data:
-            from xlt.ranking.features import subword_types, uriel_code
+            from xlt.ranking.features import text_profile, uriel_code
 
             data = self._data[key] = load_named(key, self.data_dir, self.settings.get(key))
-            self._types[key] = subword_types(self.tokenizer, data)
+            self._profiles[key] = text_profile(self.tokenizer, data)
             if uriel_code(data.language) is None and data.language not in self._warned:
                 self._warned.add(data.language)
                 self.warn(f"warning: lang2vec (URIEL) does not know {data.language!r}; its pairs are ranked on the "
@@ -166,7 +166,7 @@ class FeatureTable:
         from xlt.ranking.features import pair_features
 
         s, t = self.language(source), self.language(target)
-        return pair_features(s, t, self._types[source], self._types[target])
+        return pair_features(s, t, self._profiles[source], self._profiles[target])
 
 
 def ranking_groups(measured: dict[str, dict[str, float]], table: FeatureTable) -> dict[str, tuple[list, list]]:
