@@ -117,7 +117,8 @@ def _overlap(a: frozenset, b: frozenset) -> float:
     return len(a & b) / max(1, len(a) + len(b))
 
 
-def pair_features(source, target, source_text: TextProfile, target_text: TextProfile) -> dict[str, float | None]:
+def pair_features(source, target, source_text: TextProfile,
+                  target_text: TextProfile) -> dict[str, float | None]:
     """Every feature of one pair; `source` and `target` are LanguageData, the profiles their texts'."""
     labels_s, labels_t = _label_set(source), _label_set(target)
     ttr_s, ttr_t = source_text.ttr, target_text.ttr
