@@ -198,11 +198,12 @@ def test_rare_class_guard_refits_with_class_weights_only_where_a_shot_class_goes
                         lambda *a, **k: calls.append(k.get("class_weighted", False)) or real(*a, **k))
     seen_texts = []
 
-    def shares(ctx, method, model, texts):
+    def predict(ctx, method, model, texts):
         seen_texts.extend(texts)
-        return np.array([1.0, 0.0]) if starve else np.array([0.5, 0.5])
+        labels = [ctx.labels[0] if starve else ctx.labels[i % 2] for i in range(len(texts))]
+        return labels, np.eye(len(ctx.labels))[[ctx.labels.index(lab) for lab in labels]]
 
-    monkeypatch.setattr(rare_class, "predicted_shares", shares)
+    monkeypatch.setattr(rare_class, "predict_texts", predict)
     runs = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a", training={"class_weighted_loss": weighted},
                        rare_class_guard=0.25)
     guard = runs[("frozen", "few_shot")]["train_info"]["rare_class_guard"]
@@ -215,6 +216,31 @@ def test_rare_class_guard_refits_with_class_weights_only_where_a_shot_class_goes
     # the texts it reads are the target's training and validation texts, the shots left out, labels unread
     assert guard["texts"] == len(seen_texts) == 100 + 30 - 20
     assert "rare_class_guard" not in runs[("frozen", "zero_shot")]["train_info"]
+
+
+def test_prior_matching_reuses_the_guards_predictions_where_the_model_did_not_change(
+        tiny_model_dir, tiny_data, tmp_path, monkeypatch):
+    """With the rare-class guard and prior matching both on and no refit, the target's unlabelled texts are
+    predicted once, and the shift is the one prior matching alone finds."""
+    from xlt.protocol import prior_matching, rare_class
+
+    calls = {"guard": 0, "matching": 0}
+
+    def counted(name, real):
+        def predict(*args):
+            calls[name] += 1
+            return real(*args)
+        return predict
+
+    for module, name in ((rare_class, "guard"), (prior_matching, "matching")):
+        monkeypatch.setattr(module, "predict_texts", counted(name, module.predict_texts))
+    both = _levers_run(tiny_model_dir, tiny_data, tmp_path / "a", rare_class_guard=1e-6, prior_matching=1.0)
+    assert both[("frozen", "few_shot")]["train_info"]["rare_class_guard"]["refit"] is False
+    assert calls == {"guard": 1, "matching": 0}
+    alone = _levers_run(tiny_model_dir, tiny_data, tmp_path / "b", prior_matching=1.0)
+    assert calls == {"guard": 1, "matching": 1}
+    offsets = [r[("frozen", "few_shot")]["train_info"]["prior_matching"]["offsets"] for r in (both, alone)]
+    np.testing.assert_allclose(offsets[0], offsets[1], atol=1e-6)
 
 
 def test_prior_matching_offsets_match_the_shots_class_mix_and_never_raise_a_class_the_shots_lack():

@@ -10,6 +10,8 @@ best pooled out-of-fold macro-F1 (ties: the few-shot model, then the average).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from xlt.evaluate.metrics import macro_f1
 from xlt.protocol.stages import continue_on_target
 from xlt.train import prediction_batch_size, use_bf16
@@ -21,12 +23,18 @@ def average_state(a: dict, b: dict) -> dict:
     return {k: (a[k].float() + b[k].float()).div(2).to(a[k].dtype) for k in a}
 
 
-def predict_rows(ctx, method, model, rows: list) -> list[str]:
-    """The model's label for each of `rows` (their own labels unread)."""
+def predict_rows(ctx, method, model, rows: list, probabilities: bool = False):
+    """The model's label for each of `rows` (their own labels unread), with the class probabilities as an
+    array when `probabilities` is set."""
     tr = ctx.exp.training
-    pred, _ = ctx.task.predict(model, ctx.tokenizer, ctx.encode(rows), ctx.labels, prediction_batch_size(tr),
-                               use_bf16(tr.bf16), method.frozen_features)
-    return pred
+    pred, probs = ctx.task.predict(model, ctx.tokenizer, ctx.encode(rows), ctx.labels,
+                                   prediction_batch_size(tr), use_bf16(tr.bf16), method.frozen_features)
+    return (pred, np.asarray(probs)) if probabilities else pred
+
+
+def predict_texts(ctx, method, model, texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """The model's label and class probabilities for each of `texts`."""
+    return predict_rows(ctx, method, model, ctx.task.unlabelled_rows(texts), probabilities=True)
 
 
 def folds(rows: list, k: int, seed: int) -> list[list[int]]:

@@ -19,7 +19,7 @@ import torch
 from xlt.data.examples import unlabelled_texts
 from xlt.errors import XltError
 from xlt.evaluate.label_shift import class_shares
-from xlt.train import prediction_batch_size, use_bf16
+from xlt.protocol.choice import predict_texts
 
 MAX_OFFSET = 10.0  # nats: a class the model gives almost no mass anywhere is not pushed without bound
 
@@ -67,18 +67,19 @@ def check_head(model, n_labels: int, method: str) -> None:
                        "has none: remove protocol.prior_matching or use the frozen, full or lora method")
 
 
-def match_priors(ctx, method, model, target, shots: list, strength: float) -> dict:
-    """Shift the head's biases by `strength` of the matching offsets; returns what to record."""
+def match_priors(ctx, method, model, target, shots: list, strength: float,
+                 probs: np.ndarray | None = None) -> dict:
+    """Shift the head's biases by `strength` of the matching offsets; returns what to record. `probs`: the
+    model's class probabilities on the target's unlabelled texts where they are known already (the rare-class
+    guard predicted them, and nothing changed the model since)."""
     texts = unlabelled_texts(target, "protocol.prior_matching", {r.text for r in shots})
     shot = class_shares([r.label for r in shots], ctx.labels)
     record = {"strength": strength, "texts": len(texts),
               "shot_shares": {lab: round(float(x), 4) for lab, x in zip(ctx.labels, shot)}}
     if not texts:
         return {**record, "offsets": None, "note": "no unlabelled target texts besides the shots: nothing shifted"}
-    tr = ctx.exp.training
-    _, probs = ctx.task.predict(model, ctx.tokenizer, ctx.encode(ctx.task.unlabelled_rows(texts)), ctx.labels,
-                                prediction_batch_size(tr), use_bf16(tr.bf16), method.frozen_features)
-    probs = np.asarray(probs)
+    if probs is None:
+        _, probs = predict_texts(ctx, method, model, texts)
     offsets = strength * matching_offsets(probs, shot)
     with torch.no_grad():
         for head in classifier_heads(model, len(ctx.labels)):

@@ -16,23 +16,23 @@ import numpy as np
 
 from xlt.data.examples import unlabelled_texts
 from xlt.evaluate.label_shift import class_shares
-from xlt.protocol.choice import predict_rows
+from xlt.protocol.choice import predict_texts
 
 
-def predicted_shares(ctx, method, model, texts: list[str]) -> np.ndarray:
-    """The share of `texts` the model gives each class (label order)."""
-    return class_shares(predict_rows(ctx, method, model, ctx.task.unlabelled_rows(texts)), ctx.labels)
-
-
-def check_rare_classes(ctx, method, model, target, shots: list, ratio: float) -> dict:
+def check_rare_classes(ctx, method, model, target, shots: list,
+                       ratio: float) -> tuple[dict, np.ndarray | None]:
     """What the guard saw: each class's share among the shots and among the model's predictions on the
     target's unlabelled texts (its `unlabelled:` file, else its training and validation texts less the
-    shots), and the classes predicted under `ratio` of their shot share (`starved`)."""
+    shots), and the classes predicted under `ratio` of their shot share (`starved`). Also the model's class
+    probabilities on those texts, which prior matching reads again where no refit changed the model."""
     texts = unlabelled_texts(target, "protocol.rare_class_guard", {r.text for r in shots})
     shot = class_shares([r.label for r in shots], ctx.labels)
-    pred = predicted_shares(ctx, method, model, texts) if texts else shot
+    probs = None
+    if texts:
+        labels, probs = predict_texts(ctx, method, model, texts)
+    pred = class_shares(labels, ctx.labels) if texts else shot
     starved = [lab for lab, s, p in zip(ctx.labels, shot, pred) if s > 0 and p < ratio * s]
     return {"ratio": ratio, "texts": len(texts),
             "shot_shares": {lab: round(float(x), 4) for lab, x in zip(ctx.labels, shot)},
             "predicted_shares": {lab: round(float(x), 4) for lab, x in zip(ctx.labels, pred)},
-            "starved": starved, "refit": False}
+            "starved": starved, "refit": False}, probs

@@ -46,19 +46,23 @@ class FewShot(Strategy):
         stage_state = method.trainable_state(model) if cv or guard else None
         info = continue_on_target(ctx, key, method, model, target, shots)
         weighted = False
+        probs = None  # the kept model's probabilities on the target's unlabelled texts, once predicted
         if guard:
-            seen = check_rare_classes(ctx, method, model, target, shots, guard)
+            seen, probs = check_rare_classes(ctx, method, model, target, shots, guard)
             if seen["starved"] and ctx.exp.training.class_weighted_loss:
                 seen["note"] = "training.class_weighted_loss already weighed the classes: no refit"
             elif seen["starved"]:  # refit from the source stage with class weights
                 method.load_trainable_state(model, stage_state)
                 info = continue_on_target(ctx, key, method, model, target, shots, class_weighted=True)
                 weighted = seen["refit"] = True
+                probs = None
             info["rare_class_guard"] = seen
         rows = info.pop("rows")
         if cv:  # zero-shot, few-shot or their average, by cross-validation on the shots
             info["few_shot_choice"] = choose_by_cv(ctx, key, method, model, target, shots, stage_state,
                                                    info.get("head_c"), class_weighted=weighted)
+            if info["few_shot_choice"]["chosen"] != "few_shot":
+                probs = None
         if matching:  # on the model kept, whichever it is
-            info["prior_matching"] = match_priors(ctx, method, model, target, shots, matching)
+            info["prior_matching"] = match_priors(ctx, method, model, target, shots, matching, probs)
         return Trained(method, model, {**info, "source_stage": stage}, TARGET_VALIDATION, rows)
