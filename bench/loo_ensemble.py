@@ -18,6 +18,11 @@ For each seed S, the two halves of the targets on the two cores (`-a` and `-b`, 
         --output bench/out/loo-ensemble/lora-seedS
     python bench/loo_ensemble.py --averaged bench/out/loo-ensemble/averaged-seed* \
         --lora bench/out/loo-ensemble/lora-seed*
+
+The same from English alone, where LoRA's zero-shot depends strongly on the seed: the matrix config with
+`--set 'sources.languages=[eng]'` (bench/multi_source/nusax-lora-matrix-1.yaml), with and without the average,
+into `english-averaged-seedS` and `english-lora-seedS`, then the script on those folders with `--languages` set
+to the ten local languages.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ import numpy as np
 
 
 def stored_runs(folders: list[Path]) -> dict:
-    """(seed, language) -> (gold labels, class probabilities, label order, stored score) of the leave-one-out
+    """(seed, language) -> (gold labels, class probabilities, label order, stored score) of the
     LoRA zero-shot runs in these run folders (each source set's store below them)."""
     from xlt.store import open_existing
 
@@ -58,11 +63,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--averaged", nargs="+", type=Path, required=True, help="run folders with the average")
     ap.add_argument("--lora", nargs="+", type=Path, required=True, help="run folders without it")
+    ap.add_argument("--languages", nargs="+", help="only these targets (default: every one in both)")
     args = ap.parse_args()
     averaged, lora = stored_runs(args.averaged), stored_runs(args.lora)
-    pairs = sorted(set(averaged) & set(lora))
+    pairs = sorted(k for k in set(averaged) & set(lora) if not args.languages or k[1] in args.languages)
     if not pairs:
-        ap.error("no target and seed has finished leave-one-out LoRA zero-shot runs with stored predictions in "
+        ap.error("no target and seed has finished LoRA zero-shot runs with stored predictions in "
                  "both --averaged and --lora")
     heads: dict[str, list[np.ndarray]] = {}
     scores: dict[str, dict[int, tuple[float, float]]] = {}  # language -> seed -> (LoRA, average)
