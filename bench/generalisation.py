@@ -204,18 +204,16 @@ def stored_probabilities(recipe: str, group: str) -> dict:
     db = OUT / recipe / group / "results.sqlite"
     if not db.exists():
         return {}
-    from xlt.store import open_existing
+    from xlt.store import open_existing, run_predictions
 
     out = {}
     with open_existing(db) as con:
         labels = json.loads(con.execute("select value from meta where key='experiment'").fetchone()[0])["labels"]
         for run_id, method, strategy, n, seed, lang in con.execute(
                 "select run_id, method, strategy, n, seed, language from runs where status='done'").fetchall():
-            rows = con.execute("select gold, probs from predictions where run_id=? order by idx",
-                               (run_id,)).fetchall()
-            if rows and rows[0][1] and json.loads(rows[0][1]):
-                probs = np.array([json.loads(p) for _, p in rows])
-                out[(method, strategy, n, seed, lang)] = ([g for g, _ in rows], probs, labels)
+            gold, probs = run_predictions(con, run_id)
+            if probs:
+                out[(method, strategy, n, seed, lang)] = (gold, np.array(probs), labels)
     return out
 
 

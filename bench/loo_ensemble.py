@@ -36,7 +36,7 @@ import numpy as np
 def stored_runs(folders: list[Path]) -> dict:
     """(seed, language) -> (gold labels, class probabilities, label order, stored score) of the
     LoRA zero-shot runs in these run folders (each source set's store below them)."""
-    from xlt.store import open_existing
+    from xlt.store import open_existing, run_predictions
 
     out = {}
     for db in sorted(p for f in folders for p in f.rglob("results.sqlite")):
@@ -46,10 +46,8 @@ def stored_runs(folders: list[Path]) -> dict:
             for run_id, seed, lang, metrics in con.execute(
                     "select run_id, seed, language, metrics from runs where status='done' and method='lora' "
                     "and strategy='zero_shot'").fetchall():
-                rows = con.execute("select gold, probs from predictions where run_id=? order by idx",
-                                   (run_id,)).fetchall()
-                out[(seed, lang)] = ([g for g, _ in rows], np.array([json.loads(p) for _, p in rows]), labels,
-                                     100 * json.loads(metrics)["score"])
+                gold, probs = run_predictions(con, run_id)
+                out[(seed, lang)] = (gold, np.array(probs), labels, 100 * json.loads(metrics)["score"])
     return out
 
 

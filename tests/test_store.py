@@ -42,6 +42,21 @@ def test_a_run_is_recorded_whole_or_not_at_all(tmp_path):
     store.close()
 
 
+def test_a_runs_stored_predictions_read_back_in_test_order(tmp_path):
+    from xlt.store import open_existing, run_predictions
+
+    store = Store(tmp_path / "results.sqlite")
+    for run_id, probs in (("h:a", [[0.25, 0.75], [0.9, 0.1]]), ("h:b", [[], []])):
+        key = RunKey("lora", "zero_shot", None, 0, "d", run_id[-1])
+        store.mark_started(run_id, key, "h", {"experiment": "e", "model": "m"})
+        store.finish(run_id, {"score": 0.5}, "source-validation", 1.0, 0.5, {}, {},
+                     [(g, g, p) for g, p in zip(("neg", "pos"), probs)])
+    store.close()
+    with open_existing(tmp_path / "results.sqlite") as con:
+        assert run_predictions(con, "h:a") == (["neg", "pos"], [[0.25, 0.75], [0.9, 0.1]])
+        assert run_predictions(con, "h:b") == (["neg", "pos"], [])  # a run that stored no probabilities
+
+
 @pytest.mark.parametrize("config", ["classification.yaml", "ner.yaml"])
 def test_a_store_written_before_the_identity_schema_resumes_without_repeating_a_run(tmp_path, config):
     work = tmp_path / "study"

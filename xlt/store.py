@@ -158,6 +158,15 @@ def open_existing(path: Path):
         yield con
 
 
+def run_predictions(con, run_id: str) -> tuple[list[str], list[list[float]]]:
+    """A run's stored gold labels and class probabilities in test order, read through `con` (`open_existing`);
+    the probabilities are empty where the run stored none."""
+    rows = con.execute("SELECT gold, probs FROM predictions WHERE run_id = ? ORDER BY idx",
+                       (run_id,)).fetchall()
+    probs = [json.loads(p) for _, p in rows if p]
+    return [g for g, _ in rows], probs if len(probs) == len(rows) and all(probs) else []
+
+
 def check_integrity(path: Path) -> None:
     """A damaged or truncated store is one clear error; xlt leaves the file as it is."""
     problem = None
