@@ -27,10 +27,10 @@ def check_rare_classes(ctx, method, model, target, shots: list,
     probabilities on those texts, which prior matching reads again where no refit changed the model."""
     texts = unlabelled_texts(target, "protocol.rare_class_guard", {r.text for r in shots})
     shot = class_shares([r.label for r in shots], ctx.labels)
-    probs = None
+    probs, pred = None, shot
     if texts:
         labels, probs = predict_texts(ctx, method, model, texts)
-    pred = class_shares(labels, ctx.labels) if texts else shot
+        pred = class_shares(labels, ctx.labels)
     starved = [lab for lab, s, p in zip(ctx.labels, shot, pred) if s > 0 and p < ratio * s]
     return {"ratio": ratio, "texts": len(texts),
             "shot_shares": {lab: round(float(x), 4) for lab, x in zip(ctx.labels, shot)},
