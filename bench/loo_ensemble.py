@@ -47,7 +47,8 @@ def stored_runs(folders: list[Path]) -> dict:
                     "select run_id, seed, language, metrics from runs where status='done' and method='lora' "
                     "and strategy='zero_shot'").fetchall():
                 gold, probs = run_predictions(con, run_id)
-                out[(seed, lang)] = (gold, np.array(probs), labels, 100 * json.loads(metrics)["score"])
+                if probs:  # a run saved without its predictions (output.save_predictions: false) is left out
+                    out[(seed, lang)] = (gold, np.array(probs), labels, 100 * json.loads(metrics)["score"])
     return out
 
 
@@ -63,7 +64,12 @@ def main() -> None:
     ap.add_argument("--lora", nargs="+", type=Path, required=True, help="run folders without it")
     ap.add_argument("--languages", nargs="+", help="only these targets (default: every one in both)")
     args = ap.parse_args()
-    averaged, lora = stored_runs(args.averaged), stored_runs(args.lora)
+    from xlt.errors import XltError
+
+    try:
+        averaged, lora = stored_runs(args.averaged), stored_runs(args.lora)
+    except XltError as e:  # a damaged store
+        ap.error(str(e))
     pairs = sorted(k for k in set(averaged) & set(lora) if not args.languages or k[1] in args.languages)
     if not pairs:
         ap.error("no target and seed has finished LoRA zero-shot runs with stored predictions in "
