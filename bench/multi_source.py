@@ -72,7 +72,15 @@ did not (lower on all three): an option, `xlt rank-sources --langrank`; BENCHMAR
 With `--stores DIR ...`, leave-one-out against English alone per target and seed, from any stores that hold
 them (runs nothing): for another seed or a subset of targets run a config above with `xlt run CONFIG --set
 'protocol.seeds=[1]' --set 'targets.languages=[...]' --output DIR`, and English alone from the matrix config
-with `--set 'sources.languages=[eng]'`.
+with `--set 'sources.languages=[eng]'`. `--against CSV` tables earlier seed-0 figures kept without their
+stores beside them, and tests the leave-one-out runs against each of their columns; on MasakhaNER 2.0, the
+same training budget spread over three times as many distinct sentences (600 a language, one epoch, against
+200 a language, three epochs):
+
+    taskset -c 0 xlt run bench/multi_source/masakhaner2-leave-one-out-1.yaml --set sources.train_limit=600 \
+        --set training.epochs=1 --output bench/out/multi_source/masakhaner2-loo-600-1 &     # and -2 on core 1
+    python bench/multi_source.py --stores bench/out/multi_source/masakhaner2-loo-600-{1,2} \
+        --against bench/multi_source/masakhaner2-leave-one-out-seed0.csv
 """
 from __future__ import annotations
 
@@ -103,6 +111,9 @@ def main() -> None:
                     "folders; runs nothing)")
     ap.add_argument("--stores", nargs="+", type=Path, help="table leave-one-out against English alone per seed "
                     "from these run folders (runs nothing)")
+    ap.add_argument("--against", type=Path, help="--stores: a CSV of earlier figures kept without their stores "
+                    "(target, then one column per kind, F1 x 100; e.g. bench/multi_source/masakhaner2-leave-one-"
+                    "out-seed0.csv), compared as seed 0: its English column stands in for English alone")
     ap.add_argument("--strategy", default="zero_shot", help="--stores: the strategy whose runs are compared "
                     "(zero_shot, or self_training where the stores hold it)")
     ap.add_argument("--seeds", nargs="+", type=int, help="--lora: run and table these seeds, each in its own "
@@ -114,8 +125,10 @@ def main() -> None:
         ap.error("--seeds and --stages-from go with --lora")
     if args.stages_from and not args.seeds:
         ap.error("--stages-from needs --seeds: the configs' own folders keep their own stages")
+    if args.against and not args.stores:
+        ap.error("--against goes with --stores")
     if args.stores:
-        return seeds_table(args.stores, ap, args.strategy)
+        return seeds_table(args.stores, ap, args.strategy, args.against)
     if args.ner_merges:
         return ner_merges_table(args.ner_merges)
     if args.ner_matrix:
@@ -366,10 +379,21 @@ def ner_table(args, ap) -> None:
     seeds_table(folders, ap)
 
 
-def seeds_table(stores: list[Path], ap, strategy: str = "zero_shot") -> None:
+def kept_figures(csv_path: Path) -> "pd.DataFrame":
+    """Seed-0 figures kept as a CSV (target, then one column per kind, F1 x 100) as rows of `seeds_table`."""
+    import pandas as pd
+
+    wide = pd.read_csv(csv_path, comment="#")
+    if "target" not in wide or len(wide.columns) < 2:
+        raise SystemExit(f"{csv_path}: expected a header 'target,KIND,...' and one row per target")
+    rows = wide.melt(id_vars="target", var_name="kind", value_name="score").dropna(subset=["score"])
+    return rows.rename(columns={"target": "language"}).assign(seed=0, score=rows["score"] / 100)
+
+
+def seeds_table(stores: list[Path], ap, strategy: str = "zero_shot", against: Path | None = None) -> None:
     """Zero-shot (or another strategy's runs) from the target's leave-one-out source set against English alone,
     per target and seed, with the paired test over target x seed pairs; targets without a leave-one-out run are
-    left out."""
+    left out. `against`: earlier seed-0 figures kept as a CSV, tabled beside the runs and tested against them."""
     import pandas as pd
     import yaml
 
@@ -391,7 +415,15 @@ def seeds_table(stores: list[Path], ap, strategy: str = "zero_shot") -> None:
     zero = runs[runs["strategy"] == strategy].copy()
     zero["kind"] = zero["sources"].map(lambda s: "English" if s == "eng" else
                                        "leave-one-out" if str(s).startswith("all-but-") else None)
-    table = zero.dropna(subset=["kind"]).pivot_table(index="language", columns=["kind", "seed"], values="score") * 100
+    zero = zero.dropna(subset=["kind"])[["language", "kind", "seed", "score"]]
+    if against is not None:
+        kept = kept_figures(against)
+        twice = kept.merge(zero, on=["language", "kind", "seed"])
+        if len(twice):
+            ap.error(f"{against} and the stores both hold {twice['kind'].iloc[0]} on seed 0 for "
+                     f"{twice['language'].iloc[0]}: leave one of them out")
+        zero = pd.concat([zero, kept], ignore_index=True)
+    table = zero.pivot_table(index="language", columns=["kind", "seed"], values="score") * 100
     if "English" not in table or "leave-one-out" not in table:
         ap.error(f"the stores need {strategy} runs from English alone and from leave-one-out source sets")
     table = table.dropna(subset=[c for c in table.columns if c[0] == "leave-one-out"], how="all")
@@ -403,9 +435,13 @@ def seeds_table(stores: list[Path], ap, strategy: str = "zero_shot") -> None:
         print(f"| {lang} | " + " | ".join(f"{v:.1f}" for v in row) + f" | {gain[lang]:+.1f} |")
     print(f"| mean ({len(table)}) | " + " | ".join(f"{v:.1f}" for v in table.mean()) + f" | {gain.mean():+.1f} |")
     pairs = table.stack("seed", future_stack=True).dropna()
-    t = paired_test(list(pairs["leave-one-out"]), list(pairs["English"]))
-    print(f"leave-one-out - English: {t['mean_diff']:+.1f} points over {t['n']} target x seed pairs (above on "
-          f"{int((pairs['leave-one-out'] > pairs['English']).sum())}), permutation p {t['p_permutation']:.4f}")
+    for other in [k for k in table.columns.get_level_values("kind").unique() if k != "leave-one-out"]:
+        both = pairs[["leave-one-out", other]].dropna()
+        if both.empty:
+            continue
+        t = paired_test(list(both["leave-one-out"]), list(both[other]))
+        print(f"leave-one-out - {other}: {t['mean_diff']:+.1f} points over {t['n']} target x seed pairs (above on "
+              f"{int((both['leave-one-out'] > both[other]).sum())}), permutation p {t['p_permutation']:.4f}")
 
 
 def print_matrix_summary(matrix: dict[str, dict[str, float]]) -> set[str]:
