@@ -49,6 +49,36 @@ def test_a_target_with_a_test_split_alone_is_a_zero_shot_target(tiny_model_dir, 
             check_experiment(parse_config(cfg))
 
 
+def test_a_long_stage_writes_a_line_now_and_then_to_a_log_and_a_bar_to_a_terminal():
+    import io
+
+    from tqdm.auto import tqdm
+
+    from xlt.progress import stage_bar, stages_to
+
+    log = io.StringIO()
+    bar = stage_bar(range(5), total=5, desc="source stage", stream=log, every=0.0)
+    bar.set_postfix({"epoch": 1, "loss": 0.4321})
+    assert list(bar) == list(range(5))
+    lines = log.getvalue().splitlines()  # every step but the last, which the run's own line reports
+    assert [line.split(",")[0] for line in lines] == [f"  source stage: step {i} of 5" for i in range(1, 5)]
+    assert re.fullmatch(r"  source stage: step 1 of 5, \d+\.\d min so far, about \d+\.\d min left, epoch 1, "
+                        r"loss 0\.4321", lines[0]), lines[0]
+    quiet = io.StringIO()
+    list(stage_bar(range(5), total=5, desc="short stage", stream=quiet))  # shorter than the interval: silent
+    assert quiet.getvalue() == ""
+    run_stream = io.StringIO()
+    with stages_to(run_stream):  # what a run does: its stages write where its own lines go
+        list(stage_bar(range(3), total=3, desc="inner", every=0.0))
+    assert run_stream.getvalue().startswith("  inner: step 1 of 3, ")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert isinstance(stage_bar(range(5), total=5, desc="x", stream=Terminal()), tqdm)
+
+
 def test_progress_is_one_line_per_run_when_output_is_not_a_terminal(tiny_model_dir, tiny_data, tmp_path):
     cfg = tiny_config(tiny_model_dir, tiny_data, tmp_path / "out", baselines=["tfidf-lr"], method={"name": "frozen"})
     cfg["protocol"] = {"strategies": ["zero_shot", "few_shot"], "shots": [10], "seeds": [0]}

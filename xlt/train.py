@@ -18,7 +18,6 @@ from functools import lru_cache
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from xlt.data.examples import Example
@@ -26,6 +25,7 @@ from xlt.errors import XltError
 from xlt.evaluate.metrics import macro_f1
 from xlt.fast_dropout import fast_dropout, use_fast_dropout
 from xlt.methods.frozen import C_GRID, fit_logistic_head
+from xlt.progress import stage_bar
 
 
 @lru_cache(maxsize=1)
@@ -256,7 +256,7 @@ def train(model: nn.Module, method, tokenizer, train_data: Encoded, val_data: En
     best, best_state, best_epoch, history, bad_epochs, steps, seen = -1.0, None, epochs, [], 0, 0, 0
     start = time.perf_counter()
     with fast_dropout(model, use_fast_dropout(tcfg.fast_dropout)):
-        bar = tqdm(total=total, desc=desc, leave=False, disable=None)
+        bar = stage_bar(total=total, desc=desc)
         for epoch in range(1, epochs + 1):
             model.train()
             run_loss = torch.zeros((), device=dev)  # summed on the device: no host sync per step

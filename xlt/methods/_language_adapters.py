@@ -11,12 +11,12 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from xlt.errors import XltError
 from xlt.fast_dropout import fast_dropout, use_fast_dropout
 from xlt.files import atomic_save_tensors, atomic_write_text, load_saved_tensors
 from xlt.methods.madx import lang
+from xlt.progress import stage_bar
 
 
 class LanguageAdapters:
@@ -146,8 +146,8 @@ def train_mlm_head(spec, tokenizer, texts: list[str], steps: int, training) -> d
         p.requires_grad_(True)
     opt = torch.optim.AdamW(head, lr=1e-3)
     mlm.train()
-    for batch in tqdm(_mlm_batches(tokenizer, texts, 32, training.max_length, steps, 0), total=steps,
-                      desc="MLM head", leave=False, disable=None):
+    for batch in stage_bar(_mlm_batches(tokenizer, texts, 32, training.max_length, steps, 0), total=steps,
+                           desc="MLM head"):
         loss = _masked_loss(mlm, to_device(batch, dev))
         loss.backward()
         opt.step()
@@ -198,8 +198,8 @@ def masked_lm_steps(mlm, params: list, tokenizer, texts: list[str], training, ba
     sched = get_linear_schedule_with_warmup(opt, int(0.1 * steps), steps)
     start, losses = time.perf_counter(), []
     with fast_dropout(mlm, use_fast_dropout(training.fast_dropout)):
-        for batch in tqdm(_mlm_batches(tokenizer, texts, batch_size, training.max_length, steps, seed), total=steps,
-                          desc=desc, leave=False, disable=None):
+        for batch in stage_bar(_mlm_batches(tokenizer, texts, batch_size, training.max_length, steps, seed),
+                               total=steps, desc=desc):
             loss = _masked_loss(mlm, to_device(batch, dev))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)

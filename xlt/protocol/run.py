@@ -19,7 +19,7 @@ from xlt.config import PREPROCESS_ABLATION_DIR, Experiment
 from xlt.evaluate.shortcuts import shortcut_report
 from xlt.errors import XltError
 from xlt.files import atomic_write_text, disk_full
-from xlt.progress import Progress
+from xlt.progress import Progress, stages_to
 from xlt.protocol.adjust import adjust_predictions
 from xlt.protocol.plan import check_experiment
 from xlt.protocol.resume import finished_runs, rename_legacy
@@ -164,10 +164,11 @@ def _run_sequentially(plans: list, headers: list, stream) -> None:
         store = open_store(p)
         try:
             progress = start_progress([p], p.ctx.task.metric_name, stream)
-            for key in p.todo:
-                progress.start()
-                metrics = run_one(p.ctx, key)
-                progress.finished(key.label(), metrics)
+            with stages_to(progress.stream):
+                for key in p.todo:
+                    progress.start()
+                    metrics = run_one(p.ctx, key)
+                    progress.finished(key.label(), metrics)
             progress.close()
         finally:
             store.close()
