@@ -379,15 +379,21 @@ def ner_table(args, ap) -> None:
     seeds_table(folders, ap)
 
 
-def kept_figures(csv_path: Path) -> "pd.DataFrame":
+def kept_figures(csv_path: Path, ap) -> "pd.DataFrame":
     """Seed-0 figures kept as a CSV (target, then one column per kind, F1 x 100) as rows of `seeds_table`."""
     import pandas as pd
 
+    if not csv_path.is_file():
+        ap.error(f"--against {csv_path}: no such file")
     wide = pd.read_csv(csv_path, comment="#")
     if "target" not in wide or len(wide.columns) < 2:
-        raise SystemExit(f"{csv_path}: expected a header 'target,KIND,...' and one row per target")
+        ap.error(f"{csv_path}: expected a header 'target,KIND,...' and one row per target")
     rows = wide.melt(id_vars="target", var_name="kind", value_name="score").dropna(subset=["score"])
-    return rows.rename(columns={"target": "language"}).assign(seed=0, score=rows["score"] / 100)
+    try:
+        scores = pd.to_numeric(rows["score"])
+    except ValueError as e:
+        ap.error(f"{csv_path}: every figure must be a number (F1 x 100): {e}")
+    return rows.rename(columns={"target": "language"}).assign(seed=0, score=scores / 100)
 
 
 def seeds_table(stores: list[Path], ap, strategy: str = "zero_shot", against: Path | None = None) -> None:
@@ -417,7 +423,7 @@ def seeds_table(stores: list[Path], ap, strategy: str = "zero_shot", against: Pa
                                        "leave-one-out" if str(s).startswith("all-but-") else None)
     zero = zero.dropna(subset=["kind"])[["language", "kind", "seed", "score"]]
     if against is not None:
-        kept = kept_figures(against)
+        kept = kept_figures(against, ap)
         twice = kept.merge(zero, on=["language", "kind", "seed"])
         if len(twice):
             ap.error(f"{against} and the stores both hold {twice['kind'].iloc[0]} on seed 0 for "
