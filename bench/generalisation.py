@@ -199,16 +199,14 @@ def stored_rows(db: Path, sql: str) -> list[tuple]:
 
 def stored_probabilities(recipe: str, group: str) -> dict:
     """(method, strategy, n, seed, language) -> (gold labels, class probabilities, label order) from a store."""
-    import json
-
     db = OUT / recipe / group / "results.sqlite"
     if not db.exists():
         return {}
-    from xlt.store import open_existing, run_predictions
+    from xlt.store import open_existing, read_meta, run_predictions
 
     out = {}
     with open_existing(db) as con:
-        labels = json.loads(con.execute("select value from meta where key='experiment'").fetchone()[0])["labels"]
+        labels = read_meta(con, "experiment")["labels"]
         for run_id, method, strategy, n, seed, lang in con.execute(
                 "select run_id, method, strategy, n, seed, language from runs where status='done'").fetchall():
             gold, probs = run_predictions(con, run_id)

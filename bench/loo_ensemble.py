@@ -36,13 +36,12 @@ import numpy as np
 def stored_runs(folders: list[Path]) -> dict:
     """(seed, language) -> (gold labels, class probabilities, label order, stored score) of the
     LoRA zero-shot runs in these run folders (each source set's store below them)."""
-    from xlt.store import open_existing, run_predictions
+    from xlt.store import open_existing, read_meta, run_predictions
 
     out = {}
     for db in sorted(p for f in folders for p in f.rglob("results.sqlite")):
         with open_existing(db) as con:
-            meta = con.execute("select value from meta where key='experiment'").fetchone()[0]
-            labels = json.loads(meta)["labels"]
+            labels = read_meta(con, "experiment")["labels"]
             for run_id, seed, lang, metrics in con.execute(
                     "select run_id, seed, language, metrics from runs where status='done' and method='lora' "
                     "and strategy='zero_shot'").fetchall():

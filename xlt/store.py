@@ -104,8 +104,7 @@ class Store:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def meta(self, key: str, default=None):
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
+        return read_meta(self.db, key, default)
 
     def mark_started(self, run_id: str, key: RunKey, config_hash: str, common: dict) -> None:
         with self.transaction() as db:
@@ -156,6 +155,12 @@ def open_existing(path: Path):
     check_integrity(path)
     with closing(sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=30)) as con:
         yield con
+
+
+def read_meta(con, key: str, default=None):
+    """One value of a store's `meta` table, read through `con` (a `Store`'s or `open_existing`'s)."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else default
 
 
 def run_predictions(con, run_id: str) -> tuple[list[str], list[list[float]]]:

@@ -7,7 +7,7 @@ import os
 
 from xlt.errors import XltError
 from xlt.identity import SCHEMA_VERSION, legacy_v1_hash
-from xlt.store import RunKey, open_existing
+from xlt.store import RunKey, open_existing, read_meta
 
 
 def finished_runs(ctx, keys: list[RunKey], run_ids: dict[RunKey, str]) -> tuple[set[str], dict[str, str]]:
@@ -20,8 +20,9 @@ def finished_runs(ctx, keys: list[RunKey], run_ids: dict[RunKey, str]) -> tuple[
     with open_existing(db) as con:
         done = {tuple(r[1:]): r[0] for r in con.execute(
             "SELECT run_id, method, strategy, n, seed, dataset, language FROM runs WHERE status = 'done'")}
-        row = con.execute("SELECT value FROM meta WHERE key = 'identity_schema'").fetchone()
-    schema = json.loads(row[0]) if row else (1 if done else SCHEMA_VERSION)
+        schema = read_meta(con, "identity_schema")
+    if schema is None:
+        schema = 1 if done else SCHEMA_VERSION
     if schema > SCHEMA_VERSION:
         raise XltError(f"{db} was written by a newer xlt (run-identity schema {schema}; this one reads up to "
                        f"{SCHEMA_VERSION}); upgrade xlt, or give output.dir a new directory")
