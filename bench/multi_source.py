@@ -385,7 +385,10 @@ def kept_figures(csv_path: Path, ap) -> "pd.DataFrame":
 
     if not csv_path.is_file():
         ap.error(f"--against {csv_path}: no such file")
-    wide = pd.read_csv(csv_path, comment="#")
+    try:
+        wide = pd.read_csv(csv_path, comment="#", encoding="utf-8")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        ap.error(f"{csv_path} is not a UTF-8 CSV with a header 'target,KIND,...': {e}")
     if "target" not in wide or len(wide.columns) < 2:
         ap.error(f"{csv_path}: expected a header 'target,KIND,...' and one row per target")
     rows = wide.melt(id_vars="target", var_name="kind", value_name="score").dropna(subset=["score"])
