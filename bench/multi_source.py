@@ -451,6 +451,12 @@ def seeds_table(stores: list[Path], ap, strategy: str = "zero_shot", against: Pa
         t = paired_test(list(both["leave-one-out"]), list(both[other]))
         print(f"leave-one-out - {other}: {t['mean_diff']:+.1f} points over {t['n']} target x seed pairs (above on "
               f"{int((both['leave-one-out'] > both[other]).sum())}), permutation p {t['p_permutation']:.4f}")
+    loo = runs[runs["sources"].astype(str).str.startswith("all-but-")]
+    stages, transfers = loo[loo["strategy"] == "source"], loo[loo["strategy"] == strategy]
+    if len(stages) and len(transfers):
+        print(f"leave-one-out stages: {stages['train_seconds'].min() / 60:.1f} to "
+              f"{stages['train_seconds'].max() / 60:.1f} min of training each; {strategy} transfers "
+              f"{transfers['eval_seconds'].min():.0f} to {transfers['eval_seconds'].max():.0f} s each")
 
 
 def print_matrix_summary(matrix: dict[str, dict[str, float]]) -> set[str]:
